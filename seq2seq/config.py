@@ -1,0 +1,188 @@
+"""Typed config schemas, registered with Hydra's ConfigStore.
+
+`conf/train.yaml` lists the schema first in its defaults, so every YAML file and every
+command-line override is checked against these dataclasses: an unknown key or a value of
+the wrong type fails when the config is composed, naming the key.
+
+`load_config()` composes the config the way `seq2seq-train a=b` does and turns Hydra's
+multi-line errors into a single line (`ConfigError`).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+@dataclass
+class DataConfig:
+    # Local parallel text: f"{local_dir}/{split}.{lang}" (plain or .xz), line N = line N.
+    local_dir: Optional[str] = None
+    # Or a hub dataset in the `translation` format, e.g. path=wmt14 name=fr-en.
+    hub_path: Optional[str] = None
+    hub_name: Optional[str] = None
+    src_lang: str = "es"
+    tgt_lang: str = "en"
+    train_split: str = "train"
+    dev_split: str = "dev"
+    test_split: str = "test"
+    # Extra references for the test split (files named f"{test_split}.{lang}").
+    extra_ref_langs: list[str] = field(default_factory=list)
+    max_train_sentences: Optional[int] = None  # a slice of train, for smoke runs
+    max_len: int = 80  # training pairs longer than this (in pieces) are dropped, counted
+    prepared_dir: str = "data/prepared/${data.name}"  # where seq2seq-prepare writes
+    name: str = "bible-es-en"
+
+
+@dataclass
+class TokenizerConfig:
+    model_type: str = "unigram"  # unigram | bpe | word (the paper: word, with an unk piece)
+    joint: bool = False  # one model for both sides, or one per side
+    src_vocab_size: int = 8000
+    tgt_vocab_size: int = 8000
+    character_coverage: float = 1.0
+    input_sentence_size: int = 1_000_000  # sentences sampled to train sentencepiece
+
+
+@dataclass
+class ModelConfig:
+    emb_dim: int = 256
+    hidden_dim: int = 256
+    layers: int = 2
+    dropout: float = 0.0  # the paper uses none
+    init_range: float = 0.08  # uniform(-0.08, 0.08), paper section 3.4
+    reverse_source: bool = True  # paper section 3.3
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 0.7  # paper section 3.4
+    halve_after: float = 5.0  # epochs of constant lr before halving starts
+    halve_every: float = 0.5  # then halve every half epoch
+    epochs: float = 7.5
+    clip_norm: float = 5.0  # if ||g|| > 5, g = 5 g / ||g||
+    loss_per: str = "sentence"  # sentence (paper: divide by batch size) | token
+
+
+@dataclass
+class TrainerConfig:
+    run_dir: str = "runs/${now:%Y-%m-%d_%H-%M-%S}"
+    seed: int = 1
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default (one per core)
+    max_tokens: int = 4000  # a batch holds at most this many (padded) tokens per side
+    max_sentences: int = 128  # and at most this many sentences (paper: 128)
+    max_time: Optional[float] = None  # seconds of training; stops cleanly with a checkpoint
+    max_steps: Optional[int] = None
+    log_every: int = 50
+    eval_every: Optional[int] = None  # steps; None evaluates at each epoch's end
+    eval_max_sentences: Optional[int] = None  # decode only the first N dev sentences
+    best_metric: str = "bleu"  # bleu | ppl
+
+
+@dataclass
+class DecodeConfig:
+    beam_size: int = 12  # paper section 3.4 (beam 2 gets most of the gain)
+    batch_size: int = 64  # sentences decoded together
+    max_len_a: float = 1.5  # hypotheses end at a * source_length + b
+    max_len_b: int = 10
+    length_penalty: float = 0.0  # 0: plain log-probability (the paper); 1: divide by length
+    nbest: int = 1
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+
+
+def register() -> None:
+    """Register the schema under the names the YAML defaults lists refer to."""
+    cs = ConfigStore.instance()
+    # Group files merge into this typed tree, so they are checked against it too.
+    cs.store(name="train_schema", node=TrainConfig)
+
+
+class ConfigError(ValueError):
+    """A config that cannot be composed; its message is one line naming the key."""
+
+
+def _one_line(exc: BaseException) -> str:
+    """Find the OmegaConf error inside Hydra's wrapper and say it in one line."""
+    cause: Optional[BaseException] = exc
+    while cause is not None and not isinstance(cause, OmegaConfBaseException):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        key = getattr(cause, "full_key", None) or getattr(cause, "key", None)
+        msg = str(cause).splitlines()[0]
+        return f"config key '{key}': {msg}" if key else f"config: {msg}"
+    return "config: " + " ".join(str(exc).split())
+
+
+def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig:
+    """Compose conf/<config_name>.yaml with command-line style overrides, typed."""
+    register()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name=config_name, overrides=overrides)
+        typed = OmegaConf.to_object(cfg)  # resolves ${...}; Hydra registers ${now:...}
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(_one_line(exc)) from exc
+    validate(typed)
+    return typed
+
+
+def config_from_dict(d: dict) -> TrainConfig:
+    """A TrainConfig from its plain-dict form (as stored in checkpoints), type-checked."""
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), d))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(_one_line(exc)) from exc
+
+
+def config_to_dict(cfg: TrainConfig) -> dict:
+    return OmegaConf.to_container(OmegaConf.structured(cfg))
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Range checks that types alone cannot express."""
+    checks = [
+        ("optim.lr", cfg.optim.lr > 0, "must be > 0"),
+        ("optim.clip_norm", cfg.optim.clip_norm > 0, "must be > 0"),
+        ("optim.loss_per", cfg.optim.loss_per in ("sentence", "token"), "sentence | token"),
+        ("model.dropout", 0 <= cfg.model.dropout < 1, "must be in [0, 1)"),
+        ("model.layers", cfg.model.layers >= 1, "must be >= 1"),
+        ("decode.beam_size", cfg.decode.beam_size >= 1, "must be >= 1"),
+        ("decode.nbest", 1 <= cfg.decode.nbest <= cfg.decode.beam_size, "must be in [1, beam_size]"),
+        ("tokenizer.model_type", cfg.tokenizer.model_type in ("unigram", "bpe", "word", "char"),
+         "unigram | bpe | word | char"),
+        ("trainer.device", cfg.trainer.device in ("auto", "cpu", "cuda"), "auto | cpu | cuda"),
+        ("trainer.best_metric", cfg.trainer.best_metric in ("bleu", "ppl"), "bleu | ppl"),
+        ("data", (cfg.data.local_dir is None) != (cfg.data.hub_path is None),
+         "set exactly one of data.local_dir and data.hub_path"),
+    ]
+    for key, ok, why in checks:
+        if not ok:
+            raise ConfigError(f"config key '{key}': {why}")
+
+
+def cli_config(argv: list[str], prog: str) -> TrainConfig:
+    """Config for a command-line entry point: errors become one line and exit 2."""
+    try:
+        return load_config(argv)
+    except ConfigError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2)

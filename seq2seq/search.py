@@ -1,0 +1,132 @@
+"""Left-to-right decoding: greedy and batched beam search.
+
+Both take any model with `encode(src_ids, src_lens) -> state` and
+`decode_step(tokens, state) -> (log_probs, state)`, where `state.select(rows)` reorders it.
+
+Beam search keeps a (sentences x beam) grid of hypotheses. Each step:
+
+    log p (A*K, V) --+ scores (A, K, 1) --> top 2K of K*V per sentence
+                     |   eos candidates ranked in the top K  -> finished hypotheses
+                     |   the best K that do not end in eos   -> next grid
+    one index_select reorders the state rows and drops sentences that are done.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from seq2seq.tokenizer import BOS, EOS, PAD
+
+
+@dataclass
+class Hypothesis:
+    ids: list[int]  # target ids, without bos and eos
+    score: float  # sum of log-probabilities (with eos), length-normalised if asked
+
+
+def max_lengths(src_lens: torch.Tensor, a: float, b: int) -> torch.Tensor:
+    """Hypotheses end at a * source_length + b tokens (eos excluded)."""
+    return (src_lens.float() * a + b).long().clamp(min=1)
+
+
+def _mask_specials(log_probs: torch.Tensor, at_max: torch.Tensor) -> torch.Tensor:
+    """No pad or bos is ever produced; a row whose length is used up may only end."""
+    log_probs[:, PAD] = float("-inf")
+    log_probs[:, BOS] = float("-inf")
+    if bool(at_max.any()):
+        eos = log_probs[at_max, EOS]
+        log_probs[at_max] = float("-inf")
+        log_probs[at_max, EOS] = eos
+    return log_probs
+
+
+@torch.inference_mode()
+def greedy(model, src_ids: torch.Tensor, src_lens: torch.Tensor,
+           max_len: torch.Tensor) -> list[list[int]]:
+    """The most probable next token at each step, until eos or the maximum length."""
+    B, device = src_ids.size(0), src_ids.device
+    state = model.encode(src_ids, src_lens)
+    tokens = torch.full((B,), BOS, dtype=torch.long, device=device)
+    out: list[list[int]] = [[] for _ in range(B)]
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    max_len = max_len.to(device)
+    for t in range(int(max_len.max()) + 1):
+        log_probs, state = model.decode_step(tokens, state)
+        tokens = _mask_specials(log_probs, max_len == t).argmax(-1)  # (B,)
+        for i in (~done & (tokens != EOS)).nonzero().flatten().tolist():
+            out[i].append(int(tokens[i]))
+        done |= tokens == EOS
+        if bool(done.all()):
+            break
+    return out
+
+
+@torch.inference_mode()
+def beam_search(model, src_ids: torch.Tensor, src_lens: torch.Tensor, max_len: torch.Tensor,
+                *, beam_size: int, length_penalty: float = 0.0,
+                nbest: int = 1) -> list[list[Hypothesis]]:
+    """The `nbest` best hypotheses of each sentence, best first."""
+    B, K, device = src_ids.size(0), beam_size, src_ids.device
+    sent = torch.arange(B, device=device)  # original index of each active sentence
+    rows = sent.repeat_interleave(K)
+    state = model.encode(src_ids, src_lens).select(rows)  # (L, B*K, H)
+    scores = torch.full((B, K), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # one live hypothesis per sentence at the start
+    seqs = torch.full((B, K, 1), BOS, dtype=torch.long, device=device)  # (A, K, t+1)
+    max_len = max_len.to(device)
+    finished: list[list[Hypothesis]] = [[] for _ in range(B)]
+    t = 0
+    while sent.numel() > 0:
+        A = sent.numel()
+        log_probs, state = model.decode_step(seqs[:, :, -1].reshape(-1), state)
+        at_max = (max_len[sent] == t).repeat_interleave(K)
+        log_probs = _mask_specials(log_probs, at_max)  # (A*K, V)
+        V = log_probs.size(-1)
+        cand = (scores.unsqueeze(-1) + log_probs.view(A, K, V)).view(A, K * V)
+        top_scores, top_idx = cand.topk(min(2 * K, K * V), dim=-1)  # (A, 2K)
+        beam, tok = top_idx // V, top_idx % V
+        _finish(finished, sent, seqs, top_scores, beam, tok, K, length_penalty, t + 1)
+        # The best K candidates that do not end in eos continue.
+        rank = torch.arange(top_idx.size(1), device=device) + (tok == EOS) * top_idx.size(1)
+        keep = rank.argsort(dim=-1)[:, :K]  # (A, K)
+        scores = top_scores.gather(1, keep)
+        beam, tok = beam.gather(1, keep), tok.gather(1, keep)
+        done = _done(finished, sent, scores, max_len[sent] == t, K, length_penalty, nbest)
+        # One index_select: reorder the surviving hypotheses and drop finished sentences.
+        live = (~done).nonzero().flatten()
+        src_rows = (live * K).unsqueeze(1) + beam[live]  # (A', K) rows of the old grid
+        state = state.select(src_rows.flatten())
+        seqs = torch.cat([seqs.view(A * K, -1)[src_rows.flatten()].view(live.numel(), K, t + 1),
+                          tok[live].unsqueeze(-1)], dim=-1)
+        scores, sent = scores[live], sent[live]
+        t += 1
+    return [sorted(f, key=lambda h: -h.score)[:nbest] for f in finished]
+
+
+def _finish(finished, sent, seqs, top_scores, beam, tok, K, length_penalty, length) -> None:
+    """Move eos candidates that rank in the top K to their sentence's finished list."""
+    ends = (tok[:, :K] == EOS) & (top_scores[:, :K] > float("-inf"))
+    for a, j in ends.nonzero().tolist():
+        score = float(top_scores[a, j]) / (length ** length_penalty)
+        ids = seqs[a, int(beam[a, j]), 1:].tolist()
+        finished[int(sent[a])].append(Hypothesis(ids, score))
+
+
+def _done(finished, sent, scores, at_max, K, length_penalty, nbest) -> torch.Tensor:
+    """Which active sentences need no more steps.
+
+    Without length normalisation scores only fall as hypotheses grow, so a sentence is
+    done once its nbest-th finished score beats every live one: the search is then exact
+    with respect to its beam. With normalisation that bound does not hold, and a sentence
+    stops with K finished hypotheses (as fairseq does). All stop at the maximum length.
+    """
+    done = at_max.clone()
+    best_live = scores.max(dim=-1).values.tolist()
+    for a, i in enumerate(sent.tolist()):
+        f = sorted(h.score for h in finished[i])[::-1]
+        if length_penalty == 0.0:
+            done[a] |= len(f) >= nbest and f[nbest - 1] >= best_live[a]
+        else:
+            done[a] |= len(f) >= K
+    return done

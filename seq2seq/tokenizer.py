@@ -1,0 +1,96 @@
+"""Sentencepiece models: train, load, encode, decode.
+
+Special ids are defined here once and every sentencepiece model is trained with them, so the
+model, the batches and the search all agree on what 0..3 mean.
+
+The source sentence is reversed in exactly one place, `encode_source`, which training,
+evaluation and translation all call (Sutskever et al. 2014, section 3.3: reversing the
+source puts the first source words next to the first target words, which makes the
+optimisation problem easier).
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Iterable
+
+import sentencepiece as spm
+
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+
+
+def train_spm(sentences: Iterable[str], out_prefix: Path, *, vocab_size: int,
+              model_type: str, character_coverage: float = 1.0,
+              input_sentence_size: int = 1_000_000, seed: int = 1) -> Path:
+    """Train a sentencepiece model on `sentences`; writes `<out_prefix>.model`."""
+    model = io.BytesIO()
+    spm.set_random_generator_seed(seed)  # sampling of input sentences is then repeatable
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(s for s in sentences if s.strip()),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        input_sentence_size=input_sentence_size,
+        shuffle_input_sentence=True,
+        pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
+        # The paper's word vocabularies: every other word is <unk>; with `word`, a
+        # vocabulary smaller than the word count is expected, not an error.
+        hard_vocab_limit=model_type != "word",
+        minloglevel=2,
+        num_threads=2,
+    )
+    path = out_prefix.with_suffix(".model")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(model.getvalue())
+    return path
+
+
+def load_spm(path: Path) -> spm.SentencePieceProcessor:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: sentencepiece model not found")
+    sp = spm.SentencePieceProcessor(model_file=str(path))
+    assert (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id()) == (PAD, UNK, BOS, EOS), path
+    return sp
+
+
+class Tokenizer:
+    """The source and target sentencepiece models of one run (the same model if joint)."""
+
+    def __init__(self, src: spm.SentencePieceProcessor, tgt: spm.SentencePieceProcessor,
+                 *, reverse_source: bool = True):
+        self.src, self.tgt = src, tgt
+        self.reverse_source = reverse_source
+
+    @classmethod
+    def load(cls, directory: Path, *, reverse_source: bool = True) -> "Tokenizer":
+        directory = Path(directory)
+        return cls(load_spm(directory / "src.model"), load_spm(directory / "tgt.model"),
+                   reverse_source=reverse_source)
+
+    @property
+    def src_vocab_size(self) -> int:
+        return self.src.get_piece_size()
+
+    @property
+    def tgt_vocab_size(self) -> int:
+        return self.tgt.get_piece_size()
+
+    def encode_source(self, texts: list[str]) -> list[list[int]]:
+        """Source ids as the encoder reads them: reversed (if configured), then eos.
+
+        This is the only place the source is reversed.
+        """
+        pieces = self.src.encode(texts)
+        if self.reverse_source:
+            return [ids[::-1] + [EOS] for ids in pieces]
+        return [ids + [EOS] for ids in pieces]
+
+    def encode_target(self, texts: list[str]) -> list[list[int]]:
+        """Target ids without bos/eos; the batcher adds them (decoder input / output)."""
+        return self.tgt.encode(texts)
+
+    def decode_target(self, ids: list[list[int]]) -> list[str]:
+        """Detokenised text, stopping at eos if the hypothesis carries one."""
+        cut = [seq[: seq.index(EOS)] if EOS in seq else seq for seq in ids]
+        return self.tgt.decode(cut)

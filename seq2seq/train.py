@@ -1,0 +1,221 @@
+"""seq2seq-train: the one training loop.
+
+    seq2seq-train experiment=bible_demo trainer.run_dir=runs/demo
+    seq2seq-train experiment=sutskever2014 optim.lr=0.5
+    seq2seq-train debug=smoke            # any run, shrunk to seconds
+
+Paper recipe (Sutskever et al. 2014, section 3.4): plain SGD at lr 0.7, halved every half
+epoch after 5 epochs, 7.5 epochs in all; batches of 128 sentences; the gradient divided by
+the batch size; gradient norm clipped at 5. Running the same command again resumes from
+`<run_dir>/last.pt`.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import torch
+from omegaconf import OmegaConf
+
+from seq2seq import checkpoint
+from seq2seq.config import TrainConfig, cli_config, config_to_dict
+from seq2seq.data import ParallelIds
+from seq2seq.metrics import bleu
+from seq2seq.model import Seq2Seq, build_model, token_loss
+from seq2seq.prepare import prepare
+from seq2seq.tokenizer import Tokenizer
+from seq2seq.translate import pick_device, translate_text
+
+log = logging.getLogger("seq2seq.train")
+
+
+def paper_lr(epoch: float, *, lr: float, halve_after: float, halve_every: float) -> float:
+    """Learning rate at a (fractional) epoch.
+
+    1. constant `lr` for the first `halve_after` epochs;
+    2. then halved at once, and again every `halve_every` epochs.
+    """
+    if epoch < halve_after:
+        return lr
+    return lr * 0.5 ** (1 + math.floor((epoch - halve_after) / halve_every))
+
+
+def clip_gradients(params: list[torch.nn.Parameter], max_norm: float) -> float:
+    """If ||g|| > max_norm, g <- max_norm * g / ||g||. Returns ||g|| before clipping."""
+    return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+
+
+class Run:
+    """Everything a training run holds, so that the loop below reads top to bottom."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg, tc = cfg, cfg.trainer
+        self.dir = Path(tc.run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+        prepared = prepare(cfg)
+        for name in ("src.model", "tgt.model"):
+            shutil.copy(prepared / name, self.dir / name)
+        self.tok = Tokenizer.load(self.dir, reverse_source=cfg.model.reverse_source)
+        self.train = ParallelIds(datasets.load_from_disk(str(prepared / "train")))
+        self.dev = ParallelIds(datasets.load_from_disk(str(prepared / "dev")))
+        self.dev_src = (prepared / "dev.src").read_text().splitlines()
+        self.dev_ref = (prepared / "dev.ref").read_text().splitlines()
+        self.device = pick_device(tc.device)
+        if tc.threads > 0:
+            torch.set_num_threads(tc.threads)
+        torch.manual_seed(tc.seed)
+        random.seed(tc.seed)
+        self.model: Seq2Seq = build_model(cfg.model, self.tok.src_vocab_size,
+                                          self.tok.tgt_vocab_size).to(self.device)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.optim.lr)
+        self.epoch, self.next_batch, self.step, self.best = 0, 0, 0, None
+        self.n_batches = len(self.batches(0))
+        log.info("model: %d parameters; %d training pairs in %d batches an epoch; device %s",
+                 sum(p.numel() for p in self.model.parameters()), len(self.train),
+                 self.n_batches, self.device)
+
+    def batches(self, epoch: int) -> list:
+        tc = self.cfg.trainer
+        return self.train.batches(max_tokens=tc.max_tokens, max_sentences=tc.max_sentences,
+                                  seed=tc.seed, epoch=epoch)
+
+    @property
+    def progress(self) -> float:
+        """Epochs done, fractional: drives the lr schedule and the stopping rule."""
+        return self.epoch + self.next_batch / self.n_batches
+
+    # ------------------------------------------------------------ checkpoints
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "epoch": self.epoch, "next_batch": self.next_batch, "step": self.step,
+                "best": self.best, "config": config_to_dict(self.cfg),
+                "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
+                        "cuda": torch.cuda.get_rng_state_all()}}
+
+    def save(self, name: str) -> None:
+        checkpoint.save(self.state(), self.dir / name)
+
+    def resume(self) -> None:
+        path = self.dir / "last.pt"
+        if not path.is_file():
+            return
+        s = checkpoint.load(path, map_location=self.device)
+        self.model.load_state_dict(s["model"])
+        self.opt.load_state_dict(s["optimizer"])
+        self.epoch, self.next_batch, self.step, self.best = (
+            s["epoch"], s["next_batch"], s["step"], s["best"])
+        torch.set_rng_state(s["rng"]["torch"])
+        random.setstate(s["rng"]["python"])
+        if torch.cuda.is_available() and s["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(s["rng"]["cuda"])
+        log.info("resumed from %s at epoch %.3f (step %d)", path, self.progress, self.step)
+
+    # ------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Dev perplexity (teacher forced) and dev BLEU (beam search, detokenised)."""
+        self.model.eval()
+        total, tokens = 0.0, 0
+        tc = self.cfg.trainer
+        for index in self.dev.batches(max_tokens=tc.max_tokens, max_sentences=tc.max_sentences,
+                                      seed=0, epoch=0):
+            b = self.dev.collate(index).to(self.device)
+            total += float(token_loss(self.model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out))
+            tokens += b.n_tokens
+        n = tc.eval_max_sentences or len(self.dev_src)
+        hyps = translate_text(self.model, self.tok, self.dev_src[:n], self.cfg.decode,
+                              self.device)
+        (self.dir / "dev.hyp").write_text("".join(h + "\n" for h in hyps))
+        score = bleu(hyps, [self.dev_ref[:n]])
+        self.model.train()
+        return {"ppl": math.exp(total / max(tokens, 1)), "bleu": score}
+
+    def after_eval(self, result: dict) -> None:
+        log.info("eval epoch %.2f step %d | dev ppl %.2f | dev %s", self.progress, self.step,
+                 result["ppl"], result["bleu"])
+        value = result["bleu"].score if self.cfg.trainer.best_metric == "bleu" else -result["ppl"]
+        if self.best is None or value > self.best:
+            self.best = value
+            self.save("best.pt")
+        self.save("last.pt")
+
+
+def train(cfg: TrainConfig) -> Run:
+    run = Run(cfg)
+    run.resume()
+    oc, tc = cfg.optim, cfg.trainer
+    params = list(run.model.parameters())
+    start = last_log = time.monotonic()
+    logged_tokens, logged_loss, stop = 0, 0.0, False
+    run.model.train()
+    while run.progress < oc.epochs and not stop:
+        batches = run.batches(run.epoch)
+        while run.next_batch < len(batches):
+            # 1. lr from the schedule, at the fraction of an epoch done so far
+            lr = paper_lr(run.progress, lr=oc.lr, halve_after=oc.halve_after,
+                          halve_every=oc.halve_every)
+            for group in run.opt.param_groups:
+                group["lr"] = lr
+            # 2. loss summed over tokens, divided by sentences (paper) or tokens
+            b = run.train.collate(batches[run.next_batch]).to(run.device)
+            loss_sum = token_loss(run.model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)
+            n_tokens = b.n_tokens
+            divisor = b.src_ids.size(0) if oc.loss_per == "sentence" else n_tokens
+            run.opt.zero_grad(set_to_none=True)
+            (loss_sum / divisor).backward()
+            # 3. clip the gradient norm, then a plain SGD step
+            grad_norm = clip_gradients(params, oc.clip_norm)
+            run.opt.step()
+            run.step += 1
+            run.next_batch += 1
+            logged_tokens += n_tokens
+            logged_loss += float(loss_sum)
+            now = time.monotonic()
+            if run.step % tc.log_every == 0:
+                loss_tok = logged_loss / max(logged_tokens, 1)
+                log.info("epoch %.3f step %d | loss/token %.3f ppl %.2f | lr %.4g | |g| %.2f "
+                         "| %.0f tgt tokens/s", run.progress, run.step, loss_tok,
+                         math.exp(min(loss_tok, 50)), lr, grad_norm,
+                         logged_tokens / (now - last_log))
+                logged_tokens, logged_loss, last_log = 0, 0.0, now
+            out_of_time = tc.max_time is not None and now - start >= tc.max_time
+            out_of_steps = tc.max_steps is not None and run.step >= tc.max_steps
+            if tc.eval_every and run.step % tc.eval_every == 0:
+                run.after_eval(run.evaluate())
+            if out_of_time or out_of_steps or run.progress >= oc.epochs:
+                stop = True
+                break
+        else:
+            run.epoch, run.next_batch = run.epoch + 1, 0
+            if not tc.eval_every:
+                run.after_eval(run.evaluate())
+    if stop:
+        log.info("stopping at epoch %.3f step %d (%s)", run.progress, run.step,
+                 "budget reached" if run.progress < oc.epochs else "done")
+        run.after_eval(run.evaluate())
+    return run
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = cli_config(sys.argv[1:] if argv is None else argv, "seq2seq-train")
+    Path(cfg.trainer.run_dir).mkdir(parents=True, exist_ok=True)
+    datasets.disable_progress_bars()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.StreamHandler(),
+                                  logging.FileHandler(Path(cfg.trainer.run_dir) / "train.log")])
+    try:
+        train(cfg)
+    except (OSError, ValueError) as exc:
+        print(f"seq2seq-train: error: {exc}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
