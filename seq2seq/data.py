@@ -60,6 +60,22 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in f)
 
 
+def file_stamp(paths: list[Path]) -> str:
+    """Sizes and modification times: changes when a corpus file is edited in place."""
+    return "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths)
+
+
+def local_files(cfg: DataConfig) -> list[Path]:
+    """Every local corpus file these settings read."""
+    if cfg.local_dir is None:
+        return []
+    splits = (cfg.train_split, cfg.dev_split, cfg.test_split)
+    langs = (cfg.src_lang, cfg.tgt_lang)
+    files = [find_text_file(cfg.local_dir, s, lang) for s in splits for lang in langs]
+    return files + [find_text_file(cfg.local_dir, cfg.test_split, lang)
+                    for lang in cfg.extra_ref_langs]
+
+
 def _pairs(src_path: str, tgt_path: str, stamp: str) -> Iterator[dict]:
     # `stamp` (sizes and mtimes) is unused here: it is part of the Arrow cache key.
     for src, tgt in zip(read_lines(Path(src_path)), read_lines(Path(tgt_path))):
@@ -88,10 +104,9 @@ def _load_local(cfg: DataConfig, split: str) -> datasets.Dataset:
     if n_src != n_tgt:
         raise ValueError(f"{src} has {n_src} lines but {tgt} has {n_tgt}: "
                          "parallel files must match line for line")
-    stamp = "|".join(f"{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in (src, tgt))
     return datasets.Dataset.from_generator(
         _pairs, gen_kwargs={"src_path": str(src.resolve()), "tgt_path": str(tgt.resolve()),
-                            "stamp": stamp})
+                            "stamp": file_stamp([src, tgt])})
 
 
 # ---------------------------------------------------------------- encoding and filtering
@@ -100,7 +115,9 @@ def encode(ds: datasets.Dataset, tok: Tokenizer) -> datasets.Dataset:
     def _encode(batch: dict) -> dict:
         return {"src_ids": tok.encode_source(batch["src"]),
                 "tgt_ids": tok.encode_target(batch["tgt"])}
-    return ds.map(_encode, batched=True, batch_size=2000, desc="sentencepiece")
+    # No cache: it would key on the tokenizer object, not on the code of encode_source.
+    return ds.map(_encode, batched=True, batch_size=2000, desc="sentencepiece",
+                  load_from_cache_file=False)
 
 
 def filter_by_length(ds: datasets.Dataset, max_len: int, name: str) -> datasets.Dataset:

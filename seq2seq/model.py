@@ -91,7 +91,8 @@ def token_loss(model: Seq2Seq, src_ids: torch.Tensor, src_lens: torch.Tensor,
     """
     hidden = model(src_ids, src_lens, tgt_in)  # (B, T, H)
     mask = tgt_out != PAD
-    return F.cross_entropy(model.logits(hidden[mask]), tgt_out[mask], reduction="sum")
+    logits = model.logits(hidden[mask]).float()  # (N, V): fp32 even under bf16 autocast
+    return F.cross_entropy(logits, tgt_out[mask], reduction="sum")
 
 
 def build_model(cfg: ModelConfig, src_vocab: int, tgt_vocab: int) -> Seq2Seq:

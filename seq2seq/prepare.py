@@ -25,7 +25,7 @@ from pathlib import Path
 import datasets
 
 from seq2seq.config import TrainConfig, cli_config
-from seq2seq.data import encode, filter_by_length, load_split
+from seq2seq.data import encode, file_stamp, filter_by_length, load_split, local_files
 from seq2seq.tokenizer import Tokenizer, load_spm, train_spm
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ def prepared_path(cfg: TrainConfig) -> Path:
 
 def _settings(cfg: TrainConfig) -> dict:
     return {"data": dataclasses.asdict(cfg.data), "tokenizer": dataclasses.asdict(cfg.tokenizer),
-            "reverse_source": cfg.model.reverse_source, "seed": cfg.trainer.seed}
+            "reverse_source": cfg.model.reverse_source, "seed": cfg.trainer.seed,
+            "files": file_stamp(local_files(cfg.data))}
 
 
 def prepare(cfg: TrainConfig) -> Path:

@@ -54,6 +54,22 @@ def load_spm(path: Path) -> spm.SentencePieceProcessor:
     return sp
 
 
+def encode_words(sp: spm.SentencePieceProcessor, texts: list[str]) -> list[list[int]]:
+    """Ids of each text, encoded word by word.
+
+    The same ids as encoding whole sentences (pieces never cross a space), except that
+    sentencepiece merges a run of unknown words into one <unk>; the paper's word
+    vocabularies have one <unk> per out-of-vocabulary word.
+    """
+    words = [t.split() for t in texts]
+    flat = sp.encode([w for ws in words for w in ws])
+    out, i = [], 0
+    for ws in words:
+        out.append([x for ids in flat[i: i + len(ws)] for x in ids])
+        i += len(ws)
+    return out
+
+
 class Tokenizer:
     """The source and target sentencepiece models of one run (the same model if joint)."""
 
@@ -81,14 +97,14 @@ class Tokenizer:
 
         This is the only place the source is reversed.
         """
-        pieces = self.src.encode(texts)
+        pieces = encode_words(self.src, texts)
         if self.reverse_source:
             return [ids[::-1] + [EOS] for ids in pieces]
         return [ids + [EOS] for ids in pieces]
 
     def encode_target(self, texts: list[str]) -> list[list[int]]:
         """Target ids without bos/eos; the batcher adds them (decoder input / output)."""
-        return self.tgt.encode(texts)
+        return encode_words(self.tgt, texts)
 
     def decode_target(self, ids: list[list[int]]) -> list[str]:
         """Detokenised text, stopping at eos if the hypothesis carries one."""

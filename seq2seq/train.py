@@ -76,10 +76,15 @@ class Run:
                                           self.tok.tgt_vocab_size).to(self.device)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.optim.lr)
         self.epoch, self.next_batch, self.step, self.best = 0, 0, 0, None
+        self.elapsed = 0.0  # training seconds so far, over all resumptions (max_time)
         self.n_batches = len(self.batches(0))
         log.info("model: %d parameters; %d training pairs in %d batches an epoch; device %s",
                  sum(p.numel() for p in self.model.parameters()), len(self.train),
                  self.n_batches, self.device)
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.cfg.trainer.precision == "bf16")
 
     def batches(self, epoch: int) -> list:
         tc = self.cfg.trainer
@@ -95,7 +100,7 @@ class Run:
     def state(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                 "epoch": self.epoch, "next_batch": self.next_batch, "step": self.step,
-                "best": self.best, "config": config_to_dict(self.cfg),
+                "best": self.best, "elapsed": self.elapsed, "config": config_to_dict(self.cfg),
                 "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
                         "cuda": torch.cuda.get_rng_state_all()}}
 
@@ -109,8 +114,8 @@ class Run:
         s = checkpoint.load(path, map_location=self.device)
         self.model.load_state_dict(s["model"])
         self.opt.load_state_dict(s["optimizer"])
-        self.epoch, self.next_batch, self.step, self.best = (
-            s["epoch"], s["next_batch"], s["step"], s["best"])
+        self.epoch, self.next_batch, self.step, self.best, self.elapsed = (
+            s["epoch"], s["next_batch"], s["step"], s["best"], s["elapsed"])
         torch.set_rng_state(s["rng"]["torch"])
         random.setstate(s["rng"]["python"])
         if torch.cuda.is_available() and s["rng"]["cuda"]:
@@ -152,9 +157,11 @@ def train(cfg: TrainConfig) -> Run:
     run.resume()
     oc, tc = cfg.optim, cfg.trainer
     params = list(run.model.parameters())
-    start = last_log = time.monotonic()
-    logged_tokens, logged_loss, stop = 0, 0.0, False
+    last_log = time.monotonic()
+    start = last_log - run.elapsed  # evaluation time counts against max_time too
+    logged_tokens, logged_loss = 0, 0.0
     run.model.train()
+    stop = tc.max_time is not None and run.elapsed >= tc.max_time
     while run.progress < oc.epochs and not stop:
         batches = run.batches(run.epoch)
         while run.next_batch < len(batches):
@@ -165,7 +172,8 @@ def train(cfg: TrainConfig) -> Run:
                 group["lr"] = lr
             # 2. loss summed over tokens, divided by sentences (paper) or tokens
             b = run.train.collate(batches[run.next_batch]).to(run.device)
-            loss_sum = token_loss(run.model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)
+            with run.autocast():
+                loss_sum = token_loss(run.model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)
             n_tokens = b.n_tokens
             divisor = b.src_ids.size(0) if oc.loss_per == "sentence" else n_tokens
             run.opt.zero_grad(set_to_none=True)
@@ -176,8 +184,9 @@ def train(cfg: TrainConfig) -> Run:
             run.step += 1
             run.next_batch += 1
             logged_tokens += n_tokens
-            logged_loss += float(loss_sum)
+            logged_loss += loss_sum.item()
             now = time.monotonic()
+            run.elapsed = now - start
             if run.step % tc.log_every == 0:
                 loss_tok = logged_loss / max(logged_tokens, 1)
                 log.info("epoch %.3f step %d | loss/token %.3f ppl %.2f | lr %.4g | |g| %.2f "

@@ -1,0 +1,44 @@
+# seq2seq: `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+DATA := data/bible-es-en
+RUN ?= runs/demo
+BEAM ?= 5
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo train translate score test test-all clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	# torch first, pinned: 2.13.0 is the local CPU wheel; a looser pin pulls a CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv and install seq2seq with its test tools
+
+demo: install  ## train the paper-shaped model on the bundled corpus (~20 min), print test BLEU
+	$(MAKE) --no-print-directory train translate score
+
+train: install  ## train experiment=bible_demo into $(RUN) (resumes if interrupted)
+	$(BIN)/seq2seq-train experiment=bible_demo trainer.run_dir=$(RUN)
+
+translate: install  ## translate the bundled test set with beam $(BEAM) into $(RUN)/test.hyp
+	$(BIN)/seq2seq-translate $(RUN) --beam-size $(BEAM) --input $(DATA)/test.es.xz --output $(RUN)/test.hyp
+
+score: install  ## BLEU and chrF of $(RUN)/test.hyp against test.en, with signatures
+	$(BIN)/seq2seq-score $(RUN)/test.hyp $(DATA)/test.en.xz | tee $(RUN)/test.score
+
+test: install  ## run the test suite (slow tests excluded)
+	$(PY) -m pytest -q
+
+test-all: install  ## run every test, slow ones included
+	$(PY) -m pytest -q -m ""
+
+clean:  ## remove runs/ and prepared data (keeps .venv)
+	rm -rf runs data/prepared

@@ -1,0 +1,139 @@
+"""Shared fixtures: a slice of the bundled corpus, a tiny sentencepiece tokenizer, tiny
+random models, and one real `seq2seq-train debug=smoke` run reused by several modules.
+
+Everything is small enough for one CPU core; nothing touches the network: the Hugging Face
+libraries are put offline and given a private cache before `datasets` is first imported.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from itertools import islice
+from pathlib import Path
+
+# Before anything imports `datasets`: offline, and an Arrow cache of our own.
+_HF_CACHE = tempfile.mkdtemp(prefix="seq2seq-tests-hf-")
+os.environ["HF_DATASETS_CACHE"] = _HF_CACHE
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import datasets  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from seq2seq.config import CONF_DIR, TrainConfig, load_config  # noqa: E402
+from seq2seq.data import read_lines  # noqa: E402
+from seq2seq.model import Seq2Seq  # noqa: E402
+from seq2seq.tokenizer import Tokenizer, load_spm, train_spm  # noqa: E402
+
+datasets.disable_progress_bars()
+torch.set_num_threads(1)
+
+REPO = CONF_DIR.parent
+CORPUS = REPO / "data" / "bible-es-en"
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_HF_CACHE, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ helpers
+def corpus_lines(split: str, lang: str, n: int, skip: int = 0) -> list[str]:
+    """Lines skip..skip+n of a bundled corpus file (only that much is decompressed)."""
+    return list(islice(read_lines(CORPUS / f"{split}.{lang}.xz"), skip, skip + n))
+
+
+def run_cli(name: str, *args: str, cwd: Path, stdin: str | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run an installed console script (`seq2seq-train` ...) in a fresh process."""
+    exe = shutil.which(name) or str(Path(sys.executable).parent / name)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([exe, *map(str, args)], cwd=cwd, input=stdin, text=True,
+                          capture_output=True, env=env, timeout=timeout)
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------ corpus and tokenizer
+@pytest.fixture(scope="session")
+def es_en() -> tuple[list[str], list[str]]:
+    """400 aligned training verses (Spanish, English) from the bundled corpus."""
+    return corpus_lines("train", "es", 400), corpus_lines("train", "en", 400)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(es_en, tmp_path_factory) -> Tokenizer:
+    """Unigram sentencepiece models (150 pieces a side) trained on 400 verses."""
+    out = tmp_path_factory.mktemp("spm")
+    es, en = es_en
+    src = train_spm(es, out / "src", vocab_size=150, model_type="unigram")
+    tgt = train_spm(en, out / "tgt", vocab_size=150, model_type="unigram")
+    return Tokenizer(load_spm(src), load_spm(tgt))
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """A local_dir in the bundled layout: train (300), dev (20), test (20) + a 2nd ref."""
+    d = tmp_path_factory.mktemp("corpus")
+    for split, n in (("train", 300), ("dev", 20), ("test", 20)):
+        for lang in ("es", "en"):
+            write_lines(d / f"{split}.{lang}", corpus_lines(split, lang, n))
+    write_lines(d / "test.en-kjv", corpus_lines("test", "en-kjv", 20))
+    return d
+
+
+@pytest.fixture
+def tiny_config(tiny_corpus, tmp_path):
+    """A factory: the real composed config, pointed at the tiny corpus and tmp_path."""
+    def make(*overrides: str) -> TrainConfig:
+        return load_config([f"data.local_dir={tiny_corpus}",
+                            f"data.prepared_dir={tmp_path / 'prepared'}",
+                            "data.extra_ref_langs=[]",
+                            "tokenizer.src_vocab_size=120", "tokenizer.tgt_vocab_size=120",
+                            f"trainer.run_dir={tmp_path / 'run'}", *overrides])
+    return make
+
+
+# ------------------------------------------------------------------ models
+@pytest.fixture
+def make_model():
+    """A factory for tiny seeded random models, in eval mode."""
+    def make(*, src_vocab: int = 11, tgt_vocab: int = 9, emb_dim: int = 8,
+             hidden_dim: int = 16, layers: int = 2, init_range: float = 0.08,
+             seed: int = 0, dropout: float = 0.0) -> Seq2Seq:
+        torch.manual_seed(seed)
+        model = Seq2Seq(src_vocab=src_vocab, tgt_vocab=tgt_vocab, emb_dim=emb_dim,
+                        hidden_dim=hidden_dim, layers=layers, dropout=dropout,
+                        init_range=init_range)
+        return model.eval()
+    return make
+
+
+@pytest.fixture
+def tiny_model(make_model, tokenizer) -> Seq2Seq:
+    """A random model sized for the shared tokenizer."""
+    return make_model(src_vocab=tokenizer.src_vocab_size, tgt_vocab=tokenizer.tgt_vocab_size)
+
+
+# ------------------------------------------------------------------ one real training run
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> dict:
+    """`seq2seq-train debug=smoke` once, through the real CLI, in a scratch directory.
+
+    Tests that change the run must copy `run_dir` first.
+    """
+    work = tmp_path_factory.mktemp("smoke")
+    run_dir, prepared = work / "run", work / "prepared"
+    overrides = ["debug=smoke", f"trainer.run_dir={run_dir}", f"data.prepared_dir={prepared}"]
+    result = run_cli("seq2seq-train", *overrides, cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"work": work, "run_dir": run_dir, "prepared_dir": prepared,
+            "overrides": overrides, "result": result}

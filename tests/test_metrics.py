@@ -1,0 +1,80 @@
+"""BLEU and chrF always with their sacrebleu signature; the seq2seq-score CLI."""
+from __future__ import annotations
+
+import pytest
+import sacrebleu
+
+from seq2seq import score as score_mod
+from seq2seq.metrics import bleu, chrf
+
+from conftest import corpus_lines, run_cli, write_lines
+
+
+@pytest.fixture(scope="module")
+def refs():
+    return corpus_lines("test", "en", 30), corpus_lines("test", "en-kjv", 30)
+
+
+def test_bleu_of_a_text_against_itself_is_100(refs):
+    web, _ = refs
+    s = bleu(web, [web])
+    assert s.name == "BLEU" and s.score == pytest.approx(100.0)
+    assert "nrefs:1" in s.signature and f"version:{sacrebleu.__version__}" in s.signature
+    assert str(s).startswith("BLEU = 100.00") and s.signature in str(s)
+
+
+def test_two_references_are_counted_and_used(refs):
+    web, kjv = refs
+    s = bleu(kjv, [web, kjv])  # the hypothesis is the second reference
+    assert "nrefs:2" in s.signature and s.score == pytest.approx(100.0)
+    assert bleu(kjv, [web]).score < 60  # two real, different translations
+
+
+def test_bleu_matches_sacrebleu_directly(refs):
+    web, kjv = refs
+    assert bleu(web, [kjv]).score == pytest.approx(sacrebleu.corpus_bleu(web, [kjv]).score)
+    assert chrf(web, [kjv]).score == pytest.approx(sacrebleu.corpus_chrf(web, [kjv]).score)
+
+
+def test_chrf_of_a_text_against_itself_is_100(refs):
+    web, _ = refs
+    s = chrf(web, [web])
+    assert s.name == "chrF" and s.score == pytest.approx(100.0)
+    assert "nrefs:1" in s.signature and "version:" in s.signature
+
+
+@pytest.mark.parametrize("metric", [bleu, chrf])
+def test_mismatched_line_counts_are_an_error(refs, metric):
+    web, _ = refs
+    with pytest.raises(ValueError, match="29"):
+        metric(web, [web[:-1]])
+
+
+def test_score_cli_prints_both_scores_with_signatures(refs, tmp_path):
+    web, kjv = refs
+    hyp = write_lines(tmp_path / "hyp", kjv)
+    ref1, ref2 = write_lines(tmp_path / "ref1", web), write_lines(tmp_path / "ref2", kjv)
+    result = run_cli("seq2seq-score", hyp, ref1, ref2, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("BLEU = 100.00") and lines[1].startswith("chrF = 100.00")
+    assert all("nrefs:2" in line and "version:" in line for line in lines)
+
+
+def test_score_cli_one_reference_prints_the_library_score(refs, tmp_path, capsys):
+    web, kjv = refs
+    hyp, ref = write_lines(tmp_path / "hyp", kjv), write_lines(tmp_path / "ref", web)
+    score_mod.main([str(hyp), str(ref)])
+    out = capsys.readouterr().out.splitlines()
+    assert out == [str(bleu(kjv, [web])), str(chrf(kjv, [web]))]
+
+
+def test_score_cli_mismatched_lines_is_one_line_error(refs, tmp_path, capsys):
+    web, kjv = refs
+    hyp, ref = write_lines(tmp_path / "hyp", kjv[:-1]), write_lines(tmp_path / "ref", web)
+    with pytest.raises(SystemExit) as exc:
+        score_mod.main([str(hyp), str(ref)])
+    assert exc.value.code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ref" in err[0] and "30" in err[0] and "29" in err[0]

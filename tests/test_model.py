@@ -1,0 +1,125 @@
+"""The encoder-decoder: initialisation, teacher forcing vs step-by-step decoding, padding."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seq2seq.config import ModelConfig
+from seq2seq.data import collate
+from seq2seq.model import State, build_model, token_loss
+from seq2seq.tokenizer import EOS, PAD
+
+SRC = [[4, 5, 6, 7, 8, 9, EOS], [10, EOS], [6, 6, 4, EOS], [7, 8, 9, 10, 4, EOS], [EOS]]
+TGT = [[4, 5, 6], [7, 8, 4, 5, 6, 7], [8], [5, 5, 5, 5], [6, 4]]
+
+
+@pytest.mark.parametrize("init_range", [0.08, 0.01])
+def test_every_parameter_is_uniform_in_the_init_range(make_model, init_range):
+    model = make_model(src_vocab=50, tgt_vocab=50, emb_dim=32, hidden_dim=32,
+                       init_range=init_range)
+    for name, p in model.named_parameters():
+        p = p.detach()
+        assert p.abs().max() <= init_range, name
+        if p.numel() >= 256:  # and fills the range, not just a corner of it
+            assert p.max() > 0.9 * init_range and p.min() < -0.9 * init_range, name
+            assert abs(float(p.mean())) < 0.1 * init_range, name
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+    # uniform(-r, r) has standard deviation r / sqrt(3)
+    assert float(flat.std()) == pytest.approx(init_range / 3 ** 0.5, rel=0.05)
+
+
+def test_build_model_takes_its_sizes_from_the_config():
+    cfg = ModelConfig(emb_dim=6, hidden_dim=10, layers=3)
+    model = build_model(cfg, 13, 17)
+    assert model.src_emb.weight.shape == (13, 6) and model.tgt_emb.weight.shape == (17, 6)
+    assert (model.encoder.num_layers, model.encoder.hidden_size) == (3, 10)
+    assert (model.decoder.num_layers, model.decoder.hidden_size) == (3, 10)
+    assert model.out.weight.shape == (17, 10)
+
+
+def test_teacher_forcing_equals_step_by_step_decoding(make_model):
+    model = make_model(init_range=0.3)
+    b = collate(SRC, TGT)
+    with torch.no_grad():
+        forced = F.log_softmax(model.logits(model(b.src_ids, b.src_lens, b.tgt_in)), -1)
+        state = model.encode(b.src_ids, b.src_lens)
+        for t in range(b.tgt_in.size(1)):
+            step, state = model.decode_step(b.tgt_in[:, t], state)  # (B, V)
+            torch.testing.assert_close(forced[:, t], step, atol=1e-5, rtol=0)
+
+
+def test_token_loss_is_the_summed_step_by_step_negative_log_likelihood(make_model):
+    model = make_model(init_range=0.3)
+    b = collate(SRC, TGT)
+    with torch.no_grad():
+        loss = token_loss(model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)
+        state, nll = model.encode(b.src_ids, b.src_lens), 0.0
+        for t in range(b.tgt_in.size(1)):
+            log_probs, state = model.decode_step(b.tgt_in[:, t], state)
+            for i, y in enumerate(b.tgt_out[:, t].tolist()):
+                if y != PAD:
+                    nll -= float(log_probs[i, y])
+    assert float(loss) == pytest.approx(nll, rel=1e-5)
+
+
+def test_a_sentence_is_scored_the_same_alone_and_in_a_padded_batch(make_model):
+    """Varying source lengths take the packed path; padding must not leak into either side."""
+    model = make_model(init_range=0.3)
+    b = collate(SRC, TGT)
+    assert not bool((b.src_lens == b.src_ids.size(1)).all())  # the packed path is used
+    with torch.no_grad():
+        batch_state = model.encode(b.src_ids, b.src_lens)
+        for i, (s, t) in enumerate(zip(SRC, TGT)):
+            one = collate([s], [t])
+            alone = model.encode(one.src_ids, one.src_lens)
+            torch.testing.assert_close(batch_state.h[:, i], alone.h[:, 0], atol=1e-6, rtol=0)
+            torch.testing.assert_close(batch_state.c[:, i], alone.c[:, 0], atol=1e-6, rtol=0)
+            # Sentence i's loss inside the batch: every other row's targets set to PAD.
+            only_i = torch.full_like(b.tgt_out, PAD)
+            only_i[i] = b.tgt_out[i]
+            in_batch = token_loss(model, b.src_ids, b.src_lens, b.tgt_in, only_i)
+            by_itself = token_loss(model, one.src_ids, one.src_lens, one.tgt_in, one.tgt_out)
+            assert float(in_batch) == pytest.approx(float(by_itself), rel=1e-5)
+
+
+def test_unpacked_and_packed_encoding_agree(make_model):
+    """A batch of one source length skips packing; the result must be the same."""
+    model = make_model(init_range=0.3)
+    src = [[4, 5, 6, EOS], [7, 8, 9, EOS]]
+    b = collate(src, [[4], [5]])
+    with torch.no_grad():
+        plain = model.encode(b.src_ids, b.src_lens)
+        padded = torch.cat([b.src_ids, torch.full((2, 3), PAD)], dim=1)  # forces packing
+        packed = model.encode(padded, b.src_lens)
+    torch.testing.assert_close(plain.h, packed.h, atol=1e-6, rtol=0)
+    torch.testing.assert_close(plain.c, packed.c, atol=1e-6, rtol=0)
+
+
+def test_encoder_state_shapes(make_model):
+    model = make_model(layers=3, hidden_dim=12)
+    b = collate(SRC, TGT)
+    state = model.encode(b.src_ids, b.src_lens)
+    assert state.h.shape == state.c.shape == (3, len(SRC), 12)
+    assert model(b.src_ids, b.src_lens, b.tgt_in).shape == (*b.tgt_in.shape, 12)
+
+
+def test_state_select_reorders_rows():
+    h = torch.arange(2 * 4 * 3, dtype=torch.float).view(2, 4, 3)
+    state = State(h, -h)
+    index = torch.tensor([3, 0, 0, 2])
+    picked = state.select(index)
+    for row, src_row in enumerate(index.tolist()):
+        assert torch.equal(picked.h[:, row], h[:, src_row])
+        assert torch.equal(picked.c[:, row], -h[:, src_row])
+
+
+def test_dropout_only_in_training_mode(make_model):
+    model = make_model(dropout=0.5, init_range=0.3)
+    b = collate(SRC, TGT)
+    with torch.no_grad():
+        model.eval()
+        a = model(b.src_ids, b.src_lens, b.tgt_in)
+        assert torch.equal(a, model(b.src_ids, b.src_lens, b.tgt_in))
+        model.train()
+        assert not torch.equal(a, model(b.src_ids, b.src_lens, b.tgt_in))

@@ -1,0 +1,112 @@
+"""seq2seq-prepare: what it writes, when it reuses, and that training data is filtered."""
+from __future__ import annotations
+
+import json
+
+import datasets
+import pytest
+
+from seq2seq import prepare as prepare_mod
+from seq2seq.data import read_lines
+from seq2seq.prepare import prepare, prepared_path
+from seq2seq.tokenizer import EOS, Tokenizer
+
+from conftest import write_lines
+
+
+def test_writes_models_datasets_and_raw_text(tiny_config, tiny_corpus):
+    cfg = tiny_config("data.extra_ref_langs=[en-kjv]")
+    out = prepare(cfg)
+    assert out == prepared_path(cfg)
+    for name in ("src.model", "tgt.model", "train", "dev", "dev.src", "dev.ref", "test.src",
+                 "test.ref", "test.ref.1", "prepare.json"):
+        assert (out / name).exists(), name
+    raw = {f"{split}.{side}": list(read_lines(tiny_corpus / f"{split}.{lang}"))
+           for split in ("dev", "test") for side, lang in (("src", "es"), ("ref", "en"))}
+    for name, lines in raw.items():
+        assert (out / name).read_text().splitlines() == lines, name
+    assert (out / "test.ref.1").read_text().splitlines() == list(
+        read_lines(tiny_corpus / "test.en-kjv"))
+    settings = json.loads((out / "prepare.json").read_text())
+    assert settings["reverse_source"] is True and settings["tokenizer"]["src_vocab_size"] == 120
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no .partial left behind
+
+
+def test_second_call_reuses_without_reading_the_corpus(tiny_config, monkeypatch):
+    cfg = tiny_config()
+    out = prepare(cfg)
+    stamp = (out / "prepare.json").stat().st_mtime_ns
+
+    def fail(*args, **kwargs):
+        raise AssertionError("corpus read again")
+
+    monkeypatch.setattr(prepare_mod, "load_split", fail)
+    assert prepare(cfg) == out
+    assert (out / "prepare.json").stat().st_mtime_ns == stamp
+
+
+def test_a_joint_tokenizer_is_one_model_for_both_sides(tiny_config):
+    out = prepare(tiny_config("tokenizer=bpe", "tokenizer.src_vocab_size=150",
+                              "tokenizer.tgt_vocab_size=150"))
+    assert (out / "src.model").read_bytes() == (out / "tgt.model").read_bytes()
+
+
+@pytest.mark.parametrize("change", ["model.reverse_source=false", "tokenizer.model_type=bpe",
+                                    "data.max_len=20", "trainer.seed=2"])
+def test_settings_that_change_the_data_get_their_own_directory(tiny_config, change):
+    assert prepared_path(tiny_config(change)) != prepared_path(tiny_config())
+
+
+def test_training_pairs_are_filtered_by_length(tiny_config, tiny_corpus):
+    src = list(read_lines(tiny_corpus / "train.es"))
+    tgt = list(read_lines(tiny_corpus / "train.en"))
+    # The tokenizer does not depend on max_len: learn the lengths, then pick a max_len
+    # that some pairs meet exactly on either side (the boundary must be kept).
+    tok = Tokenizer.load(prepare(tiny_config()))
+    lens = [(len(a), len(b)) for a, b in zip(tok.src.encode(src), tok.tgt.encode(tgt))]
+    max_len = next(n for n in range(15, 60)
+                   if any(s == n and t < n for s, t in lens)
+                   and any(t == n and s < n for s, t in lens))
+    out = prepare(tiny_config(f"data.max_len={max_len}"))
+    assert Tokenizer.load(out).src.serialized_model_proto() == tok.src.serialized_model_proto()
+    keep = [(a, b) for a, b, (s, t) in zip(src, tgt, lens)
+            if 0 < s <= max_len and 0 < t <= max_len]
+    train = datasets.load_from_disk(str(out / "train"))
+    assert 0 < len(train) < len(src)  # the limit bites, and not on everything
+    assert list(zip(train["src"], train["tgt"])) == keep
+    assert all(s[-1] == EOS and len(s) <= max_len + 1 for s in train["src_ids"])
+
+
+def test_a_changed_corpus_is_prepared_again(tiny_config, tiny_corpus, tmp_path):
+    """prepare.py promises "a stale preparation is never reused"."""
+    corpus = tmp_path / "corpus"
+    for f in tiny_corpus.iterdir():
+        write_lines(corpus / f.name, list(read_lines(f)))
+    cfg = tiny_config(f"data.local_dir={corpus}")
+    first = datasets.load_from_disk(str(prepare(cfg) / "train"))["src"][0]
+    train_es = list(read_lines(corpus / "train.es"))
+    write_lines(corpus / "train.es", ["Y dijo Dios: Sea la luz."] + train_es[1:])
+    again = datasets.load_from_disk(str(prepare(cfg) / "train"))["src"][0]
+    assert first != again == "Y dijo Dios: Sea la luz."
+
+
+def test_changed_encoding_code_is_not_served_from_a_cache(tiny_config, tmp_path, monkeypatch):
+    """A fresh preparation encodes with the code of today, not ids cached by an older one.
+
+    (Say encode_source had reversed twice and was fixed: deleting data/prepared must be
+    enough to get the fixed ids.)
+    """
+    prepare(tiny_config())  # ids encoded by the real encode_source, as a user would have
+    monkeypatch.setattr(Tokenizer, "encode_source",
+                        lambda self, texts: [[5, 6, 7, EOS] for _ in texts])
+    fresh = tiny_config(f"data.prepared_dir={tmp_path / 'fresh'}")
+    ids = list(datasets.load_from_disk(str(prepare(fresh) / "train"))["src_ids"])
+    assert ids and all(s == [5, 6, 7, EOS] for s in ids)
+
+
+def test_cli_config_error_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        prepare_mod.main(["data.no_such_key=1"])
+    assert exc.value.code != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "data.no_such_key" in err

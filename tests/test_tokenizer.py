@@ -1,0 +1,148 @@
+"""Sentencepiece models and the one function that reverses the source."""
+from __future__ import annotations
+
+import datasets
+import pytest
+import torch
+
+from seq2seq import translate as translate_mod
+from seq2seq.config import DecodeConfig
+from seq2seq.model import Seq2Seq
+from seq2seq.prepare import prepare
+from seq2seq.tokenizer import BOS, EOS, PAD, UNK, Tokenizer, load_spm, train_spm
+
+
+def test_special_ids_are_the_sentencepiece_ids(tokenizer):
+    assert len({PAD, UNK, BOS, EOS}) == 4
+    for sp in (tokenizer.src, tokenizer.tgt):
+        assert (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id()) == (PAD, UNK, BOS, EOS)
+
+
+@pytest.mark.parametrize("model_type", ["unigram", "bpe", "word", "char"])
+def test_every_model_type_trains_with_the_special_ids(model_type, es_en, tmp_path):
+    es, _ = es_en
+    path = train_spm(es, tmp_path / "m", vocab_size=100, model_type=model_type)
+    assert path == tmp_path / "m.model" and path.is_file()
+    sp = load_spm(path)
+    assert (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id()) == (PAD, UNK, BOS, EOS)
+    assert sp.get_piece_size() <= 100
+    ids = sp.encode(es[:50])
+    assert all(ids) and all(4 <= i < sp.get_piece_size() or i == UNK for s in ids for i in s)
+    if model_type != "word":  # full character coverage: no unk, text comes back exactly
+        assert sp.decode(ids) == es[:50]
+
+
+def test_word_model_gives_one_id_per_word(es_en, tmp_path):
+    """The paper's word vocabulary: each out-of-vocabulary word becomes its own <unk>.
+
+    (conf/tokenizer/word.yaml: "the most frequent words, the rest <unk>"). Sequence lengths,
+    and so the batches and the task, must then match the word count of each sentence.
+    """
+    es, _ = es_en
+    sp = load_spm(train_spm(es, tmp_path / "w", vocab_size=100, model_type="word"))
+    lines = es[:50]
+    assert any(UNK in ids for ids in sp.encode(lines))  # the test needs some unknown words
+    assert [len(ids) for ids in sp.encode(lines)] == [len(line.split()) for line in lines]
+
+
+def test_load_spm_names_a_missing_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.model"):
+        load_spm(tmp_path / "nothing.model")
+
+
+def test_source_is_reversed_exactly_once(tokenizer, es_en):
+    texts = es_en[0][:20]
+    pieces = tokenizer.src.encode(texts)
+    # Guard: these sentences are not palindromes in ids, so a missing or a second
+    # reversal would show.
+    assert all(p != p[::-1] for p in pieces)
+    assert tokenizer.encode_source(texts) == [p[::-1] + [EOS] for p in pieces]
+
+
+def test_source_not_reversed_when_switched_off(tokenizer, es_en):
+    texts = es_en[0][:20]
+    plain = Tokenizer(tokenizer.src, tokenizer.tgt, reverse_source=False)
+    assert plain.encode_source(texts) == [p + [EOS] for p in tokenizer.src.encode(texts)]
+
+
+def test_target_ids_carry_no_bos_or_eos_and_decode_stops_at_eos(tokenizer, es_en):
+    texts = es_en[1][:20]
+    ids = tokenizer.encode_target(texts)
+    assert ids == tokenizer.tgt.encode(texts)
+    assert not any(BOS in s or EOS in s for s in ids)
+    assert tokenizer.decode_target(ids) == texts
+    garbage = tokenizer.tgt.encode("garbage after the end")
+    assert tokenizer.decode_target([s + [EOS] + garbage for s in ids]) == texts
+
+
+def test_load_reads_both_models_and_the_reversal_flag(tokenizer, tmp_path):
+    (tmp_path / "src.model").write_bytes(tokenizer.src.serialized_model_proto())
+    (tmp_path / "tgt.model").write_bytes(tokenizer.tgt.serialized_model_proto())
+    tok = Tokenizer.load(tmp_path, reverse_source=False)
+    assert (tok.src_vocab_size, tok.tgt_vocab_size) == (tokenizer.src_vocab_size,
+                                                        tokenizer.tgt_vocab_size)
+    assert not tok.reverse_source
+    assert tok.encode_source(["Y dijo Dios"]) == [tokenizer.src.encode("Y dijo Dios") + [EOS]]
+
+
+# ------------------------------------------------------------------ one function, two paths
+@pytest.mark.parametrize("reverse", [True, False])
+def test_prepared_training_ids_are_encode_source(tiny_config, reverse):
+    cfg = tiny_config(f"model.reverse_source={str(reverse).lower()}")
+    out = prepare(cfg)
+    tok = Tokenizer.load(out, reverse_source=reverse)
+    for split in ("train", "dev"):
+        ds = datasets.load_from_disk(str(out / split))
+        assert len(ds) > 0
+        assert list(ds["src_ids"]) == tok.encode_source(list(ds["src"]))
+        assert list(ds["tgt_ids"]) == tok.encode_target(list(ds["tgt"]))
+    src = tok.src.encode(list(ds["src"]))
+    assert (ds["src_ids"][0] == src[0][::-1] + [EOS]) == reverse
+
+
+SENTINEL = [5, 6, 7, EOS]  # not a palindrome: any reversal after encode_source would show
+
+
+def _sentinel_encode(self, texts):
+    return [list(SENTINEL) for _ in texts]
+
+
+@pytest.fixture
+def no_arrow_cache():
+    """Fresh Dataset.map results: a cached map keyed on the tokenizer would hide a patch."""
+    datasets.disable_caching()
+    yield
+    datasets.enable_caching()
+
+
+def test_training_data_goes_through_encode_source(tiny_config, monkeypatch, no_arrow_cache):
+    monkeypatch.setattr(Tokenizer, "encode_source", _sentinel_encode)
+    out = prepare(tiny_config())
+    for split in ("train", "dev"):
+        ids = list(datasets.load_from_disk(str(out / split))["src_ids"])
+        assert ids and all(s == SENTINEL for s in ids)
+
+
+def test_translate_goes_through_encode_source_and_nothing_else(tokenizer, es_en,
+                                                                monkeypatch):
+    torch.manual_seed(0)
+    model = Seq2Seq(src_vocab=tokenizer.src_vocab_size, tgt_vocab=tokenizer.tgt_vocab_size,
+                    emb_dim=8, hidden_dim=8, layers=1)
+    seen: list[tuple[int, ...]] = []
+    real_encode = model.encode
+
+    def spy(src_ids, src_lens):
+        seen.extend(tuple(row[:n].tolist()) for row, n in zip(src_ids, src_lens))
+        return real_encode(src_ids, src_lens)
+
+    monkeypatch.setattr(model, "encode", spy)
+    lines = es_en[0][:6] + [""]
+    decode = DecodeConfig(beam_size=2, max_len_b=3, max_len_a=0.0)
+    translate_mod.translate(model, tokenizer, lines, decode, torch.device("cpu"))
+    expected = tokenizer.encode_source(lines[:-1])  # the empty line is never encoded
+    assert sorted(seen) == sorted(map(tuple, expected))
+
+    seen.clear()
+    monkeypatch.setattr(Tokenizer, "encode_source", _sentinel_encode)
+    translate_mod.translate(model, tokenizer, lines, decode, torch.device("cpu"))
+    assert seen == [tuple(SENTINEL)] * 6

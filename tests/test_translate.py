@@ -1,0 +1,155 @@
+"""seq2seq-translate: N lines in, N lines out; files and stdin agree; a saved model translates
+in a fresh process exactly as it did before saving."""
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+import torch
+
+from seq2seq import checkpoint
+from seq2seq.config import config_to_dict, load_config
+from seq2seq.model import build_model
+from seq2seq.translate import load_run, main, translate_text
+
+from conftest import corpus_lines, run_cli, write_lines
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def saved(tokenizer, tmp_path_factory):
+    """A random model saved as a run directory, in the format train.py's Run.state uses,
+    together with the in-memory model it came from and some input lines."""
+    run_dir = tmp_path_factory.mktemp("translate") / "run"
+    run_dir.mkdir()
+    (run_dir / "src.model").write_bytes(tokenizer.src.serialized_model_proto())
+    (run_dir / "tgt.model").write_bytes(tokenizer.tgt.serialized_model_proto())
+    cfg = load_config(["debug=smoke", f"trainer.run_dir={run_dir}", "decode.beam_size=3",
+                       "decode.max_len_a=0.5", "decode.max_len_b=4"])
+    torch.manual_seed(1)
+    model = build_model(cfg.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
+    with torch.no_grad():  # sharper than the 0.08 init, so outputs differ between lines
+        for p in model.parameters():
+            p.uniform_(-0.6, 0.6)
+    model.eval()
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.optim.lr)
+    checkpoint.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 0,
+                     "next_batch": 0, "step": 0, "best": None, "elapsed": 0.0,
+                     "config": config_to_dict(cfg),
+                     "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
+                             "cuda": []}}, run_dir / "best.pt")
+    lines = corpus_lines("dev", "es", 7)
+    lines = lines[:3] + [""] + lines[3:] + [""]
+    expected = translate_text(model, tokenizer, lines, cfg.decode, CPU)
+    return {"run_dir": run_dir, "model": model, "cfg": cfg, "lines": lines,
+            "expected": expected, "tok": tokenizer}
+
+
+def test_in_process_reference_is_sane(saved):
+    out, lines = saved["expected"], saved["lines"]
+    assert len(out) == len(lines)
+    assert [o == "" for o, line in zip(out, lines) if line == ""] == [True, True]
+    assert len(set(o for o, line in zip(out, lines) if line)) > 1  # lines differ
+
+
+def test_stdin_in_a_fresh_process_gives_the_saved_models_translations(saved, tmp_path):
+    text = "".join(line + "\n" for line in saved["lines"])
+    result = run_cli("seq2seq-translate", saved["run_dir"], stdin=text, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:-1] == saved["expected"]
+    assert result.stdout.endswith("\n")
+
+
+def test_input_and_output_files_match_stdin(saved, tmp_path):
+    src = write_lines(tmp_path / "in.es", saved["lines"])
+    out = tmp_path / "out.en"
+    result = run_cli("seq2seq-translate", saved["run_dir"], "--input", src, "--output", out,
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert out.read_text().split("\n")[:-1] == saved["expected"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.es", "out.en"]  # no temp file
+
+
+def test_loaded_model_equals_the_saved_one(saved):
+    model, tok, cfg = load_run(saved["run_dir"], CPU)
+    assert cfg == saved["cfg"]
+    assert tok.reverse_source == cfg.model.reverse_source
+    for name, value in saved["model"].state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
+    assert translate_text(model, tok, saved["lines"], cfg.decode, CPU) == saved["expected"]
+
+
+def test_lines_come_back_in_input_order(saved):
+    """Lines are sorted by length and batched; each must still get its own translation."""
+    model, tok, cfg = saved["model"], saved["tok"], saved["cfg"]
+    decode = dataclasses.replace(cfg.decode, batch_size=2)
+    together = translate_text(model, tok, saved["lines"], decode, CPU)
+    alone = [translate_text(model, tok, [line], decode, CPU)[0] for line in saved["lines"]]
+    assert together == alone == saved["expected"]
+
+
+def test_checkpoint_file_works_like_its_run_directory(saved, tmp_path, capsys):
+    src = write_lines(tmp_path / "in.es", saved["lines"])
+    main([str(saved["run_dir"] / "best.pt"), "--input", str(src)])
+    assert capsys.readouterr().out.split("\n")[:-1] == saved["expected"]
+
+
+def test_beam_size_one_runs_greedy(saved, tmp_path, capsys):
+    src = write_lines(tmp_path / "in.es", saved["lines"])
+    main([str(saved["run_dir"]), "--input", str(src), "--beam-size", "1"])
+    decode = dataclasses.replace(saved["cfg"].decode, beam_size=1)
+    expected = translate_text(saved["model"], saved["tok"], saved["lines"], decode, CPU)
+    assert capsys.readouterr().out.split("\n")[:-1] == expected
+
+
+def test_nbest_gives_n_lines_per_input_line(saved, tmp_path, capsys):
+    src = write_lines(tmp_path / "in.es", saved["lines"])
+    main([str(saved["run_dir"]), "--input", str(src), "--nbest", "2"])
+    out = capsys.readouterr().out.split("\n")[:-1]
+    assert len(out) == 2 * len(saved["lines"])
+    rows = [line.split(" ||| ") for line in out]
+    assert all(len(r) == 3 for r in rows)
+    assert [int(r[0]) for r in rows] == [i for i in range(len(saved["lines"])) for _ in "ab"]
+    for i, line in enumerate(saved["lines"]):
+        (_, first, s1), (_, second, s2) = rows[2 * i: 2 * i + 2]
+        if line:
+            assert first == saved["expected"][i]  # the 1-best comes first
+            assert float(s1) >= float(s2)
+        else:
+            assert first == second == "" and s1 == s2 == "-inf"
+
+
+def test_missing_input_file_is_one_line_naming_it(saved, tmp_path):
+    result = run_cli("seq2seq-translate", saved["run_dir"], "--input", tmp_path / "nope.es",
+                     cwd=tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nope.es" in lines[0], result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args,needle", [(["--nbest", "4", "--beam-size", "3"], "nbest"),
+                                         (["--beam-size", "0"], "beam size")])
+def test_bad_decode_options_are_one_line(saved, capsys, args, needle):
+    with pytest.raises(SystemExit) as exc:
+        main([str(saved["run_dir"]), *args])
+    assert exc.value.code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
+
+
+def test_missing_run_directory_is_named(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "no_run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no_run" in err[0]
+
+
+def test_a_trained_run_translates(smoke_run):
+    model, tok, cfg = load_run(smoke_run["run_dir"], CPU)
+    lines = corpus_lines("dev", "es", 5)
+    out = translate_text(model, tok, lines + [""], cfg.decode, CPU)
+    assert len(out) == 6 and out[-1] == "" and all("\n" not in o for o in out)
