@@ -132,7 +132,8 @@ def _one_line(exc: BaseException) -> str:
         key = getattr(cause, "full_key", None) or getattr(cause, "key", None)
         msg = str(cause).splitlines()[0]
         return f"config key '{key}': {msg}" if key else f"config: {msg}"
-    return "config: " + " ".join(str(exc).split())
+    text = " ".join(str(exc).split()).split(" Config search path")[0]
+    return "config: " + text
 
 
 def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig:
