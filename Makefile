@@ -13,9 +13,9 @@ BEAM ?= 5
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# torch first, pinned: 2.13.0 is the local CPU wheel; a looser pin pulls a CUDA build.
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	# torch first, pinned: 2.13.0 is the local CPU wheel; a looser pin pulls a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@

@@ -74,7 +74,8 @@ class Run:
         random.seed(tc.seed)
         self.model: Seq2Seq = build_model(cfg.model, self.tok.src_vocab_size,
                                           self.tok.tgt_vocab_size).to(self.device)
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.optim.lr)
+        self.params = list(self.model.parameters())
+        self.opt = torch.optim.SGD(self.params, lr=cfg.optim.lr)
         self.epoch, self.next_batch, self.step, self.best = 0, 0, 0, None
         self.elapsed = 0.0  # training seconds so far, over all resumptions (max_time)
         self.n_batches = len(self.batches(0))
@@ -152,54 +153,70 @@ class Run:
         self.save("last.pt")
 
 
+def train_step(run: Run, index) -> tuple[float, int, float, float]:
+    """One SGD step on the batch `index`: (summed loss, target tokens, ||g||, lr)."""
+    oc = run.cfg.optim
+    # 1. lr from the schedule, at the fraction of an epoch done so far
+    lr = paper_lr(run.progress, lr=oc.lr, halve_after=oc.halve_after,
+                  halve_every=oc.halve_every)
+    for group in run.opt.param_groups:
+        group["lr"] = lr
+    # 2. loss summed over tokens, divided by sentences (paper) or tokens
+    b = run.train.collate(index).to(run.device)
+    with run.autocast():
+        loss_sum = token_loss(run.model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)
+    n_tokens = b.n_tokens
+    divisor = b.src_ids.size(0) if oc.loss_per == "sentence" else n_tokens
+    run.opt.zero_grad(set_to_none=True)
+    (loss_sum / divisor).backward()
+    # 3. clip the gradient norm, then a plain SGD step
+    grad_norm = clip_gradients(run.params, oc.clip_norm)
+    run.opt.step()
+    run.step += 1
+    run.next_batch += 1
+    return loss_sum.item(), n_tokens, grad_norm, lr
+
+
+class Meter:
+    """Loss and throughput since the last log line."""
+
+    def __init__(self) -> None:
+        self.loss, self.tokens, self.since = 0.0, 0, time.monotonic()
+
+    def add(self, loss: float, tokens: int) -> None:
+        self.loss, self.tokens = self.loss + loss, self.tokens + tokens
+
+    def line(self, run: Run, lr: float, grad_norm: float) -> str:
+        per_token = self.loss / max(self.tokens, 1)
+        speed = self.tokens / (time.monotonic() - self.since)
+        self.__init__()
+        return (f"epoch {run.progress:.3f} step {run.step} | loss/token {per_token:.3f} "
+                f"ppl {math.exp(min(per_token, 50)):.2f} | lr {lr:.4g} | |g| {grad_norm:.2f} "
+                f"| {speed:.0f} tgt tokens/s")
+
+
 def train(cfg: TrainConfig) -> Run:
     run = Run(cfg)
     run.resume()
     oc, tc = cfg.optim, cfg.trainer
-    params = list(run.model.parameters())
-    last_log = time.monotonic()
-    start = last_log - run.elapsed  # evaluation time counts against max_time too
-    logged_tokens, logged_loss = 0, 0.0
+    start = time.monotonic() - run.elapsed  # evaluation time counts against max_time too
+    meter = Meter()
     run.model.train()
     stop = tc.max_time is not None and run.elapsed >= tc.max_time
     while run.progress < oc.epochs and not stop:
         batches = run.batches(run.epoch)
         while run.next_batch < len(batches):
-            # 1. lr from the schedule, at the fraction of an epoch done so far
-            lr = paper_lr(run.progress, lr=oc.lr, halve_after=oc.halve_after,
-                          halve_every=oc.halve_every)
-            for group in run.opt.param_groups:
-                group["lr"] = lr
-            # 2. loss summed over tokens, divided by sentences (paper) or tokens
-            b = run.train.collate(batches[run.next_batch]).to(run.device)
-            with run.autocast():
-                loss_sum = token_loss(run.model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)
-            n_tokens = b.n_tokens
-            divisor = b.src_ids.size(0) if oc.loss_per == "sentence" else n_tokens
-            run.opt.zero_grad(set_to_none=True)
-            (loss_sum / divisor).backward()
-            # 3. clip the gradient norm, then a plain SGD step
-            grad_norm = clip_gradients(params, oc.clip_norm)
-            run.opt.step()
-            run.step += 1
-            run.next_batch += 1
-            logged_tokens += n_tokens
-            logged_loss += loss_sum.item()
-            now = time.monotonic()
-            run.elapsed = now - start
+            loss, tokens, grad_norm, lr = train_step(run, batches[run.next_batch])
+            meter.add(loss, tokens)
+            run.elapsed = time.monotonic() - start
             if run.step % tc.log_every == 0:
-                loss_tok = logged_loss / max(logged_tokens, 1)
-                log.info("epoch %.3f step %d | loss/token %.3f ppl %.2f | lr %.4g | |g| %.2f "
-                         "| %.0f tgt tokens/s", run.progress, run.step, loss_tok,
-                         math.exp(min(loss_tok, 50)), lr, grad_norm,
-                         logged_tokens / (now - last_log))
-                logged_tokens, logged_loss, last_log = 0, 0.0, now
-            out_of_time = tc.max_time is not None and now - start >= tc.max_time
-            out_of_steps = tc.max_steps is not None and run.step >= tc.max_steps
+                log.info(meter.line(run, lr, grad_norm))
             if tc.eval_every and run.step % tc.eval_every == 0:
                 run.after_eval(run.evaluate())
-            if out_of_time or out_of_steps or run.progress >= oc.epochs:
-                stop = True
+            stop = ((tc.max_time is not None and run.elapsed >= tc.max_time)
+                    or (tc.max_steps is not None and run.step >= tc.max_steps)
+                    or run.progress >= oc.epochs)
+            if stop:
                 break
         else:
             run.epoch, run.next_batch = run.epoch + 1, 0
