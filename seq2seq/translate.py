@@ -18,6 +18,7 @@ import torch
 
 from seq2seq import checkpoint
 from seq2seq.config import DecodeConfig, TrainConfig, config_from_dict
+from seq2seq.data import read_lines
 from seq2seq.model import Seq2Seq, build_model
 from seq2seq.search import Hypothesis, beam_search, greedy, max_lengths
 from seq2seq.tokenizer import Tokenizer
@@ -102,7 +103,7 @@ def pick_device(name: str) -> torch.device:
 
 
 def read_input(path: Path | None) -> list[str]:
-    from seq2seq.data import read_lines
+    """Input lines: a file (plain or .xz) or all of stdin; invalid UTF-8 names the line."""
     if path is None:
         data = sys.stdin.buffer.read()
         lines = data.split(b"\n")
