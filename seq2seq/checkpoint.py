@@ -1,37 +1,70 @@
-"""Checkpoints: written atomically, loaded with a clear error.
+"""Checkpoints and other run files: written atomically, loaded with a clear error.
 
 A checkpoint is one `torch.save` dict: model and optimizer state, the position in the
-data (epoch, batch), RNG states, and the resolved config as a plain dict. It is written to
-a temporary file in the same directory, fsynced, then renamed over the old one, so a crash
-or a full disk at any moment leaves the previous checkpoint whole.
+data (epoch, batch), RNG states, and the resolved config as a plain dict. Every file a run
+writes goes to a temporary file in the same directory, is fsynced, then renamed over the
+old one, so a crash or a full disk at any moment leaves the previous version whole.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 import torch
+from torch import nn
 
 
-def save(payload: dict, path: Path) -> None:
+@contextlib.contextmanager
+def atomic_open(path: Path) -> Iterator[BinaryIO]:
+    """A binary file that replaces `path` only once it is completely written and synced.
+
+    On any error (a full disk included) the temporary file goes and `path` is untouched;
+    the error names `path` in one line.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            kept = "the previous version is kept" if path.exists() else "nothing written"
+            raise OSError(f"{path}: not written ({exc.strerror or exc}); {kept}") from None
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)  # make the rename itself durable
     finally:
         os.close(dir_fd)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_open(path) as f:
+        f.write(text.encode("utf-8"))
+
+
+def remove_stale_temporaries(directory: Path) -> None:
+    """Temporary files left by a process killed while writing (never a complete file)."""
+    for tmp in Path(directory).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def save(payload: dict, path: Path) -> None:
+    # Serialised in memory first: torch's zip writer turns a failed write (a full disk)
+    # into an opaque RuntimeError; a plain write gives the OSError that names the cause.
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with atomic_open(path) as f:
+        f.write(buffer.getbuffer())
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
@@ -41,10 +74,25 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
     try:
         payload = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as exc:  # torch raises several types for a damaged file
-        raise ValueError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
+        raise ValueError(f"{path}: not a readable checkpoint, truncated or corrupt "
+                         f"({type(exc).__name__})") from None
     if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
         raise ValueError(f"{path}: not a seq2seq checkpoint (no model or config)")
     return payload
+
+
+def load_weights(model: nn.Module, weights: dict, path: Path) -> None:
+    """`model.load_state_dict`, with one line naming the first tensor that does not fit."""
+    own = model.state_dict()
+    for name in sorted(own.keys() ^ weights.keys()):
+        where = "checkpoint" if name in weights else "model"
+        raise ValueError(f"{path}: checkpoint of another model: '{name}' only in the {where}")
+    for name, tensor in weights.items():
+        if tensor.shape != own[name].shape:
+            raise ValueError(f"{path}: checkpoint of another model shape or vocabulary: "
+                             f"'{name}' is {tuple(tensor.shape)}, this model's is "
+                             f"{tuple(own[name].shape)}")
+    model.load_state_dict(weights)
 
 
 def find(run_or_file: Path) -> Path:

@@ -39,6 +39,9 @@ class DataConfig:
     extra_ref_langs: list[str] = field(default_factory=list)
     max_train_sentences: Optional[int] = None  # a slice of train, for smoke runs
     max_len: int = 80  # training pairs longer than this (in pieces) are dropped, counted
+    # A training line that is not valid UTF-8: stop naming file and line, or skip the pair
+    # (counted in the log). Dev, test and translate input are always strict.
+    on_bad_line: str = "error"  # error | skip
     prepared_dir: str = "data/prepared/${data.name}"  # where seq2seq-prepare writes
     name: str = "bible-es-en"
 
@@ -89,6 +92,10 @@ class TrainerConfig:
     log_every: int = 50
     eval_every: Optional[int] = None  # steps; None evaluates at each epoch's end
     eval_max_sentences: Optional[int] = None  # decode only the first N dev sentences
+    save_every: Optional[int] = None  # steps between last.pt saves (besides each evaluation)
+    # A NaN or infinite loss or gradient: stop with an error (last.pt stays the last good
+    # state), or skip that batch without updating (counted in the log).
+    on_nonfinite: str = "error"  # error | skip
     best_metric: str = "bleu"  # bleu | ppl
 
 
@@ -173,12 +180,27 @@ def validate(cfg: TrainConfig) -> None:
         ("optim.epochs", cfg.optim.epochs > 0, "must be > 0"),
         ("trainer.max_steps", cfg.trainer.max_steps is None or cfg.trainer.max_steps >= 1,
          "must be >= 1"),
+        ("trainer.save_every", cfg.trainer.save_every is None or cfg.trainer.save_every >= 1,
+         "must be >= 1"),
+        ("trainer.on_nonfinite", cfg.trainer.on_nonfinite in ("error", "skip"), "error | skip"),
+        ("data.on_bad_line", cfg.data.on_bad_line in ("error", "skip"), "error | skip"),
+        ("data.max_len", cfg.data.max_len >= 1, "must be >= 1"),
+        ("trainer.max_time", cfg.trainer.max_time is None or cfg.trainer.max_time > 0,
+         "must be > 0"),
         ("trainer.max_tokens", cfg.trainer.max_tokens >= 1, "must be >= 1"),
         ("trainer.max_sentences", cfg.trainer.max_sentences >= 1, "must be >= 1"),
         ("decode.batch_size", cfg.decode.batch_size >= 1, "must be >= 1"),
         ("optim.loss_per", cfg.optim.loss_per in ("sentence", "token"), "sentence | token"),
         ("model.dropout", 0 <= cfg.model.dropout < 1, "must be in [0, 1)"),
         ("model.layers", cfg.model.layers >= 1, "must be >= 1"),
+        ("model.hidden_dim", cfg.model.hidden_dim >= 1, "must be >= 1"),
+        ("model.emb_dim", cfg.model.emb_dim >= 1, "must be >= 1"),
+        ("model.init_range", cfg.model.init_range > 0, "must be > 0"),
+        ("optim.halve_after", cfg.optim.halve_after >= 0, "must be >= 0"),
+        ("tokenizer.src_vocab_size", cfg.tokenizer.src_vocab_size >= 5, "must be >= 5"),
+        ("tokenizer.tgt_vocab_size", cfg.tokenizer.tgt_vocab_size >= 5, "must be >= 5"),
+        ("decode.max_len_a", cfg.decode.max_len_a >= 0, "must be >= 0"),
+        ("decode.max_len_b", cfg.decode.max_len_b >= 1, "must be >= 1"),
         ("decode.beam_size", cfg.decode.beam_size >= 1, "must be >= 1"),
         ("decode.nbest", 1 <= cfg.decode.nbest <= cfg.decode.beam_size, "must be in [1, beam_size]"),
         ("tokenizer.model_type", cfg.tokenizer.model_type in ("unigram", "bpe", "word", "char"),

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import datasets
+from datasets.exceptions import DatasetGenerationError
 import numpy as np
 import torch
 
@@ -45,13 +46,24 @@ def read_lines(path: Path) -> Iterator[str]:
 
     Invalid UTF-8 is an error naming the file and line, never silently replaced.
     """
+    for number, line, reason in _decoded_lines(path):
+        if line is None:
+            raise ValueError(f"{path}:{number}: invalid UTF-8 ({reason})")
+        yield line
+
+
+def _decoded_lines(path: Path) -> Iterator[tuple[int, Optional[str], str]]:
+    """(line number, text or None if not UTF-8, why not) for every line of the file.
+
+    Lines end at b"\\n" only, as in `wc -l`; a trailing "\\r" is dropped.
+    """
     opener = lzma.open if str(path).endswith(".xz") else open
     with opener(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
             try:
-                yield raw.decode("utf-8").rstrip("\r\n")
+                yield number, raw.decode("utf-8").rstrip("\r\n"), ""
             except UnicodeDecodeError as exc:
-                raise ValueError(f"{path}:{number}: invalid UTF-8 ({exc.reason})") from None
+                yield number, None, exc.reason
 
 
 def count_lines(path: Path) -> int:
@@ -76,10 +88,25 @@ def local_files(cfg: DataConfig) -> list[Path]:
                     for lang in cfg.extra_ref_langs]
 
 
-def _pairs(src_path: str, tgt_path: str, stamp: str) -> Iterator[dict]:
+def _pairs(src_path: str, tgt_path: str, skip_bad: bool, stamp: str) -> Iterator[dict]:
     # `stamp` (sizes and mtimes) is unused here: it is part of the Arrow cache key.
-    for src, tgt in zip(read_lines(Path(src_path)), read_lines(Path(tgt_path))):
-        yield {"src": src, "tgt": tgt}
+    if not skip_bad:
+        for src, tgt in zip(read_lines(Path(src_path)), read_lines(Path(tgt_path))):
+            yield {"src": src, "tgt": tgt}
+        return
+    # Skipping: a pair goes if either side is bad, so both files are read line by line.
+    bad: dict[str, list[int]] = {src_path: [], tgt_path: []}
+    for (n, src, _), (_, tgt, _) in zip(_decoded_lines(Path(src_path)),
+                                        _decoded_lines(Path(tgt_path))):
+        for path, line in ((src_path, src), (tgt_path, tgt)):
+            if line is None:
+                bad[path].append(n)
+        if src is not None and tgt is not None:
+            yield {"src": src, "tgt": tgt}
+    for path, numbers in bad.items():
+        if numbers:
+            log.warning("%s: skipped %d pairs for invalid UTF-8 on this side (first: line %d)",
+                        path, len(numbers), numbers[0])
 
 
 # ---------------------------------------------------------------- one loading function
@@ -104,9 +131,16 @@ def _load_local(cfg: DataConfig, split: str) -> datasets.Dataset:
     if n_src != n_tgt:
         raise ValueError(f"{src} has {n_src} lines but {tgt} has {n_tgt}: "
                          "parallel files must match line for line")
-    return datasets.Dataset.from_generator(
-        _pairs, gen_kwargs={"src_path": str(src.resolve()), "tgt_path": str(tgt.resolve()),
-                            "stamp": file_stamp([src, tgt])})
+    # Dev and test are always strict: skipping a line there would shift the references.
+    skip_bad = cfg.on_bad_line == "skip" and split == cfg.train_split
+    try:
+        return datasets.Dataset.from_generator(
+            _pairs, gen_kwargs={"src_path": str(src.resolve()), "tgt_path": str(tgt.resolve()),
+                                "skip_bad": skip_bad, "stamp": file_stamp([src, tgt])})
+    except DatasetGenerationError as exc:  # datasets wraps our one-line error: unwrap it
+        if isinstance(exc.__cause__, (ValueError, OSError)):
+            raise exc.__cause__ from None
+        raise
 
 
 # ---------------------------------------------------------------- encoding and filtering
@@ -121,13 +155,19 @@ def encode(ds: datasets.Dataset, tok: Tokenizer) -> datasets.Dataset:
 
 
 def filter_by_length(ds: datasets.Dataset, max_len: int, name: str) -> datasets.Dataset:
-    """Drop pairs with an empty side or a side longer than max_len pieces (logged)."""
-    def keep(ex: dict) -> bool:
-        # src_ids always ends with eos, so an empty source has length 1.
-        return 1 < len(ex["src_ids"]) <= max_len + 1 and 0 < len(ex["tgt_ids"]) <= max_len
-    kept = ds.filter(keep, desc="length filter")
-    log.info("%s: kept %d of %d pairs (%d dropped: empty side or over %d pieces)",
-             name, len(kept), len(ds), len(ds) - len(kept), max_len)
+    """Drop pairs with an empty side or a side longer than max_len pieces (counted, logged)."""
+    def empty(ex: dict) -> bool:
+        # src_ids always ends with eos, so an empty (or whitespace-only) source has length 1.
+        return len(ex["src_ids"]) <= 1 or len(ex["tgt_ids"]) == 0
+
+    def short_enough(ex: dict) -> bool:
+        return len(ex["src_ids"]) <= max_len + 1 and len(ex["tgt_ids"]) <= max_len
+
+    non_empty = ds.filter(lambda ex: not empty(ex), desc="empty filter")
+    kept = non_empty.filter(short_enough, desc="length filter")
+    log.info("%s: kept %d of %d pairs; dropped %d with an empty side, %d over %d pieces",
+             name, len(kept), len(ds), len(ds) - len(non_empty), len(non_empty) - len(kept),
+             max_len)
     return kept
 
 

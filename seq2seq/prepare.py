@@ -24,6 +24,7 @@ from pathlib import Path
 
 import datasets
 
+from seq2seq.cli import run as run_cli, wants_debug
 from seq2seq.config import TrainConfig, cli_config
 from seq2seq.data import encode, file_stamp, filter_by_length, load_split, local_files
 from seq2seq.tokenizer import Tokenizer, load_spm, train_spm
@@ -92,14 +93,11 @@ def _train_tokenizer(cfg: TrainConfig, train: datasets.Dataset, out: Path) -> To
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv, debug = wants_debug(sys.argv[1:] if argv is None else argv)
     datasets.disable_progress_bars()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    cfg = cli_config(sys.argv[1:] if argv is None else argv, "seq2seq-prepare")
-    try:
-        print(prepare(cfg))
-    except (OSError, ValueError) as exc:
-        print(f"seq2seq-prepare: error: {exc}", file=sys.stderr)
-        raise SystemExit(1)
+    cfg = cli_config(argv, "seq2seq-prepare")
+    run_cli("seq2seq-prepare", lambda: print(prepare(cfg)), debug)
 
 
 if __name__ == "__main__":

@@ -11,19 +11,23 @@ the batch size; gradient norm clipped at 5. Running the same command again resum
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import datasets
 import torch
 from omegaconf import OmegaConf
 
 from seq2seq import checkpoint
+from seq2seq.cli import Stopped, run as run_cli, wants_debug
 from seq2seq.config import TrainConfig, cli_config, config_to_dict
 from seq2seq.data import ParallelIds
 from seq2seq.metrics import bleu
@@ -58,7 +62,8 @@ class Run:
         self.cfg, tc = cfg, cfg.trainer
         self.dir = Path(tc.run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+        checkpoint.remove_stale_temporaries(self.dir)
+        checkpoint.write_text_atomic(self.dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
         prepared = prepare(cfg)
         for name in ("src.model", "tgt.model"):
             shutil.copy(prepared / name, self.dir / name)
@@ -77,6 +82,7 @@ class Run:
         self.params = list(self.model.parameters())
         self.opt = torch.optim.SGD(self.params, lr=cfg.optim.lr)
         self.epoch, self.next_batch, self.step, self.best = 0, 0, 0, None
+        self.skipped = 0  # batches skipped for a non-finite loss (trainer.on_nonfinite=skip)
         self.elapsed = 0.0  # training seconds so far, over all resumptions (max_time)
         self.n_batches = len(self.batches(0))
         log.info("model: %d parameters; %d training pairs in %d batches an epoch; device %s",
@@ -101,7 +107,8 @@ class Run:
     def state(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                 "epoch": self.epoch, "next_batch": self.next_batch, "step": self.step,
-                "best": self.best, "elapsed": self.elapsed, "config": config_to_dict(self.cfg),
+                "best": self.best, "elapsed": self.elapsed, "skipped": self.skipped,
+                "config": config_to_dict(self.cfg),
                 "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
                         "cuda": torch.cuda.get_rng_state_all()}}
 
@@ -113,10 +120,10 @@ class Run:
         if not path.is_file():
             return
         s = checkpoint.load(path, map_location=self.device)
-        self.model.load_state_dict(s["model"])
+        checkpoint.load_weights(self.model, s["model"], path)
         self.opt.load_state_dict(s["optimizer"])
-        self.epoch, self.next_batch, self.step, self.best, self.elapsed = (
-            s["epoch"], s["next_batch"], s["step"], s["best"], s["elapsed"])
+        self.epoch, self.next_batch, self.step, self.best, self.elapsed, self.skipped = (
+            s["epoch"], s["next_batch"], s["step"], s["best"], s["elapsed"], s["skipped"])
         torch.set_rng_state(s["rng"]["torch"])
         random.setstate(s["rng"]["python"])
         if torch.cuda.is_available() and s["rng"]["cuda"]:
@@ -138,7 +145,7 @@ class Run:
         n = tc.eval_max_sentences or len(self.dev_src)
         hyps = translate_text(self.model, self.tok, self.dev_src[:n], self.cfg.decode,
                               self.device)
-        (self.dir / "dev.hyp").write_text("".join(h + "\n" for h in hyps))
+        checkpoint.write_text_atomic(self.dir / "dev.hyp", "".join(h + "\n" for h in hyps))
         score = bleu(hyps, [self.dev_ref[:n]])
         self.model.train()
         return {"ppl": math.exp(total / max(tokens, 1)), "bleu": score}
@@ -154,7 +161,12 @@ class Run:
 
 
 def train_step(run: Run, index) -> tuple[float, int, float, float]:
-    """One SGD step on the batch `index`: (summed loss, target tokens, ||g||, lr)."""
+    """One SGD step on the batch `index`: (summed loss, target tokens, ||g||, lr).
+
+    A NaN or infinite loss or gradient never reaches the parameters: the step stops with
+    `FloatingPointError` (last.pt stays the last good state) or, under
+    `trainer.on_nonfinite=skip`, the batch is skipped, counted, and (0, 0, ||g||, lr) returned.
+    """
     oc = run.cfg.optim
     # 1. lr from the schedule, at the fraction of an epoch done so far
     lr = paper_lr(run.progress, lr=oc.lr, halve_after=oc.halve_after,
@@ -171,10 +183,21 @@ def train_step(run: Run, index) -> tuple[float, int, float, float]:
     (loss_sum / divisor).backward()
     # 3. clip the gradient norm, then a plain SGD step
     grad_norm = clip_gradients(run.params, oc.clip_norm)
+    loss = loss_sum.item()
+    run.step, run.next_batch = run.step + 1, run.next_batch + 1
+    if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+        where = f"step {run.step} (epoch {run.epoch}, batch {run.next_batch})"
+        if run.cfg.trainer.on_nonfinite == "error":
+            raise FloatingPointError(
+                f"non-finite loss ({loss}) or gradient norm ({grad_norm}) at {where}; "
+                f"{run.dir / 'last.pt'} holds the last good state "
+                "(trainer.on_nonfinite=skip skips such batches)")
+        run.skipped += 1
+        log.warning("skipped %s: non-finite loss or gradient (%d skipped so far)",
+                    where, run.skipped)
+        return 0.0, 0, grad_norm, lr
     run.opt.step()
-    run.step += 1
-    run.next_batch += 1
-    return loss_sum.item(), n_tokens, grad_norm, lr
+    return loss, n_tokens, grad_norm, lr
 
 
 class Meter:
@@ -195,10 +218,30 @@ class Meter:
                 f"| {speed:.0f} tgt tokens/s")
 
 
+@contextlib.contextmanager
+def signals_as_requests() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM only append to the list: the loop stops after the current step."""
+    received: list[int] = []
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, _: received.append(signum))
+                for sig in wanted}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def train(cfg: TrainConfig) -> Run:
     run = Run(cfg)
     run.resume()
-    oc, tc = cfg.optim, cfg.trainer
+    with signals_as_requests() as received:
+        _loop(run, received)
+    return run
+
+
+def _loop(run: Run, received: list[int]) -> None:
+    oc, tc = run.cfg.optim, run.cfg.trainer
     start = time.monotonic() - run.elapsed  # evaluation time counts against max_time too
     meter = Meter()
     run.model.train()
@@ -213,6 +256,13 @@ def train(cfg: TrainConfig) -> Run:
                 log.info(meter.line(run, lr, grad_norm))
             if tc.eval_every and run.step % tc.eval_every == 0:
                 run.after_eval(run.evaluate())
+            elif received or (tc.save_every and run.step % tc.save_every == 0):
+                run.save("last.pt")
+            if received:
+                sig = signal.Signals(received[0])
+                raise Stopped(f"stopped by {sig.name} at step {run.step}; "
+                              f"{run.dir / 'last.pt'} saved: run the same command to resume",
+                              exit_status=128 + sig)
             stop = ((tc.max_time is not None and run.elapsed >= tc.max_time)
                     or (tc.max_steps is not None and run.step >= tc.max_steps)
                     or run.progress >= oc.epochs)
@@ -226,21 +276,17 @@ def train(cfg: TrainConfig) -> Run:
         log.info("stopping at epoch %.3f step %d (%s)", run.progress, run.step,
                  "budget reached" if run.progress < oc.epochs else "done")
         run.after_eval(run.evaluate())
-    return run
 
 
 def main(argv: list[str] | None = None) -> None:
-    cfg = cli_config(sys.argv[1:] if argv is None else argv, "seq2seq-train")
+    argv, debug = wants_debug(sys.argv[1:] if argv is None else argv)
+    cfg = cli_config(argv, "seq2seq-train")
     Path(cfg.trainer.run_dir).mkdir(parents=True, exist_ok=True)
     datasets.disable_progress_bars()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         handlers=[logging.StreamHandler(),
                                   logging.FileHandler(Path(cfg.trainer.run_dir) / "train.log")])
-    try:
-        train(cfg)
-    except (OSError, ValueError) as exc:
-        print(f"seq2seq-train: error: {exc}", file=sys.stderr)
-        raise SystemExit(1)
+    run_cli("seq2seq-train", lambda: train(cfg), debug)
 
 
 if __name__ == "__main__":

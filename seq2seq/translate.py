@@ -6,6 +6,10 @@
 Lines are encoded with the same function as in training (reversed source), sorted by
 length and decoded in batches, then written back in input order. An empty line gives an
 empty line. With --nbest N > 1, each input line gives N lines `index ||| text ||| score`.
+
+Nothing is lost: every input line is read and checked (UTF-8) before anything is written,
+and --output is replaced only once complete; an error is one line and a non-zero exit.
+From a terminal (or with --stream), each line is answered as it arrives, flushed.
 """
 from __future__ import annotations
 
@@ -13,10 +17,12 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
 from seq2seq import checkpoint
+from seq2seq.cli import run as run_cli
 from seq2seq.config import DecodeConfig, TrainConfig, config_from_dict
 from seq2seq.data import read_lines
 from seq2seq.model import Seq2Seq, build_model
@@ -66,7 +72,7 @@ def load_run(path: Path, device: torch.device) -> tuple[Seq2Seq, Tokenizer, Trai
     cfg = config_from_dict(payload["config"])
     tok = Tokenizer.load(ckpt_path.parent, reverse_source=cfg.model.reverse_source)
     model = build_model(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)
-    model.load_state_dict(payload["model"])
+    checkpoint.load_weights(model, payload["model"], ckpt_path)
     return model.to(device).eval(), tok, cfg
 
 
@@ -82,6 +88,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--length-penalty", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--stream", action="store_true",
+                   help="answer each line as it arrives (the default when stdin is a terminal)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p.parse_args(argv)
 
 
@@ -105,28 +114,41 @@ def pick_device(name: str) -> torch.device:
 def read_input(path: Path | None) -> list[str]:
     """Input lines: a file (plain or .xz) or all of stdin; invalid UTF-8 names the line."""
     if path is None:
-        data = sys.stdin.buffer.read()
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        out = []
-        for number, raw in enumerate(lines, start=1):
-            try:
-                out.append(raw.decode("utf-8").rstrip("\r"))
-            except UnicodeDecodeError as exc:
-                raise ValueError(f"<stdin>:{number}: invalid UTF-8 ({exc.reason})") from None
-        return out
+        return [_decode_line(raw, "<stdin>", n) for n, raw in enumerate(_stdin_lines(), 1)]
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such input file")
     return list(read_lines(path))
 
 
-def format_output(hyps: list[list[Hypothesis]], tok: Tokenizer, nbest: int) -> list[str]:
+def _stdin_lines() -> Iterator[bytes]:
+    """Raw lines of stdin as they arrive, split at b"\\n" only (as files are)."""
+    while raw := sys.stdin.buffer.readline():
+        yield raw.rstrip(b"\n")
+
+
+def _decode_line(raw: bytes, name: str, number: int) -> str:
+    try:
+        return raw.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}:{number}: invalid UTF-8 ({exc.reason})") from None
+
+
+def warn_long_lines(tok: Tokenizer, lines: list[str], max_len: int, name: str,
+                    first: int = 1) -> None:
+    """Lines longer than training ever saw are decoded anyway; say which ones."""
+    for number, ids in enumerate(tok.encode_source(lines), start=first):
+        if len(ids) - 1 > max_len:  # ids end with eos
+            print(f"seq2seq-translate: warning: {name}:{number}: {len(ids) - 1} pieces, longer "
+                  f"than the {max_len} of training; decoded anyway", file=sys.stderr)
+
+
+def format_output(hyps: list[list[Hypothesis]], tok: Tokenizer, nbest: int,
+                  first_index: int = 0) -> list[str]:
     if nbest == 1:
         texts = tok.decode_target([h[0].ids if h else [] for h in hyps])
         return [t if h else "" for t, h in zip(texts, hyps)]
     out = []
-    for i, h in enumerate(hyps):
+    for i, h in enumerate(hyps, start=first_index):
         for hyp in h:
             out.append(f"{i} ||| {tok.decode_target([hyp.ids])[0]} ||| {hyp.score:.4f}")
         out.extend(f"{i} |||  ||| -inf" for _ in range(nbest - len(h)))
@@ -135,23 +157,33 @@ def format_output(hyps: list[list[Hypothesis]], tok: Tokenizer, nbest: int) -> l
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        device = pick_device(args.device)
-        model, tok, cfg = load_run(args.run, device)
-        decode = decode_config(args, cfg.decode)
-        lines = read_input(args.input)
-        out = format_output(translate(model, tok, lines, decode, device), tok, decode.nbest)
-    except (OSError, ValueError) as exc:
-        print(f"seq2seq-translate: error: {exc}", file=sys.stderr)
-        raise SystemExit(1)
+    run_cli("seq2seq-translate", lambda: _main(args), args.debug)
+
+
+def _main(args: argparse.Namespace) -> None:
+    device = pick_device(args.device)
+    model, tok, cfg = load_run(args.run, device)
+    decode = decode_config(args, cfg.decode)
+    if args.input is None and args.output is None and (args.stream or sys.stdin.isatty()):
+        # Interactive: one line in, one line out, flushed; a bad line ends the session.
+        for number, raw in enumerate(_stdin_lines(), start=1):
+            line = _decode_line(raw, "<stdin>", number)
+            warn_long_lines(tok, [line], cfg.data.max_len, "<stdin>", first=number)
+            out = format_output(translate(model, tok, [line], decode, device), tok,
+                                decode.nbest, first_index=number - 1)
+            sys.stdout.write("".join(o + "\n" for o in out))
+            sys.stdout.flush()
+        return
+    # Batch: every line is read and checked before anything is written.
+    lines = read_input(args.input)
+    warn_long_lines(tok, lines, cfg.data.max_len, str(args.input or "<stdin>"))
+    out = format_output(translate(model, tok, lines, decode, device), tok, decode.nbest)
     text = "".join(line + "\n" for line in out)
     if args.output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        tmp = args.output.with_name(f".{args.output.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(args.output)
+        checkpoint.write_text_atomic(args.output, text)
 
 
 if __name__ == "__main__":

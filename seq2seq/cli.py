@@ -1,0 +1,57 @@
+"""How every seq2seq command fails: one line on stderr naming the file, line or key.
+
+    seq2seq-translate: error: in.txt:3: invalid UTF-8 (invalid start byte)
+
+A traceback is shown only with `--debug` (or HYDRA_FULL_ERROR=1, as Hydra users expect).
+Exit status: 1 for an error, 2 for a bad config (`config.cli_config`), 128 + the signal's
+number when stopped by SIGINT (130) or SIGTERM (143).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Callable
+
+
+class Stopped(Exception):
+    """A command stopped on request (a signal): not an error, but not finished either."""
+
+    def __init__(self, message: str, exit_status: int):
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+def wants_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """`argv` without `--debug`, and whether a traceback was asked for."""
+    rest = [a for a in argv if a != "--debug"]
+    return rest, len(rest) != len(argv) or os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def one_line(exc: BaseException) -> str:
+    """Our own errors already read `path:line: what`; others get their type in front."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, (OSError, ValueError, ArithmeticError)):
+        return text
+    return f"{type(exc).__name__}: {text}"
+
+
+def run(prog: str, body: Callable[[], None], debug: bool) -> None:
+    """Run a command's body; an error becomes one line on stderr and a non-zero exit."""
+    # A full disk must not make logging print its own traceback for each record.
+    logging.raiseExceptions = debug
+    try:
+        body()
+    except Stopped as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_status) from None
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except Exception as exc:  # noqa: BLE001 -- the one place errors become messages
+        if debug:
+            raise
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+        raise SystemExit(1) from None
