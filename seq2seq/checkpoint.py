@@ -28,6 +28,9 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would make run files private
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
@@ -47,9 +50,13 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
         os.close(dir_fd)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_bytes_atomic(path: Path, data: bytes) -> None:
     with atomic_open(path) as f:
-        f.write(text.encode("utf-8"))
+        f.write(data)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def remove_stale_temporaries(directory: Path) -> None:
@@ -63,8 +70,7 @@ def save(payload: dict, path: Path) -> None:
     # into an opaque RuntimeError; a plain write gives the OSError that names the cause.
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    with atomic_open(path) as f:
-        f.write(buffer.getbuffer())
+    write_bytes_atomic(path, buffer.getbuffer())
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict:

@@ -149,6 +149,9 @@ def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=overrides)
+        missing = sorted(OmegaConf.missing_keys(cfg))
+        if missing:  # `key=???`: a merge would quietly keep the default instead
+            raise ConfigError(f"config key '{missing[0]}': missing value (???)")
         # Re-checked against a fresh schema: a key forced in with `+key=...` fails too.
         # Resolving here fills ${now:...} (a resolver Hydra registers).
         plain = OmegaConf.to_container(cfg, resolve=True)

@@ -57,19 +57,26 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, Optional[str], str]]:
 
     Lines end at b"\\n" only, as in `wc -l`; a trailing "\\r" is dropped.
     """
+    for number, raw in enumerate(_raw_lines(path), start=1):
+        try:
+            yield number, raw.decode("utf-8").rstrip("\r\n"), ""
+        except UnicodeDecodeError as exc:
+            yield number, None, exc.reason
+
+
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    """Byte lines of a file, plain or .xz; a file that cannot be read is named in one line."""
     opener = lzma.open if str(path).endswith(".xz") else open
-    with opener(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                yield number, raw.decode("utf-8").rstrip("\r\n"), ""
-            except UnicodeDecodeError as exc:
-                yield number, None, exc.reason
+    try:
+        with opener(path, "rb") as f:
+            yield from f
+    except (OSError, lzma.LZMAError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise OSError(f"{path}: cannot read ({why})") from None
 
 
 def count_lines(path: Path) -> int:
-    opener = lzma.open if str(path).endswith(".xz") else open
-    with opener(path, "rb") as f:
-        return sum(1 for _ in f)
+    return sum(1 for _ in _raw_lines(path))
 
 
 def file_stamp(paths: list[Path]) -> str:

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import math
 import random
-import shutil
 import signal
 import sys
 import time
@@ -65,8 +64,10 @@ class Run:
         checkpoint.remove_stale_temporaries(self.dir)
         checkpoint.write_text_atomic(self.dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
         prepared = prepare(cfg)
-        for name in ("src.model", "tgt.model"):
-            shutil.copy(prepared / name, self.dir / name)
+        for name in ("src.model", "tgt.model"):  # written once: a resumed run keeps them
+            model_bytes = (prepared / name).read_bytes()
+            if not (self.dir / name).is_file() or (self.dir / name).read_bytes() != model_bytes:
+                checkpoint.write_bytes_atomic(self.dir / name, model_bytes)
         self.tok = Tokenizer.load(self.dir, reverse_source=cfg.model.reverse_source)
         self.train = ParallelIds(datasets.load_from_disk(str(prepared / "train")))
         self.dev = ParallelIds(datasets.load_from_disk(str(prepared / "dev")))
