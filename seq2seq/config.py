@@ -157,6 +157,9 @@ def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig
         plain = OmegaConf.to_container(cfg, resolve=True)
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_one_line(exc)) from exc
+    except (ValueError, TypeError) as exc:  # Hydra's own checks on groups: `model=[1,2]`
+        raise ConfigError(f"config: {' '.join(str(exc).split())} (overrides: "
+                          f"{' '.join(overrides)})") from exc
     typed = config_from_dict(plain)
     validate(typed)
     return typed

@@ -6,6 +6,8 @@ and --output files are either the previous complete version or the new complete 
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import lzma
 import os
 import random
@@ -17,9 +19,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import corpus_lines, write_lines
 from seq2seq import checkpoint
@@ -414,3 +418,109 @@ def test_xz_input_is_read_like_plain_text(smoke_run, tmp_path):
     b = cli("seq2seq-translate", smoke_run["run_dir"], "--input", packed, cwd=tmp_path)
     assert a.returncode == b.returncode == 0 and a.stdout == b.stdout
     assert a.stdout.count(b"\n") == 5
+
+
+# ------------------------------------------------------------------ fuzz
+def _lines_of(data: bytes) -> list[bytes]:
+    """What a text tool counts as lines: split at b"\\n", a final unterminated line kept."""
+    lines = data.split(b"\n")
+    return lines[:-1] if lines[-1] == b"" else lines
+
+
+def _translate_in_process(argv: list[str], data: bytes) -> tuple[int, str, str]:
+    from seq2seq import translate
+    out, err = io.StringIO(), io.StringIO()
+    stdin = io.TextIOWrapper(io.BytesIO(data))
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            mock.patch.object(sys, "stdin", stdin):
+        try:
+            translate.main(argv)
+            status = 0
+        except SystemExit as exc:
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
+
+
+def _check_n_in_n_out(status: int, out: str, err: str, data: bytes, nbest: int = 1) -> None:
+    lines = _lines_of(data)
+    bad = [i for i, raw in enumerate(lines, start=1) if not _is_utf8(raw)]
+    if bad:  # the first bad line is named, nothing is written
+        assert status == 1 and out == "", err
+        assert err.strip().splitlines() == [err.strip()]
+        assert err.startswith(f"seq2seq-translate: error: <stdin>:{bad[0]}: invalid UTF-8")
+        return
+    assert status == 0, err
+    assert "Traceback" not in err
+    assert out.count("\n") == len(lines) * nbest and (out == "" or out.endswith("\n"))
+    if nbest == 1:
+        got = out.split("\n")[:-1]
+        for raw, text in zip(lines, got):
+            if not raw.decode().strip():
+                assert text == ""
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+LINE = st.one_of(st.binary(max_size=40), st.text(max_size=60).map(str.encode),
+                 st.sampled_from([b"", b" ", b"\r", b"\t\x0b\x0c", b"\x00", b"\xe2\x80\xa8",
+                                  b"\xc2\x85", b"y dijo Dios", b"\xef\xbb\xbfhola"]))
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(lines=st.lists(LINE.map(lambda b: b.replace(b"\n", b"")), max_size=8),
+       newline_at_end=st.booleans(), beam=st.integers(1, 3), nbest=st.integers(1, 2))
+def test_fuzz_translate_n_lines_in_n_lines_out(smoke_run, lines, newline_at_end, beam, nbest):
+    data = b"\n".join(lines) + (b"\n" if newline_at_end and lines else b"")
+    nbest = min(nbest, beam)
+    status, out, err = _translate_in_process(
+        [str(smoke_run["run_dir"]), "--beam-size", str(beam), "--nbest", str(nbest)], data)
+    _check_n_in_n_out(status, out, err, data, nbest)
+
+
+def test_fuzz_translate_through_the_real_cli(smoke_run, tmp_path):
+    rng = random.Random(7)
+    for valid in (True, True, False):
+        lines = [bytes(rng.randrange(256) for _ in range(rng.randrange(30)))
+                 for _ in range(rng.randrange(5, 15))]
+        lines = [(raw.decode("utf-8", "ignore").encode() if valid else raw).replace(b"\n", b"")
+                 for raw in lines]
+        if not valid:
+            lines[3] = b"\xff" + lines[3]
+        data = b"\n".join(lines) + b"\n"
+        result = cli("seq2seq-translate", smoke_run["run_dir"], stdin=data, cwd=tmp_path)
+        _check_n_in_n_out(result.returncode, result.stdout.decode(), result.stderr.decode(), data)
+
+
+CONFIG_KEYS = ["optim.lr", "optim.epochs", "model.layers", "model.dropout", "decode.beam_size",
+               "decode.nbest", "trainer.max_steps", "trainer.precision", "data.max_len",
+               "tokenizer.model_type", "data.local_dir", "model", "experiment", "debug",
+               "model.no_such", "+extra", "~trainer.seed", "trainer"]
+CONFIG_VALUES = st.one_of(
+    st.integers(-3, 300).map(str), st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.text(max_size=12),
+    st.sampled_from(["null", "???", "[1,2]", "{a: 1}", "true", "'", '"', "=", "", "${nope}",
+                     "${oc.env:HOME}", "bible_demo", "smoke", "paper", "bf16", "word", "1e-3"]))
+
+
+@settings(max_examples=120, deadline=None)
+@given(overrides=st.lists(st.tuples(st.sampled_from(CONFIG_KEYS), CONFIG_VALUES), max_size=4))
+def test_fuzz_config_loader_is_a_config_or_one_line(overrides):
+    from seq2seq.config import TrainConfig, cli_config
+    argv = [f"{k}={v}" for k, v in overrides]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            cfg = cli_config(argv, "seq2seq-train")
+        except SystemExit as exc:
+            assert exc.code == 2
+            lines = err.getvalue().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("seq2seq-train: error: config"), lines
+            return
+    assert isinstance(cfg, TrainConfig) and err.getvalue() == ""
