@@ -64,6 +64,11 @@ class ModelConfig:
     dropout: float = 0.0  # the paper uses none
     init_range: float = 0.08  # uniform(-0.08, 0.08), paper section 3.4
     reverse_source: bool = True  # paper section 3.3
+    cell: str = "lstm"  # lstm | gru (no cell state)
+    bidirectional: bool = False  # encoder reads both ways; a bridge maps 2H -> H
+    attention: str = "none"  # none (the paper) | dot | general (Luong et al. 2015)
+    input_feeding: bool = False  # previous attentional vector joins the input (a step loop)
+    language_model: bool = False  # the decoder alone on the target side (experiment=lm_en)
 
 
 @dataclass
@@ -74,6 +79,8 @@ class OptimConfig:
     epochs: float = 7.5
     clip_norm: float = 5.0  # if ||g|| > 5, g = 5 g / ||g||
     loss_per: str = "sentence"  # sentence (paper: divide by batch size) | token
+    name: str = "sgd"  # sgd (the paper) | adam (lr about 0.001); the lr schedule applies to both
+    label_smoothing: float = 0.0  # the paper uses none; 0.1 is common with attention models
 
 
 @dataclass
@@ -93,10 +100,12 @@ class TrainerConfig:
     eval_every: Optional[int] = None  # steps; None evaluates at each epoch's end
     eval_max_sentences: Optional[int] = None  # decode only the first N dev sentences
     save_every: Optional[int] = None  # steps between last.pt saves (besides each evaluation)
+    keep_checkpoints: int = 0  # also keep checkpoint_<step>.pt of the last N evaluations
     # A NaN or infinite loss or gradient: stop with an error (last.pt stays the last good
     # state), or skip that batch without updating (counted in the log).
     on_nonfinite: str = "error"  # error | skip
     best_metric: str = "bleu"  # bleu | ppl
+    eval_bleu: bool = True  # decode the dev set at each evaluation (false for a language model)
 
 
 @dataclass
@@ -149,9 +158,6 @@ def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=overrides)
-        missing = sorted(OmegaConf.missing_keys(cfg))
-        if missing:  # `key=???`: a merge would quietly keep the default instead
-            raise ConfigError(f"config key '{missing[0]}': missing value (???)")
         # Re-checked against a fresh schema: a key forced in with `+key=...` fails too.
         # Resolving here fills ${now:...} (a resolver Hydra registers).
         plain = OmegaConf.to_container(cfg, resolve=True)
@@ -160,6 +166,9 @@ def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig
     except (ValueError, TypeError) as exc:  # Hydra's own checks on groups: `model=[1,2]`
         raise ConfigError(f"config: {' '.join(str(exc).split())} (overrides: "
                           f"{' '.join(overrides)})") from exc
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:  # `key=???`: a merge would quietly keep the default instead
+        raise ConfigError(f"config key '{missing[0]}': missing value (???)")
     typed = config_from_dict(plain)
     validate(typed)
     return typed
@@ -188,6 +197,7 @@ def validate(cfg: TrainConfig) -> None:
          "must be >= 1"),
         ("trainer.save_every", cfg.trainer.save_every is None or cfg.trainer.save_every >= 1,
          "must be >= 1"),
+        ("trainer.keep_checkpoints", cfg.trainer.keep_checkpoints >= 0, "must be >= 0"),
         ("trainer.on_nonfinite", cfg.trainer.on_nonfinite in ("error", "skip"), "error | skip"),
         ("data.on_bad_line", cfg.data.on_bad_line in ("error", "skip"), "error | skip"),
         ("data.max_len", cfg.data.max_len >= 1, "must be >= 1"),
@@ -199,6 +209,13 @@ def validate(cfg: TrainConfig) -> None:
         ("optim.loss_per", cfg.optim.loss_per in ("sentence", "token"), "sentence | token"),
         ("model.dropout", 0 <= cfg.model.dropout < 1, "must be in [0, 1)"),
         ("model.layers", cfg.model.layers >= 1, "must be >= 1"),
+        ("model.cell", cfg.model.cell in ("lstm", "gru"), "lstm | gru"),
+        ("model.attention", cfg.model.attention in ("none", "dot", "general"),
+         "none | dot | general"),
+        ("model.input_feeding", not cfg.model.input_feeding or cfg.model.attention != "none",
+         "needs model.attention dot or general"),
+        ("optim.name", cfg.optim.name in ("sgd", "adam"), "sgd | adam"),
+        ("optim.label_smoothing", 0 <= cfg.optim.label_smoothing < 1, "must be in [0, 1)"),
         ("model.hidden_dim", cfg.model.hidden_dim >= 1, "must be >= 1"),
         ("model.emb_dim", cfg.model.emb_dim >= 1, "must be >= 1"),
         ("model.init_range", cfg.model.init_range > 0, "must be > 0"),
@@ -214,6 +231,8 @@ def validate(cfg: TrainConfig) -> None:
         ("trainer.device", cfg.trainer.device in ("auto", "cpu", "cuda"), "auto | cpu | cuda"),
         ("trainer.precision", cfg.trainer.precision in ("fp32", "bf16"), "fp32 | bf16"),
         ("trainer.best_metric", cfg.trainer.best_metric in ("bleu", "ppl"), "bleu | ppl"),
+        ("trainer.best_metric", cfg.trainer.eval_bleu or cfg.trainer.best_metric == "ppl",
+         "must be ppl when trainer.eval_bleu is false"),
         ("data", (cfg.data.local_dir is None) != (cfg.data.hub_path is None),
          "set exactly one of data.local_dir and data.hub_path"),
     ]

@@ -1,75 +1,178 @@
-"""The encoder-decoder of Sutskever, Vinyals & Le (2014).
+"""The encoder-decoder of Sutskever, Vinyals & Le (2014), and the options around it.
 
-    source (reversed) --emb--> LSTM x L --(h, c) of every layer--+
-                                                                 v
-    <bos> y1 y2 ...  --emb--> LSTM x L (initial state = encoder's) --> linear --> p(y_t | y<t, x)
+    source (reversed) --emb--> RNN x L --(final state of every layer)--+
+                                  |                                    v
+                                  +-- memory (attention only) --> RNN x L --> [attention] --> linear
+                                                                   ^
+    <bos> y1 y2 ...  --emb-----------------------------------------+
 
-The encoder's final (h, c) of layer l initialises layer l of the decoder; nothing else flows
-from source to target (no attention), so the whole sentence must fit in that state.
+The paper's model (the default) is LSTM cells, no attention, one direction: the encoder's
+final (h, c) of layer l initialises layer l of the decoder and nothing else flows from
+source to target, so the whole sentence must fit in that state. Options, each a constructor
+argument: `cell` (lstm | gru), `bidirectional` (a bridge maps both directions to the
+decoder's size), `attention` (none | dot | general: Luong et al. 2015, global) and
+`input_feeding` (the previous attentional vector joins the next input). `LanguageModel`
+is the decoder alone.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seq2seq.config import ModelConfig
 from seq2seq.tokenizer import PAD
 
 
 class State(NamedTuple):
-    """Recurrent state of the stacked decoder: h and c, each (L, B, H)."""
+    """Everything one decoding step needs, one row per hypothesis.
+
+    h, c: (L, B, H) recurrent state (c is None for a GRU); feed: (B, H) the previous
+    attentional vector (input feeding only); memory: (B, S, H) encoder states and mask:
+    (B, S) True at real source positions (attention only).
+    """
     h: torch.Tensor
-    c: torch.Tensor
+    c: Optional[torch.Tensor] = None
+    feed: Optional[torch.Tensor] = None
+    memory: Optional[torch.Tensor] = None
+    mask: Optional[torch.Tensor] = None
 
     def select(self, index: torch.Tensor) -> "State":
         """Rows `index` of the batch: beam search reorders hypotheses with this."""
-        return State(self.h.index_select(1, index), self.c.index_select(1, index))
+        def pick(t: Optional[torch.Tensor], dim: int) -> Optional[torch.Tensor]:
+            return None if t is None else t.index_select(dim, index)
+        return State(pick(self.h, 1), pick(self.c, 1), pick(self.feed, 0),
+                     pick(self.memory, 0), pick(self.mask, 0))
+
+    def rnn_state(self):
+        return self.h if self.c is None else (self.h, self.c)
+
+
+def _rnn(cell: str, input_dim: int, hidden_dim: int, layers: int, dropout: float,
+         bidirectional: bool = False) -> nn.RNNBase:
+    kind = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
+    return kind(input_dim, hidden_dim, layers, batch_first=True, bidirectional=bidirectional,
+                dropout=dropout if layers > 1 else 0.0)
+
+
+class Encoder(nn.Module):
+    """Source ids -> final state of every layer, and every position's top state (memory)."""
+
+    def __init__(self, vocab: int, emb_dim: int, hidden_dim: int, layers: int, cell: str,
+                 bidirectional: bool, dropout: float):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, emb_dim)
+        self.rnn = _rnn(cell, emb_dim, hidden_dim, layers, dropout, bidirectional)
+        self.drop = nn.Dropout(dropout)
+        directions = 2 if bidirectional else 1
+        # The bridge: both directions' states (2H) -> the decoder's size (H).
+        self.bridge = nn.Linear(directions * hidden_dim, hidden_dim) if bidirectional else None
+        self.bridge_c = (nn.Linear(directions * hidden_dim, hidden_dim)
+                         if bidirectional and cell == "lstm" else None)
+
+    def forward(self, src_ids: torch.Tensor, src_lens: torch.Tensor) -> State:
+        x = self.drop(self.emb(src_ids))  # (B, S, E)
+        if bool((src_lens == src_ids.size(1)).all()):
+            # Training batches share one source length: no padding, no packing needed.
+            memory, final = self.rnn(x)  # (B, S, D*H)
+        else:
+            packed = pack_padded_sequence(x, src_lens.cpu(), batch_first=True,
+                                          enforce_sorted=False)
+            memory, final = self.rnn(packed)
+            memory, _ = pad_packed_sequence(memory, batch_first=True,
+                                            total_length=src_ids.size(1))
+        h, c = final if isinstance(final, tuple) else (final, None)  # (L*D, B, H)
+        mask = torch.arange(src_ids.size(1), device=src_ids.device) < src_lens.unsqueeze(1)
+        if self.bridge is None:
+            return State(h, c, memory=memory, mask=mask)
+        return State(self._join(h, self.bridge, squash=True),
+                     None if c is None else self._join(c, self.bridge_c, squash=False),
+                     memory=memory, mask=mask)  # memory (B, S, 2H): see to_decoder_size
+
+    def to_decoder_size(self, memory: torch.Tensor) -> torch.Tensor:
+        """(B, S, D*H) -> (B, S, H): attention compares the decoder's state with these."""
+        return memory if self.bridge is None else torch.tanh(self.bridge(memory))
+
+    def _join(self, state: torch.Tensor, bridge: nn.Linear, squash: bool) -> torch.Tensor:
+        """(L*2, B, H) forward/backward finals -> (L, B, H) through the bridge."""
+        L2, B, H = state.shape
+        both = state.view(L2 // 2, 2, B, H).permute(0, 2, 1, 3).reshape(L2 // 2, B, 2 * H)
+        out = bridge(both)
+        return torch.tanh(out) if squash else out
+
+
+class Attention(nn.Module):
+    """Luong global attention: dot (h . m) or general (h W m); padding gets zero weight."""
+
+    def __init__(self, hidden_dim: int, score: str):
+        super().__init__()
+        self.proj = nn.Linear(hidden_dim, hidden_dim, bias=False) if score == "general" else None
+        self.combine = nn.Linear(2 * hidden_dim, hidden_dim, bias=False)
+
+    def forward(self, query: torch.Tensor, memory: torch.Tensor,
+                mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (B, T, H), memory (B, S, H), mask (B, S) -> attentional (B, T, H), weights."""
+        keys = memory if self.proj is None else self.proj(memory)
+        scores = query @ keys.transpose(1, 2)  # (B, T, S)
+        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
+        weights = scores.softmax(dim=-1)  # exactly 0 where masked
+        context = weights @ memory  # (B, T, H)
+        return torch.tanh(self.combine(torch.cat([context, query], dim=-1))), weights
 
 
 class Seq2Seq(nn.Module):
     def __init__(self, *, src_vocab: int, tgt_vocab: int, emb_dim: int, hidden_dim: int,
-                 layers: int, dropout: float = 0.0, init_range: float = 0.08):
+                 layers: int, dropout: float = 0.0, init_range: float = 0.08,
+                 cell: str = "lstm", bidirectional: bool = False, attention: str = "none",
+                 input_feeding: bool = False):
         super().__init__()
-        self.src_emb = nn.Embedding(src_vocab, emb_dim)
+        if input_feeding and attention == "none":
+            raise ValueError("input feeding needs attention")
+        self.encoder = Encoder(src_vocab, emb_dim, hidden_dim, layers, cell, bidirectional,
+                               dropout)
         self.tgt_emb = nn.Embedding(tgt_vocab, emb_dim)
-        self.encoder = nn.LSTM(emb_dim, hidden_dim, layers, batch_first=True,
-                               dropout=dropout if layers > 1 else 0.0)
-        self.decoder = nn.LSTM(emb_dim, hidden_dim, layers, batch_first=True,
-                               dropout=dropout if layers > 1 else 0.0)
+        self.input_feeding = input_feeding
+        self.decoder = _rnn(cell, emb_dim + (hidden_dim if input_feeding else 0), hidden_dim,
+                            layers, dropout)
+        self.attention = None if attention == "none" else Attention(hidden_dim, attention)
         self.out = nn.Linear(hidden_dim, tgt_vocab)
         self.drop = nn.Dropout(dropout)
         # Paper, section 3.4: "all of the LSTM's parameters with the uniform distribution
-        # between -0.08 and 0.08" -- embeddings and output layer included.
+        # between -0.08 and 0.08" -- embeddings, output layer and the options' layers too.
         for p in self.parameters():
             nn.init.uniform_(p, -init_range, init_range)
 
     def encode(self, src_ids: torch.Tensor, src_lens: torch.Tensor) -> State:
-        """Final state of every encoder layer; padding never reaches it."""
-        x = self.drop(self.src_emb(src_ids))  # (B, S, E)
-        if bool((src_lens == src_ids.size(1)).all()):
-            # Training batches share one source length: no padding, no packing needed.
-            _, (h, c) = self.encoder(x)
-        else:
-            packed = pack_padded_sequence(x, src_lens.cpu(), batch_first=True,
-                                          enforce_sorted=False)
-            _, (h, c) = self.encoder(packed)
-        return State(h, c)  # (L, B, H) each
+        """The decoder's initial state; padding never reaches it."""
+        state = self.encoder(src_ids, src_lens)
+        if self.attention is None:  # the paper's model carries no memory into the search
+            return State(state.h, state.c)
+        feed = state.h.new_zeros(state.h.shape[1:]) if self.input_feeding else None
+        return state._replace(feed=feed, memory=self.encoder.to_decoder_size(state.memory))
 
     def forward(self, src_ids: torch.Tensor, src_lens: torch.Tensor,
                 tgt_in: torch.Tensor) -> torch.Tensor:
-        """Teacher forcing: the decoder's top-layer output at every target position.
+        """Teacher forcing: the decoder's output at every target position, (B, T, H).
 
-        The whole target goes through the decoder in one LSTM call. Positions after a
-        sentence's end see padding, but the LSTM is causal, so earlier positions do not;
-        the loss ignores the padded ones. Returns (B, T, H): `logits()` maps to the vocab.
+        Without input feeding the whole target goes through the decoder in one RNN call
+        (and attention, if any, in one batched product). Positions after a sentence's end
+        see padding, but the decoder is causal, so earlier positions do not; the loss
+        ignores the padded ones. `logits()` maps the output to the vocabulary.
         """
         state = self.encode(src_ids, src_lens)
+        if self.input_feeding:  # each step needs the last one's output: a loop
+            steps = []
+            for t in range(tgt_in.size(1)):
+                out, state = self._step(tgt_in[:, t], state)
+                steps.append(out)
+            return torch.stack(steps, dim=1)
         y = self.drop(self.tgt_emb(tgt_in))  # (B, T, E)
-        out, _ = self.decoder(y, tuple(state))  # (B, T, H)
+        out, _ = self.decoder(y, state.rnn_state())  # (B, T, H)
+        if self.attention is not None:
+            out, _ = self.attention(out, state.memory, state.mask)
         return self.drop(out)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -78,13 +181,72 @@ class Seq2Seq(nn.Module):
 
     def decode_step(self, tgt_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One step for search: previous tokens (B,) and state -> log-probs (B, V), state."""
+        out, state = self._step(tgt_ids, state)
+        return F.log_softmax(self.out(out), dim=-1), state
+
+    def _step(self, tgt_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """(B,) tokens -> the decoder's output (B, H) and the next state."""
+        y = self.drop(self.tgt_emb(tgt_ids))  # (B, E)
+        if self.input_feeding:
+            y = torch.cat([y, state.feed], dim=-1)  # (B, E + H)
+        out, rnn_state = self.decoder(y.unsqueeze(1), state.rnn_state())  # (B, 1, H)
+        h, c = rnn_state if isinstance(rnn_state, tuple) else (rnn_state, None)
+        if self.attention is not None:
+            out, _ = self.attention(out, state.memory, state.mask)
+        out = self.drop(out.squeeze(1))  # (B, H)
+        feed = out if self.input_feeding else None
+        return out, State(h, c, feed, state.memory, state.mask)
+
+
+class LanguageModel(nn.Module):
+    """The decoder alone: a recurrent language model (Mikolov et al. 2010, with LSTM cells).
+
+        <bos> y1 y2 ... --emb--> RNN x L (zero initial state) --> linear --> p(y_t | y<t)
+
+    The same interface as `Seq2Seq`, so training, perplexity and search work on it
+    unchanged; the source arguments are accepted and ignored (`experiment=lm_en`).
+    """
+
+    def __init__(self, *, vocab: int, emb_dim: int, hidden_dim: int, layers: int,
+                 dropout: float = 0.0, init_range: float = 0.08, cell: str = "lstm"):
+        super().__init__()
+        self.tgt_emb = nn.Embedding(vocab, emb_dim)
+        kind = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        self.decoder = kind(emb_dim, hidden_dim, layers, batch_first=True,
+                            dropout=dropout if layers > 1 else 0.0)
+        self.out = nn.Linear(hidden_dim, vocab)
+        self.drop = nn.Dropout(dropout)
+        for p in self.parameters():
+            nn.init.uniform_(p, -init_range, init_range)
+
+    def encode(self, src_ids: torch.Tensor, src_lens: torch.Tensor) -> State:
+        """A zero state for each of the B rows; the source itself is not read."""
+        d = self.decoder
+        h = src_ids.new_zeros((d.num_layers, src_ids.size(0), d.hidden_size),
+                              dtype=self.out.weight.dtype)
+        return State(h, h.clone() if isinstance(d, nn.LSTM) else None)
+
+    def forward(self, src_ids: torch.Tensor, src_lens: torch.Tensor,
+                tgt_in: torch.Tensor) -> torch.Tensor:
+        """(B, T) tokens -> the top layer's output at every position, (B, T, H)."""
+        state = self.encode(src_ids, src_lens)
+        out, _ = self.decoder(self.drop(self.tgt_emb(tgt_in)), state.rnn_state())
+        return self.drop(out)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.out(hidden)
+
+    def decode_step(self, tgt_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """(B,) previous tokens -> log-probabilities (B, V) of the next, and the state."""
         y = self.tgt_emb(tgt_ids).unsqueeze(1)  # (B, 1, E)
-        out, (h, c) = self.decoder(y, tuple(state))  # (B, 1, H)
+        out, rnn_state = self.decoder(y, state.rnn_state())  # (B, 1, H)
+        h, c = rnn_state if isinstance(rnn_state, tuple) else (rnn_state, None)
         return F.log_softmax(self.out(out.squeeze(1)), dim=-1), State(h, c)
 
 
 def token_loss(model: Seq2Seq, src_ids: torch.Tensor, src_lens: torch.Tensor,
-               tgt_in: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
+               tgt_in: torch.Tensor, tgt_out: torch.Tensor,
+               label_smoothing: float = 0.0) -> torch.Tensor:
     """Summed cross-entropy over the real (non-pad) target tokens.
 
     Only real positions are projected to the vocabulary: padding costs no (tokens x V) work.
@@ -92,10 +254,16 @@ def token_loss(model: Seq2Seq, src_ids: torch.Tensor, src_lens: torch.Tensor,
     hidden = model(src_ids, src_lens, tgt_in)  # (B, T, H)
     mask = tgt_out != PAD
     logits = model.logits(hidden[mask]).float()  # (N, V): fp32 even under bf16 autocast
-    return F.cross_entropy(logits, tgt_out[mask], reduction="sum")
+    return F.cross_entropy(logits, tgt_out[mask], reduction="sum",
+                           label_smoothing=label_smoothing)
 
 
-def build_model(cfg: ModelConfig, src_vocab: int, tgt_vocab: int) -> Seq2Seq:
+def build_model(cfg: ModelConfig, src_vocab: int, tgt_vocab: int) -> nn.Module:
+    if cfg.language_model:
+        return LanguageModel(vocab=tgt_vocab, emb_dim=cfg.emb_dim, hidden_dim=cfg.hidden_dim,
+                             layers=cfg.layers, dropout=cfg.dropout, init_range=cfg.init_range,
+                             cell=cfg.cell)
     return Seq2Seq(src_vocab=src_vocab, tgt_vocab=tgt_vocab, emb_dim=cfg.emb_dim,
                    hidden_dim=cfg.hidden_dim, layers=cfg.layers, dropout=cfg.dropout,
-                   init_range=cfg.init_range)
+                   init_range=cfg.init_range, cell=cfg.cell, bidirectional=cfg.bidirectional,
+                   attention=cfg.attention, input_feeding=cfg.input_feeding)

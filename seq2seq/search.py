@@ -30,7 +30,7 @@ def max_lengths(src_lens: torch.Tensor, a: float, b: int) -> torch.Tensor:
     return (src_lens.float() * a + b).long().clamp(min=1)
 
 
-def _mask_specials(log_probs: torch.Tensor, at_max: torch.Tensor) -> torch.Tensor:
+def mask_specials(log_probs: torch.Tensor, at_max: torch.Tensor) -> torch.Tensor:
     """No pad or bos is ever produced; a row whose length is used up may only end."""
     log_probs[:, PAD] = float("-inf")
     log_probs[:, BOS] = float("-inf")
@@ -53,7 +53,7 @@ def greedy(model, src_ids: torch.Tensor, src_lens: torch.Tensor,
     max_len = max_len.to(device)
     for t in range(int(max_len.max()) + 1):
         log_probs, state = model.decode_step(tokens, state)
-        tokens = _mask_specials(log_probs, max_len == t).argmax(-1)  # (B,)
+        tokens = mask_specials(log_probs, max_len == t).argmax(-1)  # (B,)
         for i in (~done & (tokens != EOS)).nonzero().flatten().tolist():
             out[i].append(int(tokens[i]))
         done |= tokens == EOS
@@ -81,7 +81,7 @@ def beam_search(model, src_ids: torch.Tensor, src_lens: torch.Tensor, max_len: t
         A = sent.numel()
         log_probs, state = model.decode_step(seqs[:, :, -1].reshape(-1), state)
         at_max = (max_len[sent] == t).repeat_interleave(K)
-        log_probs = _mask_specials(log_probs, at_max)  # (A*K, V)
+        log_probs = mask_specials(log_probs, at_max)  # (A*K, V)
         V = log_probs.size(-1)
         cand = (scores.unsqueeze(-1) + log_probs.view(A, K, V)).view(A, K * V)
         top_scores, top_idx = cand.topk(min(2 * K, K * V), dim=-1)  # (A, 2K)

@@ -81,7 +81,8 @@ class Run:
         self.model: Seq2Seq = build_model(cfg.model, self.tok.src_vocab_size,
                                           self.tok.tgt_vocab_size).to(self.device)
         self.params = list(self.model.parameters())
-        self.opt = torch.optim.SGD(self.params, lr=cfg.optim.lr)
+        optimizer = torch.optim.Adam if cfg.optim.name == "adam" else torch.optim.SGD
+        self.opt = optimizer(self.params, lr=cfg.optim.lr)
         self.epoch, self.next_batch, self.step, self.best = 0, 0, 0, None
         self.skipped = 0  # batches skipped for a non-finite loss (trainer.on_nonfinite=skip)
         self.elapsed = 0.0  # training seconds so far, over all resumptions (max_time)
@@ -143,26 +144,34 @@ class Run:
             b = self.dev.collate(index).to(self.device)
             total += float(token_loss(self.model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out))
             tokens += b.n_tokens
-        n = tc.eval_max_sentences or len(self.dev_src)
-        hyps = translate_text(self.model, self.tok, self.dev_src[:n], self.cfg.decode,
-                              self.device)
-        checkpoint.write_text_atomic(self.dir / "dev.hyp", "".join(h + "\n" for h in hyps))
-        score = bleu(hyps, [self.dev_ref[:n]])
+        score = self._dev_bleu() if tc.eval_bleu else None
         self.model.train()
         return {"ppl": math.exp(total / max(tokens, 1)), "bleu": score}
 
+    def _dev_bleu(self):
+        n = self.cfg.trainer.eval_max_sentences or len(self.dev_src)
+        hyps = translate_text(self.model, self.tok, self.dev_src[:n], self.cfg.decode,
+                              self.device)
+        checkpoint.write_text_atomic(self.dir / "dev.hyp", "".join(h + "\n" for h in hyps))
+        return bleu(hyps, [self.dev_ref[:n]])
+
     def after_eval(self, result: dict) -> None:
-        log.info("eval epoch %.2f step %d | dev ppl %.2f | dev %s", self.progress, self.step,
-                 result["ppl"], result["bleu"])
+        log.info("eval epoch %.2f step %d | dev ppl %.2f%s", self.progress, self.step,
+                 result["ppl"], f" | dev {result['bleu']}" if result["bleu"] else "")
         value = result["bleu"].score if self.cfg.trainer.best_metric == "bleu" else -result["ppl"]
         if self.best is None or value > self.best:
             self.best = value
             self.save("best.pt")
+        keep = self.cfg.trainer.keep_checkpoints
+        if keep:  # for seq2seq-average; the oldest go once a newer one is complete
+            self.save(f"checkpoint_{self.step:08d}.pt")
+            for old in sorted(self.dir.glob("checkpoint_*.pt"))[:-keep]:
+                old.unlink()
         self.save("last.pt")
 
 
 def train_step(run: Run, index) -> tuple[float, int, float, float]:
-    """One SGD step on the batch `index`: (summed loss, target tokens, ||g||, lr).
+    """One optimiser step on the batch `index`: (summed loss, target tokens, ||g||, lr).
 
     A NaN or infinite loss or gradient never reaches the parameters: the step stops with
     `FloatingPointError` (last.pt stays the last good state) or, under
@@ -177,12 +186,13 @@ def train_step(run: Run, index) -> tuple[float, int, float, float]:
     # 2. loss summed over tokens, divided by sentences (paper) or tokens
     b = run.train.collate(index).to(run.device)
     with run.autocast():
-        loss_sum = token_loss(run.model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)
+        loss_sum = token_loss(run.model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out,
+                              label_smoothing=oc.label_smoothing)
     n_tokens = b.n_tokens
     divisor = b.src_ids.size(0) if oc.loss_per == "sentence" else n_tokens
     run.opt.zero_grad(set_to_none=True)
     (loss_sum / divisor).backward()
-    # 3. clip the gradient norm, then a plain SGD step
+    # 3. clip the gradient norm, then a plain SGD (or Adam) step
     grad_norm = clip_gradients(run.params, oc.clip_norm)
     loss = loss_sum.item()
     run.step, run.next_batch = run.step + 1, run.next_batch + 1

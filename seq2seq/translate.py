@@ -2,6 +2,7 @@
 
     seq2seq-translate RUN_DIR [--input FILE] [--output FILE] [--beam-size 12] [--nbest 1]
     echo "En el principio" | seq2seq-translate runs/demo
+    seq2seq-translate runs/a runs/b/best.pt --input src.txt      # an ensemble
 
 Lines are encoded with the same function as in training (reversed source), sorted by
 length and decoded in batches, then written back in input order. An empty line gives an
@@ -25,6 +26,7 @@ from seq2seq import checkpoint
 from seq2seq.cli import run as run_cli
 from seq2seq.config import DecodeConfig, TrainConfig, config_from_dict
 from seq2seq.data import read_lines
+from seq2seq.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.model import Seq2Seq, build_model
 from seq2seq.search import Hypothesis, beam_search, greedy, max_lengths
 from seq2seq.tokenizer import Tokenizer
@@ -76,9 +78,22 @@ def load_run(path: Path, device: torch.device) -> tuple[Seq2Seq, Tokenizer, Trai
     return model.to(device).eval(), tok, cfg
 
 
+def load_runs(paths: list[Path], device: torch.device) -> tuple[torch.nn.Module, Tokenizer,
+                                                                 TrainConfig]:
+    """One run, or an ensemble of several sharing one vocabulary (decode settings: the
+    first run's)."""
+    loaded = [load_run(p, device) for p in paths]
+    if len(loaded) == 1:
+        return loaded[0]
+    check_shared_vocabulary([tok for _, tok, _ in loaded], [str(p) for p in paths])
+    _, tok, cfg = loaded[0]
+    return Ensemble([model for model, _, _ in loaded]).eval(), tok, cfg
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="seq2seq-translate", description=__doc__.split("\n")[0])
-    p.add_argument("run", type=Path, help="run directory (uses best.pt) or checkpoint file")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                   help="run directory (uses best.pt) or checkpoint file; several: an ensemble")
     p.add_argument("--input", type=Path, help="text file, one sentence a line (default stdin)")
     p.add_argument("--output", type=Path, help="written only when complete (default stdout)")
     p.add_argument("--beam-size", type=int, help="default: the run's decode.beam_size")
@@ -162,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _main(args: argparse.Namespace) -> None:
     device = pick_device(args.device)
-    model, tok, cfg = load_run(args.run, device)
+    model, tok, cfg = load_runs(args.runs, device)
     decode = decode_config(args, cfg.decode)
     if args.input is None and args.output is None and (args.stream or sys.stdin.isatty()):
         # Interactive: one line in, one line out, flushed; a bad line ends the session.

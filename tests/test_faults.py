@@ -204,7 +204,7 @@ def test_resuming_with_another_model_shape_is_named(smoke_run, tmp_path):
     before = (run_dir / "last.pt").read_bytes()
     result = train_more(smoke_run, run_dir, "model.hidden_dim=32", "trainer.max_steps=8")
     error_line(result, "seq2seq-train", str(run_dir / "last.pt"), "another model shape",
-               "encoder.weight_ih_l0")
+               "encoder.rnn.weight_ih_l0")
     assert (run_dir / "last.pt").read_bytes() == before
 
 

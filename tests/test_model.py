@@ -32,8 +32,8 @@ def test_every_parameter_is_uniform_in_the_init_range(make_model, init_range):
 def test_build_model_takes_its_sizes_from_the_config():
     cfg = ModelConfig(emb_dim=6, hidden_dim=10, layers=3)
     model = build_model(cfg, 13, 17)
-    assert model.src_emb.weight.shape == (13, 6) and model.tgt_emb.weight.shape == (17, 6)
-    assert (model.encoder.num_layers, model.encoder.hidden_size) == (3, 10)
+    assert model.encoder.emb.weight.shape == (13, 6) and model.tgt_emb.weight.shape == (17, 6)
+    assert (model.encoder.rnn.num_layers, model.encoder.rnn.hidden_size) == (3, 10)
     assert (model.decoder.num_layers, model.decoder.hidden_size) == (3, 10)
     assert model.out.weight.shape == (17, 10)
 

@@ -1,0 +1,66 @@
+"""seq2seq-average: one checkpoint holding the mean of a run's last K checkpoints.
+
+    seq2seq-train ... trainer.keep_checkpoints=5        # keeps checkpoint_<step>.pt files
+    seq2seq-average runs/demo --last 5                    # writes runs/demo/averaged.pt
+    seq2seq-translate runs/demo/averaged.pt --input src.txt
+
+Averaging the parameters of the last checkpoints of one run (as fairseq's
+average_checkpoints.py and Marian do) smooths the noise of the final SGD steps.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from seq2seq import checkpoint
+from seq2seq.cli import run as run_cli
+
+
+def average(paths: list[Path]) -> dict:
+    """The newest checkpoint's payload, with every parameter the mean over `paths`."""
+    payloads = [checkpoint.load(p) for p in paths]
+    first = payloads[0]["model"]
+    total = {name: t.double() for name, t in first.items()}  # float64: K copies average exactly
+    for path, payload in zip(paths[1:], payloads[1:]):
+        model = payload["model"]
+        if model.keys() != first.keys() or any(model[k].shape != first[k].shape for k in first):
+            raise ValueError(f"{path}: a checkpoint of another model shape than {paths[0]}")
+        for name, tensor in model.items():
+            total[name] += tensor.double()
+    mean = {name: (t / len(paths)).to(first[name].dtype) for name, t in total.items()}
+    out = dict(payloads[-1], model=mean, averaged=[str(p) for p in paths])
+    out.pop("optimizer", None)  # an average is for translating, not for resuming
+    return out
+
+
+def last_checkpoints(run_dir: Path, k: int) -> list[Path]:
+    found = sorted(run_dir.glob("checkpoint_*.pt"))
+    if len(found) < k:
+        raise FileNotFoundError(f"{run_dir}: {len(found)} checkpoint_<step>.pt files, --last {k} "
+                                "asked (train with trainer.keep_checkpoints >= K)")
+    return found[-k:]
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="seq2seq-average", description=__doc__.split("\n")[0])
+    p.add_argument("run", type=Path, help="run directory with checkpoint_<step>.pt files")
+    p.add_argument("--last", type=int, default=5, help="how many of the newest (default 5)")
+    p.add_argument("--output", type=Path, help="default: RUN/averaged.pt")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+
+    def body() -> None:
+        if args.last < 1:
+            raise ValueError(f"--last must be >= 1 (got {args.last})")
+        paths = last_checkpoints(args.run, args.last)
+        out = args.output or args.run / "averaged.pt"
+        checkpoint.save(average(paths), out)
+        print(f"{out}: mean of {', '.join(p.name for p in paths)}")
+    run_cli("seq2seq-average", body, args.debug)
+
+
+if __name__ == "__main__":
+    main()
