@@ -8,10 +8,12 @@ number when stopped by SIGINT (130) or SIGTERM (143).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
-from typing import Callable
+from typing import Callable, Iterator
 
 
 class Stopped(Exception):
@@ -55,3 +57,17 @@ def run(prog: str, body: Callable[[], None], debug: bool) -> None:
             raise
         print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+@contextlib.contextmanager
+def signals_as_requests() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM only append to the list: the loop stops after the current step."""
+    received: list[int] = []
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, _: received.append(signum))
+                for sig in wanted}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -54,6 +54,9 @@ class TokenizerConfig:
     tgt_vocab_size: int = 8000
     character_coverage: float = 1.0
     input_sentence_size: int = 1_000_000  # sentences sampled to train sentencepiece
+    # Apart from trainer.seed: runs with other training seeds share one preparation and
+    # one vocabulary, as an ensemble needs.
+    seed: int = 1
 
 
 @dataclass
@@ -225,7 +228,8 @@ def validate(cfg: TrainConfig) -> None:
         ("decode.max_len_a", cfg.decode.max_len_a >= 0, "must be >= 0"),
         ("decode.max_len_b", cfg.decode.max_len_b >= 1, "must be >= 1"),
         ("decode.beam_size", cfg.decode.beam_size >= 1, "must be >= 1"),
-        ("decode.nbest", 1 <= cfg.decode.nbest <= cfg.decode.beam_size, "must be in [1, beam_size]"),
+        ("decode.nbest", 1 <= cfg.decode.nbest <= cfg.decode.beam_size,
+         "must be in [1, beam_size]"),
         ("tokenizer.model_type", cfg.tokenizer.model_type in ("unigram", "bpe", "word", "char"),
          "unigram | bpe | word | char"),
         ("trainer.device", cfg.trainer.device in ("auto", "cpu", "cuda"), "auto | cpu | cuda"),

@@ -41,7 +41,7 @@ def prepared_path(cfg: TrainConfig) -> Path:
 
 def _settings(cfg: TrainConfig) -> dict:
     return {"data": dataclasses.asdict(cfg.data), "tokenizer": dataclasses.asdict(cfg.tokenizer),
-            "reverse_source": cfg.model.reverse_source, "seed": cfg.trainer.seed,
+            "reverse_source": cfg.model.reverse_source,
             "files": file_stamp(local_files(cfg.data))}
 
 
@@ -80,7 +80,7 @@ def prepare(cfg: TrainConfig) -> Path:
 def _train_tokenizer(cfg: TrainConfig, train: datasets.Dataset, out: Path) -> Tokenizer:
     t = cfg.tokenizer
     common = dict(model_type=t.model_type, character_coverage=t.character_coverage,
-                  input_sentence_size=t.input_sentence_size, seed=cfg.trainer.seed)
+                  input_sentence_size=t.input_sentence_size, seed=t.seed)
     if t.joint:
         src = train_spm(list(train["src"]) + list(train["tgt"]), out / "src",
                         vocab_size=t.src_vocab_size, **common)

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from seq2seq.cli import run as run_cli
-from seq2seq.search import mask_specials
-from seq2seq.tokenizer import BOS, EOS
+from seq2seq.search import left_to_right
+from seq2seq.tokenizer import EOS, UNK
 from seq2seq.translate import load_run, pick_device
 
 
@@ -32,26 +32,17 @@ def next_tokens(log_probs: torch.Tensor, temperature: float, top_k: int,
     return torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)
 
 
-@torch.inference_mode()
 def sample(model, n: int, max_len: int, *, temperature: float = 1.0, top_k: int = 0,
            generator: torch.Generator | None = None) -> list[list[int]]:
     """`n` token sequences (without bos/eos), each ending at eos or after `max_len`."""
     device = next(model.parameters()).device
-    no_source = torch.full((n, 1), EOS, device=device)
-    state = model.encode(no_source, torch.ones(n, dtype=torch.long, device=device))
-    tokens = torch.full((n,), BOS, dtype=torch.long, device=device)
-    out: list[list[int]] = [[] for _ in range(n)]
-    done = torch.zeros(n, dtype=torch.bool, device=device)
-    for t in range(max_len + 1):
-        log_probs, state = model.decode_step(tokens, state)
-        log_probs = mask_specials(log_probs, torch.full_like(done, t == max_len))
-        tokens = next_tokens(log_probs, temperature, top_k, generator)
-        for i in (~done & (tokens != EOS)).nonzero().flatten().tolist():
-            out[i].append(int(tokens[i]))
-        done |= tokens == EOS
-        if bool(done.all()):
-            break
-    return out
+    no_source = torch.full((n, 1), EOS, device=device)  # a language model reads no source
+
+    def choose(log_probs: torch.Tensor) -> torch.Tensor:
+        log_probs[:, UNK] = float("-inf")  # sampled text holds words, never <unk>
+        return next_tokens(log_probs, temperature, top_k, generator)
+    return left_to_right(model, no_source, torch.ones(n, dtype=torch.long, device=device),
+                         torch.full((n,), max_len, device=device), choose)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,7 @@ Beam search keeps a (sentences x beam) grid of hypotheses. Each step:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -41,10 +42,17 @@ def mask_specials(log_probs: torch.Tensor, at_max: torch.Tensor) -> torch.Tensor
     return log_probs
 
 
-@torch.inference_mode()
 def greedy(model, src_ids: torch.Tensor, src_lens: torch.Tensor,
            max_len: torch.Tensor) -> list[list[int]]:
     """The most probable next token at each step, until eos or the maximum length."""
+    return left_to_right(model, src_ids, src_lens, max_len, lambda lp: lp.argmax(-1))
+
+
+@torch.inference_mode()
+def left_to_right(model, src_ids: torch.Tensor, src_lens: torch.Tensor, max_len: torch.Tensor,
+                  choose: Callable[[torch.Tensor], torch.Tensor]) -> list[list[int]]:
+    """One hypothesis per sentence: `choose` picks each next token from the (B, V)
+    log-probabilities (argmax: greedy; a draw: sampling), until eos or the maximum length."""
     B, device = src_ids.size(0), src_ids.device
     state = model.encode(src_ids, src_lens)
     tokens = torch.full((B,), BOS, dtype=torch.long, device=device)
@@ -53,7 +61,7 @@ def greedy(model, src_ids: torch.Tensor, src_lens: torch.Tensor,
     max_len = max_len.to(device)
     for t in range(int(max_len.max()) + 1):
         log_probs, state = model.decode_step(tokens, state)
-        tokens = mask_specials(log_probs, max_len == t).argmax(-1)  # (B,)
+        tokens = choose(mask_specials(log_probs, max_len == t))  # (B,)
         for i in (~done & (tokens != EOS)).nonzero().flatten().tolist():
             out[i].append(int(tokens[i]))
         done |= tokens == EOS

@@ -11,7 +11,6 @@ the batch size; gradient norm clipped at 5. Running the same command again resum
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import random
@@ -19,14 +18,13 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
 import datasets
 import torch
 from omegaconf import OmegaConf
 
 from seq2seq import checkpoint
-from seq2seq.cli import Stopped, run as run_cli, wants_debug
+from seq2seq.cli import Stopped, run as run_cli, signals_as_requests, wants_debug
 from seq2seq.config import TrainConfig, cli_config, config_to_dict
 from seq2seq.data import ParallelIds
 from seq2seq.metrics import bleu
@@ -62,7 +60,8 @@ class Run:
         self.dir = Path(tc.run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         checkpoint.remove_stale_temporaries(self.dir)
-        checkpoint.write_text_atomic(self.dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+        checkpoint.write_text_atomic(self.dir / "config.yaml",
+                                     OmegaConf.to_yaml(OmegaConf.structured(cfg)))
         prepared = prepare(cfg)
         for name in ("src.model", "tgt.model"):  # written once: a resumed run keeps them
             model_bytes = (prepared / name).read_bytes()
@@ -227,20 +226,6 @@ class Meter:
         return (f"epoch {run.progress:.3f} step {run.step} | loss/token {per_token:.3f} "
                 f"ppl {math.exp(min(per_token, 50)):.2f} | lr {lr:.4g} | |g| {grad_norm:.2f} "
                 f"| {speed:.0f} tgt tokens/s")
-
-
-@contextlib.contextmanager
-def signals_as_requests() -> Iterator[list[int]]:
-    """SIGINT and SIGTERM only append to the list: the loop stops after the current step."""
-    received: list[int] = []
-    wanted = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, lambda signum, _: received.append(signum))
-                for sig in wanted}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def train(cfg: TrainConfig) -> Run:

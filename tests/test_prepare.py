@@ -52,9 +52,14 @@ def test_a_joint_tokenizer_is_one_model_for_both_sides(tiny_config):
 
 
 @pytest.mark.parametrize("change", ["model.reverse_source=false", "tokenizer.model_type=bpe",
-                                    "data.max_len=20", "trainer.seed=2"])
+                                    "data.max_len=20", "tokenizer.seed=2"])
 def test_settings_that_change_the_data_get_their_own_directory(tiny_config, change):
     assert prepared_path(tiny_config(change)) != prepared_path(tiny_config())
+
+
+def test_another_training_seed_shares_the_preparation(tiny_config):
+    """Runs that differ only in their training seed have one vocabulary (ensembles)."""
+    assert prepared_path(tiny_config("trainer.seed=2")) == prepared_path(tiny_config())
 
 
 def test_training_pairs_are_filtered_by_length(tiny_config, tiny_corpus):

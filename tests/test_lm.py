@@ -1,0 +1,130 @@
+"""The language model (the decoder alone) and sampling from it."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import run_cli
+from seq2seq import checkpoint
+from seq2seq.data import collate
+from seq2seq.model import LanguageModel, token_loss
+from seq2seq.sample import sample
+from seq2seq.search import greedy
+from seq2seq.tokenizer import BOS, EOS, PAD, UNK
+
+
+def lm(cell: str = "lstm", seed: int = 0) -> LanguageModel:
+    torch.manual_seed(seed)
+    return LanguageModel(vocab=15, emb_dim=8, hidden_dim=16, layers=2, init_range=0.5,
+                         cell=cell).eval()
+
+
+def greedy_lm(model, n: int, max_len: int) -> list[list[int]]:
+    no_source = torch.full((n, 1), EOS)
+    return greedy(model, no_source, torch.ones(n, dtype=torch.long), torch.full((n,), max_len))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_teacher_forcing_equals_step_by_step(cell):
+    model = lm(cell)
+    b = collate([[EOS]] * 3, [[4, 5, 6, 7], [8, 9], [10]])
+    with torch.no_grad():
+        forced = F.log_softmax(model.logits(model(b.src_ids, b.src_lens, b.tgt_in)), -1)
+        state = model.encode(b.src_ids, b.src_lens)
+        for t in range(b.tgt_in.size(1)):
+            step, state = model.decode_step(b.tgt_in[:, t], state)
+            torch.testing.assert_close(forced[:, t], step, atol=1e-5, rtol=0)
+
+
+def test_the_source_is_ignored():
+    model = lm()
+    tgt = [[4, 5, 6], [7, 8, 9]]
+    a, b = collate([[EOS], [EOS]], tgt), collate([[4, 5, 6, EOS], [9, EOS]], tgt)
+    with torch.no_grad():
+        assert float(token_loss(model, a.src_ids, a.src_lens, a.tgt_in, a.tgt_out)) == \
+            pytest.approx(float(token_loss(model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_sampling_at_temperature_towards_zero_is_greedy_decoding(cell):
+    model = lm(cell)
+    expected = greedy_lm(model, 4, 12)
+    assert sample(model, 4, 12, temperature=0.0) == expected
+    gen = torch.Generator().manual_seed(0)
+    assert sample(model, 4, 12, temperature=1e-6, generator=gen) == expected
+    assert sample(model, 4, 12, temperature=1.0, top_k=1, generator=gen) == expected
+
+
+def test_sampling_draws_from_the_distribution():
+    """At T=1 the first token's frequencies match the model's probabilities."""
+    model = lm()
+    n = 4000
+    drawn = sample(model, n, 1, temperature=1.0, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        log_probs, _ = model.decode_step(torch.tensor([BOS]), model.encode(
+            torch.full((1, 1), EOS), torch.ones(1, dtype=torch.long)))
+    probs = log_probs[0].exp()
+    probs[[PAD, BOS, UNK]] = 0  # never drawn
+    probs /= probs.sum()
+    counts = torch.bincount(torch.tensor([s[0] if s else EOS for s in drawn]), minlength=15)
+    # 4 standard deviations of a binomial count: fails only if the sampler is wrong
+    sd = (n * probs * (1 - probs)).sqrt()
+    assert bool(((counts - n * probs).abs() <= 4 * sd + 1).all())
+
+
+def test_top_k_draws_only_among_the_k_best():
+    model = lm()
+    with torch.no_grad():
+        log_probs, _ = model.decode_step(torch.tensor([BOS]), model.encode(
+            torch.full((1, 1), EOS), torch.ones(1, dtype=torch.long)))
+    lp = log_probs[0].clone()
+    lp[[PAD, BOS, UNK]] = float("-inf")
+    best3 = set(lp.topk(3).indices.tolist())
+    drawn = sample(model, 500, 1, temperature=1.0, top_k=3,
+                   generator=torch.Generator().manual_seed(2))
+    assert {s[0] if s else EOS for s in drawn} <= best3
+
+
+def test_language_model_trains_and_samples_through_the_cli(smoke_run, tmp_path):
+    run_dir = tmp_path / "lm"
+    result = run_cli("seq2seq-train", "experiment=lm_en", "debug=smoke",
+                     f"trainer.run_dir={run_dir}",
+                     f"data.prepared_dir={smoke_run['prepared_dir']}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (run_dir / "train.log").read_text()
+    assert "dev ppl" in log and "BLEU" not in log
+    assert "exp_avg" not in str(checkpoint.load(run_dir / "last.pt")["optimizer"])
+    result = run_cli("seq2seq-sample", run_dir, "--n", "3", "--temperature", "0.8",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("\n")
+    assert len(lines) == 4 and lines[-1] == "" and "⁇" not in result.stdout
+    result = run_cli("seq2seq-sample", smoke_run["run_dir"], cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(f"seq2seq-sample: error: {smoke_run['run_dir']}: "
+                                            "a translation model")
+
+
+def test_adam_and_label_smoothing_through_the_cli(smoke_run, tmp_path):
+    run_dir = tmp_path / "adam"
+    result = run_cli("seq2seq-train", "debug=smoke", f"trainer.run_dir={run_dir}",
+                     f"data.prepared_dir={smoke_run['prepared_dir']}", "optim.name=adam",
+                     "optim.lr=0.002", "optim.label_smoothing=0.1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = checkpoint.load(run_dir / "last.pt")["optimizer"]["state"]
+    assert state and all("exp_avg" in s for s in state.values())
+
+
+def test_label_smoothing_is_the_mixture_with_the_uniform_distribution(make_model):
+    model = make_model(init_range=0.5)
+    b = collate([[4, 5, EOS], [6, EOS]], [[4, 5, 6], [7]])
+    eps = 0.1
+    with torch.no_grad():
+        smoothed = token_loss(model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out,
+                              label_smoothing=eps)
+        log_p = F.log_softmax(model.logits(model(b.src_ids, b.src_lens, b.tgt_in)), -1)
+        mask = b.tgt_out != PAD
+        nll = -log_p.gather(-1, b.tgt_out.unsqueeze(-1)).squeeze(-1)[mask].sum()
+        uniform = -log_p.mean(-1)[mask].sum()
+    assert float(smoothed) == pytest.approx(float((1 - eps) * nll + eps * uniform), rel=1e-5)
