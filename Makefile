@@ -31,8 +31,9 @@ train: install  ## train experiment=bible_demo into $(RUN) (resumes if interrupt
 translate: install  ## translate the bundled test set with beam $(BEAM) into $(RUN)/test.hyp
 	$(BIN)/seq2seq-translate $(RUN) --beam-size $(BEAM) --input $(DATA)/test.es.xz --output $(RUN)/test.hyp
 
-score: install  ## BLEU and chrF of $(RUN)/test.hyp against test.en, with signatures
+score: install  ## BLEU and chrF of $(RUN)/test.hyp against test.en, with signatures; curves.png
 	$(BIN)/seq2seq-score $(RUN)/test.hyp $(DATA)/test.en.xz | tee $(RUN)/test.score
+	@$(BIN)/seq2seq-plot $(RUN) > /dev/null && echo "learning curves: $(RUN)/curves.png"
 
 test: install  ## run the test suite (slow tests excluded)
 	$(PY) -m pytest -q

@@ -124,7 +124,7 @@ class Run:
         checkpoint.load_weights(self.model, s["model"], path)
         self.opt.load_state_dict(s["optimizer"])
         self.epoch, self.next_batch, self.step, self.best, self.elapsed, self.skipped = (
-            s["epoch"], s["next_batch"], s["step"], s["best"], s["elapsed"], s["skipped"])
+            s["epoch"], s["next_batch"], s["step"], s["best"], s["elapsed"], s.get("skipped", 0))
         torch.set_rng_state(s["rng"]["torch"])
         random.setstate(s["rng"]["python"])
         if torch.cuda.is_available() and s["rng"]["cuda"]:

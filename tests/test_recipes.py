@@ -1,0 +1,44 @@
+"""Every recipe's `make smoke`: the whole chain (data prepare train translate score plot)
+on a slice of the data, through the same Makefile targets a full run uses."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+RECIPES = sorted(p.parent.name for p in (REPO / "recipes").glob("*/Makefile"))
+
+
+def test_the_expected_recipes_exist():
+    assert RECIPES == ["attention", "beam-ablation", "bible-es-en", "ensemble",
+                       "reversal-ablation", "wmt14-en-fr-sutskever2014"]
+    for name in RECIPES:
+        readme = (REPO / "recipes" / name / "README.md").read_text()
+        assert "make -C recipes/" + name in readme
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_smoke(name, tmp_path):
+    work = tmp_path / "recipes"
+    shutil.copytree(REPO / "recipes", work, ignore=shutil.ignore_patterns("runs*"))
+    # A copy, so runs stay out of the tree; ROOT points it back at the repository.
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    result = subprocess.run(["make", "-C", str(work / name), "smoke", f"ROOT={REPO}",
+                             f"PREPARED_DIR={tmp_path / 'prepared'}"],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    runs = work / name / "runs-smoke"
+    scores = sorted(runs.rglob("*.score"))
+    assert scores, result.stdout[-2000:]
+    for score in scores:
+        lines = score.read_text().splitlines()
+        assert lines[0].startswith("BLEU = ") and "version:" in lines[0]
+        assert lines[1].startswith("chrF = ")
+    assert (runs / "curves.png").read_bytes()[:4] == b"\x89PNG"
