@@ -56,6 +56,18 @@ def run_cli(name: str, *args: str, cwd: Path, stdin: str | None = None,
                           capture_output=True, env=env, timeout=timeout)
 
 
+def assert_forced_equals_stepwise(model, batch) -> None:
+    """Teacher-forced forward gives the same log-probabilities as decode_step, step by step."""
+    import torch.nn.functional as F
+    with torch.no_grad():
+        forced = F.log_softmax(model.logits(model(batch.src_ids, batch.src_lens,
+                                                  batch.tgt_in)), -1)
+        state = model.encode(batch.src_ids, batch.src_lens)
+        for t in range(batch.tgt_in.size(1)):
+            step, state = model.decode_step(batch.tgt_in[:, t], state)  # (B, V)
+            torch.testing.assert_close(forced[:, t], step, atol=1e-5, rtol=0)
+
+
 def write_lines(path: Path, lines: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")

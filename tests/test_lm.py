@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import run_cli
+from conftest import assert_forced_equals_stepwise, run_cli
 from seq2seq import checkpoint
 from seq2seq.data import collate
 from seq2seq.model import LanguageModel, token_loss
@@ -29,12 +29,7 @@ def greedy_lm(model, n: int, max_len: int) -> list[list[int]]:
 def test_teacher_forcing_equals_step_by_step(cell):
     model = lm(cell)
     b = collate([[EOS]] * 3, [[4, 5, 6, 7], [8, 9], [10]])
-    with torch.no_grad():
-        forced = F.log_softmax(model.logits(model(b.src_ids, b.src_lens, b.tgt_in)), -1)
-        state = model.encode(b.src_ids, b.src_lens)
-        for t in range(b.tgt_in.size(1)):
-            step, state = model.decode_step(b.tgt_in[:, t], state)
-            torch.testing.assert_close(forced[:, t], step, atol=1e-5, rtol=0)
+    assert_forced_equals_stepwise(model, b)
 
 
 def test_the_source_is_ignored():

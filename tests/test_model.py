@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
+from conftest import assert_forced_equals_stepwise
 from seq2seq.config import ModelConfig
 from seq2seq.data import collate
 from seq2seq.model import State, build_model, token_loss
@@ -41,12 +41,7 @@ def test_build_model_takes_its_sizes_from_the_config():
 def test_teacher_forcing_equals_step_by_step_decoding(make_model):
     model = make_model(init_range=0.3)
     b = collate(SRC, TGT)
-    with torch.no_grad():
-        forced = F.log_softmax(model.logits(model(b.src_ids, b.src_lens, b.tgt_in)), -1)
-        state = model.encode(b.src_ids, b.src_lens)
-        for t in range(b.tgt_in.size(1)):
-            step, state = model.decode_step(b.tgt_in[:, t], state)  # (B, V)
-            torch.testing.assert_close(forced[:, t], step, atol=1e-5, rtol=0)
+    assert_forced_equals_stepwise(model, b)
 
 
 def test_token_loss_is_the_summed_step_by_step_negative_log_likelihood(make_model):

@@ -10,8 +10,8 @@ import random
 
 import pytest
 import torch
-import torch.nn.functional as F
 
+from conftest import assert_forced_equals_stepwise
 from seq2seq.data import collate
 from seq2seq.model import Seq2Seq, token_loss
 from seq2seq.search import beam_search, greedy
@@ -42,12 +42,7 @@ def build(v: dict, *, vocab: int = 12, emb: int = 8, hidden: int = 16, layers: i
 def test_teacher_forcing_equals_step_by_step(v):
     model = build(v)
     b = collate(SRC, TGT)
-    with torch.no_grad():
-        forced = F.log_softmax(model.logits(model(b.src_ids, b.src_lens, b.tgt_in)), -1)
-        state = model.encode(b.src_ids, b.src_lens)
-        for t in range(b.tgt_in.size(1)):
-            step, state = model.decode_step(b.tgt_in[:, t], state)
-            torch.testing.assert_close(forced[:, t], step, atol=1e-5, rtol=0)
+    assert_forced_equals_stepwise(model, b)
 
 
 @pytest.mark.parametrize("v", VARIANTS, ids=name)
