@@ -28,11 +28,11 @@ demo: install  ## train the paper-shaped model on the bundled corpus (~20 min), 
 train: install  ## train experiment=bible_demo into $(RUN) (resumes if interrupted)
 	$(BIN)/seq2seq-train experiment=bible_demo trainer.run_dir=$(RUN)
 
-translate: install  ## translate the bundled test set with beam $(BEAM) into $(RUN)/test.hyp
-	$(BIN)/seq2seq-translate $(RUN) --beam-size $(BEAM) --input $(DATA)/test.es.xz --output $(RUN)/test.hyp
+translate: install  ## translate the bundled test set with beam $(BEAM) into $(RUN)/translations/test.hyp
+	$(BIN)/seq2seq-translate $(RUN) --beam-size $(BEAM) --input $(DATA)/test.es.xz --output $(RUN)/translations/test.hyp
 
-score: install  ## BLEU and chrF of $(RUN)/test.hyp against test.en, with signatures; curves.png
-	$(BIN)/seq2seq-score $(RUN)/test.hyp $(DATA)/test.en.xz | tee $(RUN)/test.score
+score: install  ## BLEU and chrF of $(RUN)/translations/test.hyp against test.en, with signatures; curves.png
+	$(BIN)/seq2seq-score $(RUN)/translations/test.hyp $(DATA)/test.en.xz | tee $(RUN)/translations/test.score
 	@$(BIN)/seq2seq-plot $(RUN) > /dev/null && echo "learning curves: $(RUN)/curves.png"
 
 test: install  ## run the test suite (slow tests excluded)

@@ -3,7 +3,7 @@
 #
 #   $(call prepare_run,OVERRIDES)                  seq2seq-prepare (train would do it too)
 #   $(call train_run,NAME,OVERRIDES)               seq2seq-train into $(RUNS)/NAME
-#   $(call translate_run,NAME,ARGS,TAG)            test set -> $(RUNS)/NAME/test<TAG>.hyp
+#   $(call translate_run,NAME,ARGS,TAG)            test set -> $(RUNS)/NAME/translations/test<TAG>.hyp
 #   $(call score_run,NAME,TAG)                     BLEU + chrF with signatures -> .score
 #
 # `make smoke` runs the recipe's whole chain (data prepare train translate score) on a
@@ -32,8 +32,9 @@ endif
 prepare_run = $(BIN)seq2seq-prepare $(BASE_ARGS) $(1)
 train_run = $(BIN)seq2seq-train $(BASE_ARGS) $(2) trainer.run_dir=$(RUNS)/$(1)
 translate_run = $(BIN)seq2seq-translate $(RUNS)/$(1) $(2) --input $(TEST_SRC) \
-	--output $(RUNS)/$(1)/test$(3).hyp
-score_run = $(BIN)seq2seq-score $(RUNS)/$(1)/test$(2).hyp $(TEST_REF) | tee $(RUNS)/$(1)/test$(2).score
+	--output $(RUNS)/$(1)/translations/test$(3).hyp
+score_run = $(BIN)seq2seq-score $(RUNS)/$(1)/translations/test$(2).hyp $(TEST_REF) \
+	| tee $(RUNS)/$(1)/translations/test$(2).score
 
 .PHONY: all data prepare train translate score plot smoke clean
 .DEFAULT_GOAL := all

@@ -1,8 +1,8 @@
 """seq2seq-average: one checkpoint holding the mean of a run's last K checkpoints.
 
     seq2seq-train ... trainer.keep_checkpoints=5        # keeps checkpoint_<step>.pt files
-    seq2seq-average runs/demo --last 5                    # writes runs/demo/averaged.pt
-    seq2seq-translate runs/demo/averaged.pt --input src.txt
+    seq2seq-average runs/demo --last 5        # writes runs/demo/checkpoints/averaged.pt
+    seq2seq-translate runs/demo/checkpoints/averaged.pt --input src.txt
 
 Averaging the parameters of the last checkpoints of one run (as fairseq's
 average_checkpoints.py and Marian do) smooths the noise of the final SGD steps.
@@ -13,10 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from seq2seq import checkpoint
 from seq2seq.cli import run as run_cli
+from seq2seq.rundir import RunDir
 
 
 def average(paths: list[Path]) -> dict:
@@ -37,7 +36,7 @@ def average(paths: list[Path]) -> dict:
 
 
 def last_checkpoints(run_dir: Path, k: int) -> list[Path]:
-    found = sorted(run_dir.glob("checkpoint_*.pt"))
+    found = sorted(RunDir(run_dir).checkpoints.glob("checkpoint_*.pt"))
     if len(found) < k:
         raise FileNotFoundError(f"{run_dir}: {len(found)} checkpoint_<step>.pt files, --last {k} "
                                 "asked (train with trainer.keep_checkpoints >= K)")
@@ -48,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="seq2seq-average", description=__doc__.split("\n")[0])
     p.add_argument("run", type=Path, help="run directory with checkpoint_<step>.pt files")
     p.add_argument("--last", type=int, default=5, help="how many of the newest (default 5)")
-    p.add_argument("--output", type=Path, help="default: RUN/averaged.pt")
+    p.add_argument("--output", type=Path, help="default: RUN/checkpoints/averaged.pt")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
 
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.last < 1:
             raise ValueError(f"--last must be >= 1 (got {args.last})")
         paths = last_checkpoints(args.run, args.last)
-        out = args.output or args.run / "averaged.pt"
+        out = args.output or RunDir(args.run).checkpoint("averaged.pt")
         checkpoint.save(average(paths), out)
         print(f"{out}: mean of {', '.join(p.name for p in paths)}")
     run_cli("seq2seq-average", body, args.debug)

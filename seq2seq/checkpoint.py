@@ -100,15 +100,3 @@ def load_weights(model: nn.Module, weights: dict, path: Path) -> None:
                              f"{tuple(own[name].shape)}")
     model.load_state_dict(weights)
 
-
-def find(run_or_file: Path) -> Path:
-    """A checkpoint file, or the best (else last) checkpoint of a run directory."""
-    p = Path(run_or_file)
-    if p.is_dir():
-        for name in ("best.pt", "last.pt"):
-            if (p / name).is_file():
-                return p / name
-        raise FileNotFoundError(f"{p}: run directory has no best.pt or last.pt")
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: no such run directory or checkpoint")
-    return p

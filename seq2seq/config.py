@@ -109,6 +109,7 @@ class TrainerConfig:
     on_nonfinite: str = "error"  # error | skip
     best_metric: str = "bleu"  # bleu | ppl
     eval_bleu: bool = True  # decode the dev set at each evaluation (false for a language model)
+    tensorboard: bool = True  # scalars in <run_dir>/tensorboard/, if tensorboard is installed
 
 
 @dataclass

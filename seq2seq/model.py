@@ -258,6 +258,18 @@ def token_loss(model: Seq2Seq, src_ids: torch.Tensor, src_lens: torch.Tensor,
                            label_smoothing=label_smoothing)
 
 
+class TokenLoss(nn.Module):
+    """`token_loss` as a module: data parallelism (DDP) wraps the whole objective."""
+
+    def __init__(self, model: nn.Module, label_smoothing: float = 0.0):
+        super().__init__()
+        self.model, self.label_smoothing = model, label_smoothing
+
+    def forward(self, src_ids: torch.Tensor, src_lens: torch.Tensor, tgt_in: torch.Tensor,
+                tgt_out: torch.Tensor) -> torch.Tensor:
+        return token_loss(self.model, src_ids, src_lens, tgt_in, tgt_out, self.label_smoothing)
+
+
 def build_model(cfg: ModelConfig, src_vocab: int, tgt_vocab: int) -> nn.Module:
     if cfg.language_model:
         return LanguageModel(vocab=tgt_vocab, emb_dim=cfg.emb_dim, hidden_dim=cfg.hidden_dim,

@@ -4,22 +4,22 @@
     seq2seq-plot runs/reversed runs/not_reversed --output ablation.png
 
 Three panels against training steps: training loss per token, dev perplexity and dev BLEU,
-one line per run, read from each run's `train.log` (the record every run writes). Needs
-matplotlib: `pip install seq2seq[plot]`.
+one line per run, read from each run's `train.log` (training) and `metrics.jsonl`
+(evaluations). Needs matplotlib: `pip install seq2seq[plot]`.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from seq2seq.cli import run as run_cli
+from seq2seq.rundir import RunDir
 
 TRAIN_LINE = re.compile(r" step (\d+) \| loss/token ([0-9.]+) ")
-EVAL_LINE = re.compile(r" eval epoch [0-9.]+ step (\d+) \| dev ppl ([0-9.]+|inf|nan)"
-                       r"(?: \| dev BLEU = ([0-9.]+))?")
 
 
 @dataclass
@@ -31,24 +31,37 @@ class Curves:
 
 
 def read_curves(run_dir: Path) -> Curves:
-    """A run's curves from its train.log; a resumed run's repeated steps keep the last."""
-    log = run_dir / "train.log"
-    if not log.is_file():
-        raise FileNotFoundError(f"{log}: no such file (is {run_dir} a run directory?)")
+    """A run's curves; a resumed run's repeated steps keep the last value."""
+    paths = RunDir(run_dir)
+    if not paths.log.is_file():
+        raise FileNotFoundError(f"{paths.log}: no such file (is {run_dir} a run directory?)")
     train: dict[int, float] = {}
+    for line in paths.log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if m := TRAIN_LINE.search(line):
+            train[int(m.group(1))] = float(m.group(2))
     ppl: dict[int, float] = {}
     bleu: dict[int, float] = {}
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if m := EVAL_LINE.search(line):
-            step = int(m.group(1))
-            ppl[step] = float(m.group(2))
-            if m.group(3) is not None:
-                bleu[step] = float(m.group(3))
-        elif m := TRAIN_LINE.search(line):
-            train[int(m.group(1))] = float(m.group(2))
+    for record in _records(paths.metrics):
+        ppl[record["step"]] = record["dev_ppl"]
+        if "dev_bleu" in record:
+            bleu[record["step"]] = record["dev_bleu"]
     if not train and not ppl:
-        raise ValueError(f"{log}: no training or evaluation lines yet")
-    return Curves(run_dir.name, sorted(train.items()), sorted(ppl.items()), sorted(bleu.items()))
+        raise ValueError(f"{paths.log}: no training or evaluation lines yet")
+    return Curves(paths.root.name, sorted(train.items()), sorted(ppl.items()),
+                  sorted(bleu.items()))
+
+
+def _records(metrics: Path) -> list[dict]:
+    """The evaluations in metrics.jsonl; a line cut short by a crash is skipped."""
+    if not metrics.is_file():
+        return []
+    records = []
+    for line in metrics.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
 
 
 def plot(curves: list[Curves], out: Path) -> None:
@@ -85,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
 
     def body() -> None:
-        out = args.output or args.runs[0] / "curves.png"
+        out = args.output or RunDir(args.runs[0]).plot
         plot([read_curves(r) for r in args.runs], out)
         print(out)
     run_cli("seq2seq-plot", body, args.debug)

@@ -7,7 +7,8 @@
 Paper recipe (Sutskever et al. 2014, section 3.4): plain SGD at lr 0.7, halved every half
 epoch after 5 epochs, 7.5 epochs in all; batches of 128 sentences; the gradient divided by
 the batch size; gradient norm clipped at 5. Running the same command again resumes from
-`<run_dir>/last.pt`.
+`<run_dir>/checkpoints/last.pt`. With torchrun, data-parallel over several processes
+(`seq2seq/distributed.py`). What it reports, and where: `seq2seq/report.py`.
 """
 from __future__ import annotations
 
@@ -22,82 +23,82 @@ from pathlib import Path
 import datasets
 import torch
 from omegaconf import OmegaConf
+from torch.nn.parallel import DistributedDataParallel
 
-from seq2seq import checkpoint
+from seq2seq import checkpoint, distributed
 from seq2seq.cli import Stopped, run as run_cli, signals_as_requests, wants_debug
 from seq2seq.config import TrainConfig, cli_config, config_to_dict
 from seq2seq.data import ParallelIds
+from seq2seq.distributed import Ranks
 from seq2seq.metrics import bleu
-from seq2seq.model import Seq2Seq, build_model, token_loss
+from seq2seq.model import TokenLoss, build_model, token_loss
+from seq2seq.optim import build_optimizer, gradients, paper_lr
 from seq2seq.prepare import prepare
+from seq2seq.report import Budget, Reporter, wants_bar
+from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
-from seq2seq.translate import pick_device, translate_text
+from seq2seq.translator import Translator, pick_device
 
 log = logging.getLogger("seq2seq.train")
-
-
-def paper_lr(epoch: float, *, lr: float, halve_after: float, halve_every: float) -> float:
-    """Learning rate at a (fractional) epoch.
-
-    1. constant `lr` for the first `halve_after` epochs;
-    2. then halved at once, and again every `halve_every` epochs.
-    """
-    if epoch < halve_after:
-        return lr
-    return lr * 0.5 ** (1 + math.floor((epoch - halve_after) / halve_every))
-
-
-def clip_gradients(params: list[torch.nn.Parameter], max_norm: float) -> float:
-    """If ||g|| > max_norm, g <- max_norm * g / ||g||. Returns ||g|| before clipping."""
-    return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
 
 
 class Run:
     """Everything a training run holds, so that the loop below reads top to bottom."""
 
-    def __init__(self, cfg: TrainConfig):
-        self.cfg, tc = cfg, cfg.trainer
-        self.dir = Path(tc.run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        checkpoint.remove_stale_temporaries(self.dir)
-        checkpoint.write_text_atomic(self.dir / "config.yaml",
-                                     OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+    def __init__(self, cfg: TrainConfig, ranks: Ranks = Ranks()):
+        self.cfg, tc, self.ranks = cfg, cfg.trainer, ranks
+        self.paths = RunDir(tc.run_dir)
+        self.device = distributed.start(ranks, pick_device(tc.device))
+        if not ranks.main:
+            ranks.barrier()  # rank 0 prepares the data and the run directory first
         prepared = prepare(cfg)
-        for name in ("src.model", "tgt.model"):  # written once: a resumed run keeps them
-            model_bytes = (prepared / name).read_bytes()
-            if not (self.dir / name).is_file() or (self.dir / name).read_bytes() != model_bytes:
-                checkpoint.write_bytes_atomic(self.dir / name, model_bytes)
-        self.tok = Tokenizer.load(self.dir, reverse_source=cfg.model.reverse_source)
+        if ranks.main:
+            self._write_run_files(prepared)
+            ranks.barrier()
+        self.tok = Tokenizer.load(self.paths.spm, reverse_source=cfg.model.reverse_source)
         self.train = ParallelIds(datasets.load_from_disk(str(prepared / "train")))
         self.dev = ParallelIds(datasets.load_from_disk(str(prepared / "dev")))
         self.dev_src = (prepared / "dev.src").read_text().splitlines()
         self.dev_ref = (prepared / "dev.ref").read_text().splitlines()
-        self.device = pick_device(tc.device)
         if tc.threads > 0:
             torch.set_num_threads(tc.threads)
-        torch.manual_seed(tc.seed)
+        torch.manual_seed(tc.seed)  # the same initial parameters on every rank
         random.seed(tc.seed)
-        self.model: Seq2Seq = build_model(cfg.model, self.tok.src_vocab_size,
-                                          self.tok.tgt_vocab_size).to(self.device)
+        self.model = build_model(cfg.model, self.tok.src_vocab_size,
+                                 self.tok.tgt_vocab_size).to(self.device)
+        self.loss: torch.nn.Module = TokenLoss(self.model, cfg.optim.label_smoothing)
+        if ranks.world > 1:
+            self.loss = DistributedDataParallel(
+                self.loss, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.params = list(self.model.parameters())
-        optimizer = torch.optim.Adam if cfg.optim.name == "adam" else torch.optim.SGD
-        self.opt = optimizer(self.params, lr=cfg.optim.lr)
+        self.opt = build_optimizer(cfg.optim.name, self.params, cfg.optim.lr)
         self.epoch, self.next_batch, self.step, self.best = 0, 0, 0, None
         self.skipped = 0  # batches skipped for a non-finite loss (trainer.on_nonfinite=skip)
         self.elapsed = 0.0  # training seconds so far, over all resumptions (max_time)
         self.n_batches = len(self.batches(0))
-        log.info("model: %d parameters; %d training pairs in %d batches an epoch; device %s",
-                 sum(p.numel() for p in self.model.parameters()), len(self.train),
-                 self.n_batches, self.device)
+        log.info("model: %d parameters; %d training pairs in %d batches an epoch%s; device %s",
+                 sum(p.numel() for p in self.params), len(self.train), self.n_batches,
+                 f" per rank, {ranks.world} ranks" if ranks.world > 1 else "", self.device)
+
+    def _write_run_files(self, prepared: Path) -> None:
+        checkpoint.remove_stale_temporaries(self.paths.root)
+        checkpoint.remove_stale_temporaries(self.paths.checkpoints)
+        checkpoint.write_text_atomic(self.paths.config,
+                                     OmegaConf.to_yaml(OmegaConf.structured(self.cfg)))
+        for name in ("src.model", "tgt.model"):  # written once: a resumed run keeps them
+            model_bytes, kept = (prepared / name).read_bytes(), self.paths.spm / name
+            if not kept.is_file() or kept.read_bytes() != model_bytes:
+                checkpoint.write_bytes_atomic(kept, model_bytes)
 
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16,
                               enabled=self.cfg.trainer.precision == "bf16")
 
     def batches(self, epoch: int) -> list:
+        """This rank's share of the epoch's shuffled length buckets."""
         tc = self.cfg.trainer
-        return self.train.batches(max_tokens=tc.max_tokens, max_sentences=tc.max_sentences,
-                                  seed=tc.seed, epoch=epoch)
+        return self.ranks.shard(self.train.batches(
+            max_tokens=tc.max_tokens, max_sentences=tc.max_sentences, seed=tc.seed, epoch=epoch))
 
     @property
     def progress(self) -> float:
@@ -109,18 +110,22 @@ class Run:
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                 "epoch": self.epoch, "next_batch": self.next_batch, "step": self.step,
                 "best": self.best, "elapsed": self.elapsed, "skipped": self.skipped,
-                "config": config_to_dict(self.cfg),
+                "world": self.ranks.world, "config": config_to_dict(self.cfg),
                 "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
                         "cuda": torch.cuda.get_rng_state_all()}}
 
     def save(self, name: str) -> None:
-        checkpoint.save(self.state(), self.dir / name)
+        if self.ranks.main:
+            checkpoint.save(self.state(), self.paths.checkpoint(name))
 
     def resume(self) -> None:
-        path = self.dir / "last.pt"
+        path = self.paths.checkpoint("last.pt")
         if not path.is_file():
             return
         s = checkpoint.load(path, map_location=self.device)
+        if s.get("world", 1) != self.ranks.world:
+            raise ValueError(f"{path}: saved by {s.get('world', 1)} processes, resumed with "
+                             f"{self.ranks.world}: the data order would differ")
         checkpoint.load_weights(self.model, s["model"], path)
         self.opt.load_state_dict(s["optimizer"])
         self.epoch, self.next_batch, self.step, self.best, self.elapsed, self.skipped = (
@@ -133,8 +138,12 @@ class Run:
 
     # ------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def evaluate(self) -> dict:
-        """Dev perplexity (teacher forced) and dev BLEU (beam search, detokenised)."""
+    def evaluate(self, reporter: Reporter) -> None:
+        """Dev perplexity (teacher forced) and dev BLEU (beam search, detokenised); then
+        best.pt if it is the best so far, and last.pt. Rank 0 only: the others wait for
+        it at the next gradient exchange."""
+        if not self.ranks.main:
+            return
         self.model.eval()
         total, tokens = 0.0, 0
         tc = self.cfg.trainer
@@ -145,26 +154,27 @@ class Run:
             tokens += b.n_tokens
         score = self._dev_bleu() if tc.eval_bleu else None
         self.model.train()
-        return {"ppl": math.exp(total / max(tokens, 1)), "bleu": score}
+        ppl = math.exp(total / max(tokens, 1))
+        reporter.evaluation(step=self.step, epoch=self.progress, elapsed=self.elapsed, ppl=ppl,
+                            bleu=score)
+        self._keep_best(score.score if tc.best_metric == "bleu" else -ppl)
 
     def _dev_bleu(self):
         n = self.cfg.trainer.eval_max_sentences or len(self.dev_src)
-        hyps = translate_text(self.model, self.tok, self.dev_src[:n], self.cfg.decode,
-                              self.device)
-        checkpoint.write_text_atomic(self.dir / "dev.hyp", "".join(h + "\n" for h in hyps))
+        translator = Translator(self.model, self.tok, self.cfg.decode, self.device)
+        hyps = translator.translate(self.dev_src[:n])
+        checkpoint.write_text_atomic(self.paths.translations / "dev.hyp",
+                                     "".join(h + "\n" for h in hyps))
         return bleu(hyps, [self.dev_ref[:n]])
 
-    def after_eval(self, result: dict) -> None:
-        log.info("eval epoch %.2f step %d | dev ppl %.2f%s", self.progress, self.step,
-                 result["ppl"], f" | dev {result['bleu']}" if result["bleu"] else "")
-        value = result["bleu"].score if self.cfg.trainer.best_metric == "bleu" else -result["ppl"]
+    def _keep_best(self, value: float) -> None:
         if self.best is None or value > self.best:
             self.best = value
             self.save("best.pt")
         keep = self.cfg.trainer.keep_checkpoints
         if keep:  # for seq2seq-average; the oldest go once a newer one is complete
             self.save(f"checkpoint_{self.step:08d}.pt")
-            for old in sorted(self.dir.glob("checkpoint_*.pt"))[:-keep]:
+            for old in sorted(self.paths.checkpoints.glob("checkpoint_*.pt"))[:-keep]:
                 old.unlink()
         self.save("last.pt")
 
@@ -182,107 +192,95 @@ def train_step(run: Run, index) -> tuple[float, int, float, float]:
                   halve_every=oc.halve_every)
     for group in run.opt.param_groups:
         group["lr"] = lr
-    # 2. loss summed over tokens, divided by sentences (paper) or tokens
+    # 2. loss and gradient, clipped
     b = run.train.collate(index).to(run.device)
-    with run.autocast():
-        loss_sum = token_loss(run.model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out,
-                              label_smoothing=oc.label_smoothing)
-    n_tokens = b.n_tokens
-    divisor = b.src_ids.size(0) if oc.loss_per == "sentence" else n_tokens
-    run.opt.zero_grad(set_to_none=True)
-    (loss_sum / divisor).backward()
-    # 3. clip the gradient norm, then a plain SGD (or Adam) step
-    grad_norm = clip_gradients(run.params, oc.clip_norm)
-    loss = loss_sum.item()
+    loss, n_tokens, grad_norm = gradients(run.loss, b, run.params, run.ranks,
+                                          loss_per=oc.loss_per, clip_norm=oc.clip_norm,
+                                          autocast=run.autocast())
     run.step, run.next_batch = run.step + 1, run.next_batch + 1
     if not (math.isfinite(loss) and math.isfinite(grad_norm)):
         where = f"step {run.step} (epoch {run.epoch}, batch {run.next_batch})"
         if run.cfg.trainer.on_nonfinite == "error":
             raise FloatingPointError(
                 f"non-finite loss ({loss}) or gradient norm ({grad_norm}) at {where}; "
-                f"{run.dir / 'last.pt'} holds the last good state "
+                f"{run.paths.checkpoint('last.pt')} holds the last good state "
                 "(trainer.on_nonfinite=skip skips such batches)")
         run.skipped += 1
         log.warning("skipped %s: non-finite loss or gradient (%d skipped so far)",
                     where, run.skipped)
         return 0.0, 0, grad_norm, lr
+    # 3. a plain SGD (or Adam) step
     run.opt.step()
     return loss, n_tokens, grad_norm, lr
 
 
-class Meter:
-    """Loss and throughput since the last log line."""
-
-    def __init__(self) -> None:
-        self.loss, self.tokens, self.since = 0.0, 0, time.monotonic()
-
-    def add(self, loss: float, tokens: int) -> None:
-        self.loss, self.tokens = self.loss + loss, self.tokens + tokens
-
-    def line(self, run: Run, lr: float, grad_norm: float) -> str:
-        per_token = self.loss / max(self.tokens, 1)
-        speed = self.tokens / (time.monotonic() - self.since)
-        self.__init__()
-        return (f"epoch {run.progress:.3f} step {run.step} | loss/token {per_token:.3f} "
-                f"ppl {math.exp(min(per_token, 50)):.2f} | lr {lr:.4g} | |g| {grad_norm:.2f} "
-                f"| {speed:.0f} tgt tokens/s")
-
-
-def train(cfg: TrainConfig) -> Run:
-    run = Run(cfg)
+def train(cfg: TrainConfig, ranks: Ranks = Ranks()) -> Run:
+    run = Run(cfg, ranks)
     run.resume()
-    with signals_as_requests() as received:
-        _loop(run, received)
+    tc = cfg.trainer
+    reporter = Reporter(run.paths, Budget(cfg.optim.epochs, tc.max_time, tc.max_steps),
+                        tc.log_every, bar=ranks.main and wants_bar(),
+                        tensorboard=ranks.main and tc.tensorboard)
+    with reporter.active(), signals_as_requests() as received:
+        _loop(run, reporter, received)
     return run
 
 
-def _loop(run: Run, received: list[int]) -> None:
+def _loop(run: Run, reporter: Reporter, received: list[int]) -> None:
     oc, tc = run.cfg.optim, run.cfg.trainer
     start = time.monotonic() - run.elapsed  # evaluation time counts against max_time too
-    meter = Meter()
     run.model.train()
     stop = tc.max_time is not None and run.elapsed >= tc.max_time
     while run.progress < oc.epochs and not stop:
         batches = run.batches(run.epoch)
         while run.next_batch < len(batches):
             loss, tokens, grad_norm, lr = train_step(run, batches[run.next_batch])
-            meter.add(loss, tokens)
             run.elapsed = time.monotonic() - start
-            if run.step % tc.log_every == 0:
-                log.info(meter.line(run, lr, grad_norm))
+            reporter.step(step=run.step, progress=run.progress, elapsed=run.elapsed, loss=loss,
+                          tokens=tokens, grad_norm=grad_norm, lr=lr)
+            # Every rank stops at the same step: at a signal or the budget of any of them.
+            interrupted, out_of_time = (bool(received),
+                                        tc.max_time is not None and run.elapsed >= tc.max_time)
+            if run.ranks.world > 1:
+                interrupted, out_of_time = map(bool, run.ranks.sum([interrupted, out_of_time]))
             if tc.eval_every and run.step % tc.eval_every == 0:
-                run.after_eval(run.evaluate())
-            elif received or (tc.save_every and run.step % tc.save_every == 0):
+                run.evaluate(reporter)
+            elif interrupted or (tc.save_every and run.step % tc.save_every == 0):
                 run.save("last.pt")
-            if received:
-                sig = signal.Signals(received[0])
+            if interrupted:
+                sig = signal.Signals(received[0]) if received else signal.SIGTERM
                 raise Stopped(f"stopped by {sig.name} at step {run.step}; "
-                              f"{run.dir / 'last.pt'} saved: run the same command to resume",
-                              exit_status=128 + sig)
-            stop = ((tc.max_time is not None and run.elapsed >= tc.max_time)
-                    or (tc.max_steps is not None and run.step >= tc.max_steps)
+                              f"{run.paths.checkpoint('last.pt')} saved: run the same command "
+                              "to resume", exit_status=128 + sig)
+            stop = (out_of_time or (tc.max_steps is not None and run.step >= tc.max_steps)
                     or run.progress >= oc.epochs)
             if stop:
                 break
         else:
             run.epoch, run.next_batch = run.epoch + 1, 0
             if not tc.eval_every:
-                run.after_eval(run.evaluate())
+                run.evaluate(reporter)
     if stop:
         log.info("stopping at epoch %.3f step %d (%s)", run.progress, run.step,
                  "budget reached" if run.progress < oc.epochs else "done")
-        run.after_eval(run.evaluate())
+        run.evaluate(reporter)
 
 
 def main(argv: list[str] | None = None) -> None:
     argv, debug = wants_debug(sys.argv[1:] if argv is None else argv)
     cfg = cli_config(argv, "seq2seq-train")
-    Path(cfg.trainer.run_dir).mkdir(parents=True, exist_ok=True)
+    ranks = distributed.from_environment()
     datasets.disable_progress_bars()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.StreamHandler(),
-                                  logging.FileHandler(Path(cfg.trainer.run_dir) / "train.log")])
-    run_cli("seq2seq-train", lambda: train(cfg), debug)
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if ranks.main:  # one log: the other ranks print warnings and errors only
+        Path(cfg.trainer.run_dir).mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(RunDir(cfg.trainer.run_dir).log))
+    logging.basicConfig(level=logging.INFO if ranks.main else logging.WARNING,
+                        format="%(asctime)s %(message)s", handlers=handlers)
+    try:
+        run_cli("seq2seq-train", lambda: train(cfg, ranks), debug)
+    finally:
+        distributed.stop()
 
 
 if __name__ == "__main__":

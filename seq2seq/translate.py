@@ -2,7 +2,9 @@
 
     seq2seq-translate RUN_DIR [--input FILE] [--output FILE] [--beam-size 12] [--nbest 1]
     echo "En el principio" | seq2seq-translate runs/demo
-    seq2seq-translate runs/a runs/b/best.pt --input src.txt      # an ensemble
+    seq2seq-translate runs/a runs/b/checkpoints/best.pt --input src.txt   # an ensemble
+
+A thin shell over `seq2seq.Translator` (the Python API).
 
 Lines are encoded with the same function as in training (reversed source), sorted by
 length and decoded in batches, then written back in input order. An empty line gives an
@@ -15,79 +17,16 @@ From a terminal (or with --stream), each line is answered as it arrives, flushed
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Iterator
 
-import torch
-
 from seq2seq import checkpoint
 from seq2seq.cli import run as run_cli
-from seq2seq.config import DecodeConfig, TrainConfig, config_from_dict
 from seq2seq.data import read_lines
-from seq2seq.ensemble import Ensemble, check_shared_vocabulary
-from seq2seq.model import Seq2Seq, build_model
-from seq2seq.search import Hypothesis, beam_search, greedy, max_lengths
+from seq2seq.search import Hypothesis
 from seq2seq.tokenizer import Tokenizer
-
-
-def translate(model: Seq2Seq, tok: Tokenizer, lines: list[str], decode: DecodeConfig,
-              device: torch.device) -> list[list[Hypothesis]]:
-    """The n-best hypotheses of every line, in input order ([] for an empty line)."""
-    model.eval()
-    results: list[list[Hypothesis]] = [[] for _ in lines]
-    todo = [i for i, line in enumerate(lines) if line.strip()]
-    src = tok.encode_source([lines[i] for i in todo]) if todo else []
-    order = sorted(range(len(todo)), key=lambda j: len(src[j]))  # similar lengths together
-    for start in range(0, len(order), decode.batch_size):
-        chunk = order[start: start + decode.batch_size]
-        seqs = [src[j] for j in chunk]
-        lens = torch.tensor([len(s) for s in seqs])
-        ids = torch.zeros(len(seqs), int(lens.max()), dtype=torch.long)
-        for row, s in enumerate(seqs):
-            ids[row, : len(s)] = torch.tensor(s)
-        max_len = max_lengths(lens, decode.max_len_a, decode.max_len_b)
-        hyps = _decode(model, ids.to(device), lens.to(device), max_len, decode)
-        for j, h in zip(chunk, hyps):
-            results[todo[j]] = h
-    return results
-
-
-def _decode(model, ids, lens, max_len, decode: DecodeConfig) -> list[list[Hypothesis]]:
-    if decode.beam_size == 1:
-        return [[Hypothesis(out, 0.0)] for out in greedy(model, ids, lens, max_len)]
-    return beam_search(model, ids, lens, max_len, beam_size=decode.beam_size,
-                       length_penalty=decode.length_penalty, nbest=decode.nbest)
-
-
-def translate_text(model, tok: Tokenizer, lines: list[str], decode: DecodeConfig,
-                   device: torch.device) -> list[str]:
-    """One detokenised best translation per line."""
-    return format_output(translate(model, tok, lines, decode, device), tok, nbest=1)
-
-
-def load_run(path: Path, device: torch.device) -> tuple[Seq2Seq, Tokenizer, TrainConfig]:
-    """Model, tokenizer and config from a run directory or a checkpoint file."""
-    ckpt_path = checkpoint.find(path)
-    payload = checkpoint.load(ckpt_path)
-    cfg = config_from_dict(payload["config"])
-    tok = Tokenizer.load(ckpt_path.parent, reverse_source=cfg.model.reverse_source)
-    model = build_model(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)
-    checkpoint.load_weights(model, payload["model"], ckpt_path)
-    return model.to(device).eval(), tok, cfg
-
-
-def load_runs(paths: list[Path], device: torch.device) -> tuple[torch.nn.Module, Tokenizer,
-                                                                 TrainConfig]:
-    """One run, or an ensemble of several sharing one vocabulary (decode settings: the
-    first run's)."""
-    loaded = [load_run(p, device) for p in paths]
-    if len(loaded) == 1:
-        return loaded[0]
-    check_shared_vocabulary([tok for _, tok, _ in loaded], [str(p) for p in paths])
-    _, tok, cfg = loaded[0]
-    return Ensemble([model for model, _, _ in loaded]).eval(), tok, cfg
+from seq2seq.translator import Translator
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -107,23 +46,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="answer each line as it arrives (the default when stdin is a terminal)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p.parse_args(argv)
-
-
-def decode_config(args: argparse.Namespace, base: DecodeConfig) -> DecodeConfig:
-    given = {"beam_size": args.beam_size, "nbest": args.nbest, "max_len_a": args.max_len_a,
-             "max_len_b": args.max_len_b, "length_penalty": args.length_penalty,
-             "batch_size": args.batch_size}
-    cfg = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
-    if cfg.beam_size < 1 or not 1 <= cfg.nbest <= cfg.beam_size or cfg.batch_size < 1:
-        raise ValueError(f"need beam size >= 1, 1 <= nbest <= beam size, batch size >= 1 "
-                         f"(got {cfg.beam_size}, {cfg.nbest}, {cfg.batch_size})")
-    return cfg
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def read_input(path: Path | None) -> list[str]:
@@ -148,11 +70,11 @@ def _decode_line(raw: bytes, name: str, number: int) -> str:
         raise ValueError(f"{name}:{number}: invalid UTF-8 ({exc.reason})") from None
 
 
-def warn_long_lines(tok: Tokenizer, lines: list[str], max_len: int, name: str,
-                    first: int = 1) -> None:
+def warn_long_lines(t: Translator, lines: list[str], name: str, first: int = 1) -> None:
     """Lines longer than training ever saw are decoded anyway; say which ones."""
-    for number, ids in enumerate(tok.encode_source(lines), start=first):
-        if len(ids) - 1 > max_len:  # ids end with eos
+    max_len = t.max_train_len
+    for number, ids in enumerate(t.tokenizer.encode_source(lines), start=first):
+        if max_len is not None and len(ids) - 1 > max_len:  # ids end with eos
             print(f"seq2seq-translate: warning: {name}:{number}: {len(ids) - 1} pieces, longer "
                   f"than the {max_len} of training; decoded anyway", file=sys.stderr)
 
@@ -176,23 +98,24 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(args: argparse.Namespace) -> None:
-    device = pick_device(args.device)
-    model, tok, cfg = load_runs(args.runs, device)
-    decode = decode_config(args, cfg.decode)
+    t = Translator.from_run(*args.runs, device=args.device)
+    decode = t.settings(args.beam_size, args.nbest, length_penalty=args.length_penalty,
+                        max_len_a=args.max_len_a, max_len_b=args.max_len_b,
+                        batch_size=args.batch_size)
     if args.input is None and args.output is None and (args.stream or sys.stdin.isatty()):
         # Interactive: one line in, one line out, flushed; a bad line ends the session.
         for number, raw in enumerate(_stdin_lines(), start=1):
             line = _decode_line(raw, "<stdin>", number)
-            warn_long_lines(tok, [line], cfg.data.max_len, "<stdin>", first=number)
-            out = format_output(translate(model, tok, [line], decode, device), tok,
-                                decode.nbest, first_index=number - 1)
+            warn_long_lines(t, [line], "<stdin>", first=number)
+            out = format_output(t.hypotheses([line], decode), t.tokenizer, decode.nbest,
+                                first_index=number - 1)
             sys.stdout.write("".join(o + "\n" for o in out))
             sys.stdout.flush()
         return
     # Batch: every line is read and checked before anything is written.
     lines = read_input(args.input)
-    warn_long_lines(tok, lines, cfg.data.max_len, str(args.input or "<stdin>"))
-    out = format_output(translate(model, tok, lines, decode, device), tok, decode.nbest)
+    warn_long_lines(t, lines, str(args.input or "<stdin>"))
+    out = format_output(t.hypotheses(lines, decode), t.tokenizer, decode.nbest)
     text = "".join(line + "\n" for line in out)
     if args.output is None:
         sys.stdout.write(text)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from seq2seq import checkpoint
+from seq2seq.rundir import RunDir, find_checkpoint
 
 
 def payload(value: float) -> dict:
@@ -84,12 +85,20 @@ def test_missing_file_is_named(tmp_path):
 
 
 def test_find_prefers_best_then_last(tmp_path):
+    run = RunDir(tmp_path)
     with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path))):
-        checkpoint.find(tmp_path)
-    checkpoint.save(payload(1.0), tmp_path / "last.pt")
-    assert checkpoint.find(tmp_path) == tmp_path / "last.pt"
-    checkpoint.save(payload(2.0), tmp_path / "best.pt")
-    assert checkpoint.find(tmp_path) == tmp_path / "best.pt"
-    assert checkpoint.find(tmp_path / "last.pt") == tmp_path / "last.pt"  # a file: itself
+        find_checkpoint(tmp_path)
+    checkpoint.save(payload(1.0), run.checkpoint("last.pt"))
+    assert find_checkpoint(tmp_path) == run.checkpoint("last.pt")
+    checkpoint.save(payload(2.0), run.checkpoint("best.pt"))
+    assert find_checkpoint(tmp_path) == run.checkpoint("best.pt")
+    assert find_checkpoint(run.checkpoint("last.pt")) == run.checkpoint("last.pt")  # a file
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        checkpoint.find(tmp_path / "nowhere")
+        find_checkpoint(tmp_path / "nowhere")
+
+
+def test_a_checkpoint_belongs_to_the_run_above_its_folder(tmp_path):
+    assert RunDir.of_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt").root == (
+        (tmp_path / "run").resolve())
+    # kept elsewhere (seq2seq-average --output): its sentencepiece models are beside it
+    assert RunDir.of_checkpoint(tmp_path / "avg.pt").spm == tmp_path.resolve() / "spm"

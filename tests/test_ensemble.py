@@ -1,7 +1,6 @@
 """Ensembles (mean log-probabilities in one beam search) and checkpoint averaging."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 import torch
@@ -93,11 +92,12 @@ def test_ensemble_and_average_through_the_cli(smoke_run, tmp_path):
                      f"data.prepared_dir={smoke_run['prepared_dir']}", "trainer.eval_every=2",
                      "trainer.keep_checkpoints=2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(p.name for p in run_dir.glob("checkpoint_*.pt")) == [
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("checkpoint_*.pt")) == [
         "checkpoint_00000004.pt", "checkpoint_00000006.pt"]
     result = run_cli("seq2seq-average", run_dir, "--last", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert checkpoint.load(run_dir / "averaged.pt")["averaged"][-1].endswith("_00000006.pt")
+    averaged = run_dir / "checkpoints" / "averaged.pt"
+    assert checkpoint.load(averaged)["averaged"][-1].endswith("_00000006.pt")
     result = run_cli("seq2seq-average", run_dir, "--last", "3", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == (f"seq2seq-average: error: {run_dir}: 2 checkpoint_<step>.pt "
@@ -109,7 +109,6 @@ def test_ensemble_and_average_through_the_cli(smoke_run, tmp_path):
                     "--input", src, cwd=tmp_path)
     assert single.returncode == twice.returncode == 0, twice.stderr
     assert single.stdout == twice.stdout and single.stdout.count("\n") == 6
-    shutil.copy(run_dir / "averaged.pt", tmp_path / "averaged.pt")
-    mixed = run_cli("seq2seq-translate", smoke_run["run_dir"], run_dir / "averaged.pt",
+    mixed = run_cli("seq2seq-translate", smoke_run["run_dir"], averaged,
                     "--input", src, cwd=tmp_path)
     assert mixed.returncode == 0 and mixed.stdout.count("\n") == 6, mixed.stderr

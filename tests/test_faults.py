@@ -178,40 +178,40 @@ def test_bad_config_is_one_line_naming_the_key(override, key, tmp_path):
 def test_damaged_checkpoint_is_named(damage, smoke_run, tmp_path):
     run_dir = copy_run(smoke_run, tmp_path)
     for name in ("best.pt", "last.pt"):
-        data = (run_dir / name).read_bytes()
+        data = (run_dir / "checkpoints" / name).read_bytes()
         broken = data[: len(data) // 2] if damage == "truncated" else \
             bytes(random.Random(0).randrange(256) for _ in range(len(data)))
-        (run_dir / name).write_bytes(broken)
+        (run_dir / "checkpoints" / name).write_bytes(broken)
     result = cli("seq2seq-translate", run_dir, stdin=b"hola\n", cwd=tmp_path)
-    error_line(result, "seq2seq-translate", str(run_dir / "best.pt"), "truncated or corrupt")
+    error_line(result, "seq2seq-translate", str(run_dir / "checkpoints" / "best.pt"), "truncated or corrupt")
     assert result.stdout == b""
     result = train_more(smoke_run, run_dir, "trainer.max_steps=8")
-    error_line(result, "seq2seq-train", str(run_dir / "last.pt"), "truncated or corrupt")
+    error_line(result, "seq2seq-train", str(run_dir / "checkpoints" / "last.pt"), "truncated or corrupt")
 
 
 def test_checkpoint_of_another_vocabulary_is_named(smoke_run, tmp_path):
     run_dir = copy_run(smoke_run, tmp_path)
     train_spm(corpus_lines("train", "en", 300), tmp_path / "other", vocab_size=150,
               model_type="unigram")
-    shutil.copy(tmp_path / "other.model", run_dir / "tgt.model")
+    shutil.copy(tmp_path / "other.model", run_dir / "spm" / "tgt.model")
     result = cli("seq2seq-translate", run_dir, stdin=b"hola\n", cwd=tmp_path)
-    error_line(result, "seq2seq-translate", str(run_dir / "best.pt"),
+    error_line(result, "seq2seq-translate", str(run_dir / "checkpoints" / "best.pt"),
                "another model shape or vocabulary", "tgt_emb.weight", "(200, 16)", "(150, 16)")
 
 
 def test_resuming_with_another_model_shape_is_named(smoke_run, tmp_path):
     run_dir = copy_run(smoke_run, tmp_path)
-    before = (run_dir / "last.pt").read_bytes()
+    before = (run_dir / "checkpoints" / "last.pt").read_bytes()
     result = train_more(smoke_run, run_dir, "model.hidden_dim=32", "trainer.max_steps=8")
-    error_line(result, "seq2seq-train", str(run_dir / "last.pt"), "another model shape",
+    error_line(result, "seq2seq-train", str(run_dir / "checkpoints" / "last.pt"), "another model shape",
                "encoder.rnn.weight_ih_l0")
-    assert (run_dir / "last.pt").read_bytes() == before
+    assert (run_dir / "checkpoints" / "last.pt").read_bytes() == before
 
 
 def test_run_directory_without_a_model(tmp_path):
     (tmp_path / "empty_run").mkdir()
     result = cli("seq2seq-translate", tmp_path / "empty_run", stdin=b"hola\n", cwd=tmp_path)
-    error_line(result, "seq2seq-translate", str(tmp_path / "empty_run"), "no best.pt or last.pt")
+    error_line(result, "seq2seq-translate", str(tmp_path / "empty_run"), "no checkpoints/best.pt or last.pt")
     result = cli("seq2seq-translate", tmp_path / "gone", stdin=b"hola\n", cwd=tmp_path)
     error_line(result, "seq2seq-translate", str(tmp_path / "gone"), "no such")
 
@@ -219,14 +219,14 @@ def test_run_directory_without_a_model(tmp_path):
 # ------------------------------------------------------------------ non-finite loss
 def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(smoke_run, tmp_path):
     run_dir = copy_run(smoke_run, tmp_path)
-    before = (run_dir / "last.pt").read_bytes()
+    before = (run_dir / "checkpoints" / "last.pt").read_bytes()
     # One step at lr 1e38 sends the weights near the float limit: the next loss overflows.
     result = train_more(smoke_run, run_dir, "optim.lr=1e38", "optim.clip_norm=1e38",
                         "trainer.max_steps=12")
     error_line(result, "seq2seq-train", "non-finite loss", "at step 8",
-               str(run_dir / "last.pt"), "last good state")
-    assert (run_dir / "last.pt").read_bytes() == before
-    assert checkpoint.load(run_dir / "last.pt")["step"] == 6
+               str(run_dir / "checkpoints" / "last.pt"), "last good state")
+    assert (run_dir / "checkpoints" / "last.pt").read_bytes() == before
+    assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["step"] == 6
 
 
 def test_nonfinite_loss_can_skip_batches_and_counts_them(smoke_run, tmp_path):
@@ -238,24 +238,24 @@ def test_nonfinite_loss_can_skip_batches_and_counts_them(smoke_run, tmp_path):
     assert "skipped step 8 (epoch 0, batch 8): non-finite loss or gradient (1 skipped so far)" \
         in log
     assert "(3 skipped so far)" in log
-    assert checkpoint.load(run_dir / "last.pt")["skipped"] == 3
+    assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["skipped"] == 3
 
 
 # ------------------------------------------------------------------ full disk
 def test_full_disk_keeps_the_last_good_checkpoint(smoke_run, tmp_path):
     run_dir = copy_run(smoke_run, tmp_path)
-    before = (run_dir / "last.pt").read_bytes()
+    before = (run_dir / "checkpoints" / "last.pt").read_bytes()
     limit = len(before) // 2  # the log and config fit; a checkpoint does not
     result = train_more(smoke_run, run_dir, "trainer.max_steps=8", fsize_limit=limit)
     error_line(result, "seq2seq-train", str(run_dir), ".pt: not written (File too large)",
                "the previous version is kept")
-    assert (run_dir / "last.pt").read_bytes() == before
-    assert checkpoint.load(run_dir / "last.pt")["step"] == 6
-    assert not list(run_dir.glob(".*.tmp"))
+    assert (run_dir / "checkpoints" / "last.pt").read_bytes() == before
+    assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["step"] == 6
+    assert not list(run_dir.glob("**/.*.tmp"))
     # With room again, the same command goes on from the kept checkpoint.
     result = train_more(smoke_run, run_dir, "trainer.max_steps=8")
     assert result.returncode == 0, result.stderr.decode()[-3000:]
-    assert checkpoint.load(run_dir / "last.pt")["step"] == 8
+    assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["step"] == 8
 
 
 # ------------------------------------------------------------------ signals and exact resume
@@ -292,8 +292,8 @@ def test_sigint_and_sigterm_stop_cleanly_with_a_checkpoint(sig, smoke_run, tmp_p
     assert "Traceback" not in stderr.decode()
     assert last.startswith(f"seq2seq-train: stopped by {sig.name} at step ")
     step = int(last.split(" at step ")[1].split(";")[0])
-    assert f"{run_dir / 'last.pt'} saved" in last
-    assert checkpoint.load(run_dir / "last.pt")["step"] == step >= 3
+    assert f"{run_dir / 'checkpoints' / 'last.pt'} saved" in last
+    assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["step"] == step >= 3
 
 
 EXACT = ["model.dropout=0.3", "trainer.max_steps=70", "trainer.save_every=1",
@@ -306,7 +306,7 @@ def uninterrupted(smoke_run, tmp_path_factory) -> dict:
     run_dir.mkdir()
     result = train_more(smoke_run, run_dir, *EXACT)
     assert result.returncode == 0, result.stderr.decode()[-3000:]
-    return checkpoint.load(run_dir / "last.pt")
+    return checkpoint.load(run_dir / "checkpoints" / "last.pt")
 
 
 def _kill_and_resume(smoke_run, run_dir: Path, rng: random.Random) -> dict:
@@ -319,7 +319,7 @@ def _kill_and_resume(smoke_run, run_dir: Path, rng: random.Random) -> dict:
     result = train_more(smoke_run, run_dir, *EXACT)
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     assert "resumed from" in (run_dir / "train.log").read_text()
-    return checkpoint.load(run_dir / "last.pt")
+    return checkpoint.load(run_dir / "checkpoints" / "last.pt")
 
 
 def _assert_identical(a: dict, b: dict) -> None:

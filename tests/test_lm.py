@@ -89,7 +89,7 @@ def test_language_model_trains_and_samples_through_the_cli(smoke_run, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     log = (run_dir / "train.log").read_text()
     assert "dev ppl" in log and "BLEU" not in log
-    assert "exp_avg" not in str(checkpoint.load(run_dir / "last.pt")["optimizer"])
+    assert "exp_avg" not in str(checkpoint.load(run_dir / "checkpoints" / "last.pt")["optimizer"])
     result = run_cli("seq2seq-sample", run_dir, "--n", "3", "--temperature", "0.8",
                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -107,7 +107,7 @@ def test_adam_and_label_smoothing_through_the_cli(smoke_run, tmp_path):
                      f"data.prepared_dir={smoke_run['prepared_dir']}", "optim.name=adam",
                      "optim.lr=0.002", "optim.label_smoothing=0.1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    state = checkpoint.load(run_dir / "last.pt")["optimizer"]["state"]
+    state = checkpoint.load(run_dir / "checkpoints" / "last.pt")["optimizer"]["state"]
     assert state and all("exp_avg" in s for s in state.values())
 
 

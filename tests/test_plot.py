@@ -1,6 +1,7 @@
-"""seq2seq-plot: curves read back from train.log, and a PNG written."""
+"""seq2seq-plot: curves read back from train.log and metrics.jsonl, and a PNG written."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -15,8 +16,19 @@ def test_curves_are_the_logged_values(smoke_run):
     assert curves.train == logged and len(logged) >= 3
     evals = re.findall(r"eval epoch [0-9.]+ step (\d+) \| dev ppl ([0-9.]+) \| dev BLEU = ([0-9.]+)",
                        log)
-    assert curves.ppl == [(int(s), float(p)) for s, p, _ in evals]
-    assert curves.bleu == [(int(s), float(b)) for s, _, b in evals]
+    assert [(s, round(p, 2)) for s, p in curves.ppl] == [(int(s), float(p)) for s, p, _ in evals]
+    assert [(s, round(b, 2)) for s, b in curves.bleu] == [(int(s), float(b)) for s, _, b in evals]
+
+
+def test_metrics_jsonl_holds_one_object_per_evaluation(smoke_run):
+    records = [json.loads(line) for line in
+               (smoke_run["run_dir"] / "metrics.jsonl").read_text().splitlines()]
+    log = (smoke_run["run_dir"] / "train.log").read_text()
+    assert len(records) == log.count(" eval epoch ") >= 1
+    assert [r["step"] for r in records] == sorted(r["step"] for r in records)
+    for r in records:
+        assert r["dev_bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+        assert r["dev_ppl"] > 1 and r["epoch"] > 0
 
 
 def test_plot_writes_a_png_of_several_runs(smoke_run, tmp_path):

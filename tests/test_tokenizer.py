@@ -5,7 +5,7 @@ import datasets
 import pytest
 import torch
 
-from seq2seq import translate as translate_mod
+from seq2seq import translator as translate_mod
 from seq2seq.config import DecodeConfig
 from seq2seq.model import Seq2Seq
 from seq2seq.prepare import prepare

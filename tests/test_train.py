@@ -16,7 +16,8 @@ from seq2seq.data import collate
 from seq2seq.model import Seq2Seq, token_loss
 from seq2seq.search import greedy
 from seq2seq.tokenizer import EOS
-from seq2seq.train import clip_gradients, paper_lr, train
+from seq2seq.optim import clip_gradients, paper_lr
+from seq2seq.train import train
 
 from conftest import run_cli
 
@@ -118,11 +119,13 @@ def test_model_learns_a_synthetic_task(task):
 # ------------------------------------------------------------------ the real CLI
 def test_smoke_run_writes_everything_translate_needs(smoke_run):
     run_dir = smoke_run["run_dir"]
-    for name in ("config.yaml", "src.model", "tgt.model", "last.pt", "best.pt", "train.log"):
+    for name in ("config.yaml", "spm/src.model", "spm/tgt.model", "checkpoints/last.pt",
+                 "checkpoints/best.pt", "train.log", "metrics.jsonl", "translations/dev.hyp"):
         assert (run_dir / name).is_file(), name
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     log = (run_dir / "train.log").read_text()
     assert "step 6 " in log and "BLEU" in log and "version:" in log
-    last = checkpoint.load(run_dir / "last.pt")
+    last = checkpoint.load(run_dir / "checkpoints" / "last.pt")
     assert last["step"] == 6  # debug=smoke: trainer.max_steps=6
     # The stored config is the composed one.
     cfg = load_config(smoke_run["overrides"])
@@ -141,7 +144,7 @@ def test_running_again_resumes(smoke_run, tmp_path):
     log = (run_dir / "train.log").read_text()
     assert "resumed" in log and "(step 6)" in log
     assert "reused" in log  # the prepared data, not prepared again
-    assert checkpoint.load(run_dir / "last.pt")["step"] == 8
+    assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["step"] == 8
 
 
 def test_resuming_gives_the_same_model_as_not_stopping(smoke_run, tmp_path):
@@ -153,10 +156,10 @@ def test_resuming_gives_the_same_model_as_not_stopping(smoke_run, tmp_path):
 
     train(cfg("straight", 6))
     train(cfg("stopped", 3))
-    assert checkpoint.load(tmp_path / "stopped" / "last.pt")["step"] == 3
+    assert checkpoint.load(tmp_path / "stopped" / "checkpoints" / "last.pt")["step"] == 3
     train(cfg("stopped", 6))
-    a = checkpoint.load(tmp_path / "straight" / "last.pt")
-    b = checkpoint.load(tmp_path / "stopped" / "last.pt")
+    a = checkpoint.load(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = checkpoint.load(tmp_path / "stopped" / "checkpoints" / "last.pt")
     assert a["step"] == b["step"] == 6
     assert a["model"].keys() == b["model"].keys()
     for name in a["model"]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -11,11 +13,17 @@ import torch
 from seq2seq import checkpoint
 from seq2seq.config import config_to_dict, load_config
 from seq2seq.model import build_model
-from seq2seq.translate import load_run, main, translate_text
+from seq2seq.rundir import RunDir
+from seq2seq.translate import main
+from seq2seq.translator import Translator, load_run
 
 from conftest import corpus_lines, run_cli, write_lines
 
 CPU = torch.device("cpu")
+
+
+def translate_text(model, tok, lines, decode, device):
+    return Translator(model, tok, decode, device).translate(lines)
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +32,9 @@ def saved(tokenizer, tmp_path_factory):
     together with the in-memory model it came from and some input lines."""
     run_dir = tmp_path_factory.mktemp("translate") / "run"
     run_dir.mkdir()
-    (run_dir / "src.model").write_bytes(tokenizer.src.serialized_model_proto())
-    (run_dir / "tgt.model").write_bytes(tokenizer.tgt.serialized_model_proto())
+    (run_dir / "spm").mkdir()
+    (run_dir / "spm" / "src.model").write_bytes(tokenizer.src.serialized_model_proto())
+    (run_dir / "spm" / "tgt.model").write_bytes(tokenizer.tgt.serialized_model_proto())
     cfg = load_config(["debug=smoke", f"trainer.run_dir={run_dir}", "decode.beam_size=3",
                        "decode.max_len_a=0.5", "decode.max_len_b=4"])
     torch.manual_seed(1)
@@ -39,7 +48,7 @@ def saved(tokenizer, tmp_path_factory):
                      "next_batch": 0, "step": 0, "best": None, "elapsed": 0.0,
                      "config": config_to_dict(cfg),
                      "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
-                             "cuda": []}}, run_dir / "best.pt")
+                             "cuda": []}}, RunDir(run_dir).checkpoint("best.pt"))
     lines = corpus_lines("dev", "es", 7)
     lines = lines[:3] + [""] + lines[3:] + [""]
     expected = translate_text(model, tokenizer, lines, cfg.decode, CPU)
@@ -93,7 +102,7 @@ def test_lines_come_back_in_input_order(saved):
 
 def test_checkpoint_file_works_like_its_run_directory(saved, tmp_path, capsys):
     src = write_lines(tmp_path / "in.es", saved["lines"])
-    main([str(saved["run_dir"] / "best.pt"), "--input", str(src)])
+    main([str(RunDir(saved["run_dir"]).checkpoint("best.pt")), "--input", str(src)])
     assert capsys.readouterr().out.split("\n")[:-1] == saved["expected"]
 
 
@@ -153,3 +162,25 @@ def test_a_trained_run_translates(smoke_run):
     lines = corpus_lines("dev", "es", 5)
     out = translate_text(model, tok, lines + [""], cfg.decode, CPU)
     assert len(out) == 6 and out[-1] == "" and all("\n" not in o for o in out)
+
+
+def test_the_python_api_translates_like_the_cli(saved):
+    t = Translator.from_run(saved["run_dir"], device="cpu")
+    assert t.translate(saved["lines"]) == saved["expected"]
+    nbest = t.translate_nbest(saved["lines"], nbest=2)
+    for line, expected, hyps in zip(saved["lines"], saved["expected"], nbest):
+        assert hyps == [] if not line else (len(hyps) == 2 and hyps[0][0] == expected
+                                            and hyps[0][1] >= hyps[1][1])
+    with pytest.raises(ValueError, match="nbest"):
+        t.translate_nbest(["Hola."], beam=2, nbest=3)
+
+
+def test_the_python_api_in_a_fresh_process(saved, tmp_path):
+    code = ("import sys; from seq2seq import Translator; "
+            "t = Translator.from_run(sys.argv[1]); "
+            "print('\\n'.join(t.translate(sys.argv[2:], beam=3)))")
+    lines = [line for line in saved["lines"] if line][:2]
+    result = subprocess.run([sys.executable, "-c", code, str(saved["run_dir"]), *lines],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [saved["expected"][0], saved["expected"][1]]

@@ -1,0 +1,137 @@
+"""What a training run reports while it trains, and where.
+
+- the log (`train.log` and the console): a line every `log_every` steps and at each
+  evaluation;
+- a live progress bar (tqdm) on a terminal: epoch, step, loss, perplexity, lr, tokens/s
+  and the time left, from the time budget or the epochs, whichever ends first. When
+  stderr is not a terminal or `CI` is set there is no bar, only the log lines, so
+  captured logs hold no carriage-return noise;
+- `metrics.jsonl`: one JSON object per evaluation, for scripts and `seq2seq-plot`;
+- TensorBoard scalars in `tensorboard/` when the package is installed
+  (`pip install 'seq2seq[tensorboard]'`; `trainer.tensorboard=false` turns it off).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from seq2seq.metrics import Score
+from seq2seq.rundir import RunDir
+
+log = logging.getLogger("seq2seq.train")
+
+
+def wants_bar() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@dataclass
+class Budget:
+    """When training ends: after `epochs`, `max_time` seconds or `max_steps`, first met."""
+    epochs: float
+    max_time: Optional[float] = None
+    max_steps: Optional[int] = None
+
+    def fraction(self, progress: float, elapsed: float, step: int) -> float:
+        done = [progress / self.epochs]
+        if self.max_time:
+            done.append(elapsed / self.max_time)
+        if self.max_steps:
+            done.append(step / self.max_steps)
+        return min(max(done), 1.0)
+
+
+class Reporter:
+    """Accumulates loss and tokens between log lines; writes every report of a run."""
+
+    def __init__(self, run_dir: RunDir, budget: Budget, log_every: int, *,
+                 bar: bool, tensorboard: bool):
+        self.dir, self.budget, self.log_every = run_dir, budget, log_every
+        self.loss, self.tokens, self.since = 0.0, 0, time.monotonic()
+        self.bar = (tqdm(total=1000, bar_format="{l_bar}{bar}| {postfix}", dynamic_ncols=True,
+                         mininterval=0.5, desc="training") if bar else None)
+        self.writer = _summary_writer(run_dir) if tensorboard else None
+
+    @contextlib.contextmanager
+    def active(self):
+        """Log lines print above the bar rather than through it."""
+        with logging_redirect_tqdm() if self.bar else contextlib.nullcontext():
+            try:
+                yield self
+            finally:
+                self.close()
+
+    def step(self, *, step: int, progress: float, elapsed: float, loss: float, tokens: int,
+             grad_norm: float, lr: float) -> None:
+        """After each optimiser step: the bar moves; every log_every steps, a line."""
+        self.loss, self.tokens = self.loss + loss, self.tokens + tokens
+        per_token = self.loss / max(self.tokens, 1)
+        speed = self.tokens / max(time.monotonic() - self.since, 1e-9)
+        ppl = math.exp(min(per_token, 50))
+        if self.bar is not None:
+            self._move_bar(step, progress, elapsed, per_token, ppl, lr, speed)
+        if step % self.log_every:
+            return
+        log.info("epoch %.3f step %d | loss/token %.3f ppl %.2f | lr %.4g | |g| %.2f "
+                 "| %.0f tgt tokens/s", progress, step, per_token, ppl, lr, grad_norm, speed)
+        self._scalars(step, {"train/loss": per_token, "train/ppl": ppl, "train/lr": lr,
+                             "train/grad_norm": grad_norm, "train/tokens_per_s": speed})
+        self.loss, self.tokens, self.since = 0.0, 0, time.monotonic()
+
+    def _move_bar(self, step, progress, elapsed, per_token, ppl, lr, speed) -> None:
+        done = self.budget.fraction(progress, elapsed, step)
+        left = elapsed * (1 - done) / done if done > 0 else float("nan")
+        self.bar.n = int(1000 * done)
+        self.bar.set_postfix_str(
+            f"epoch {progress:.2f} step {step} loss {per_token:.3f} ppl {ppl:.1f} lr {lr:.3g} "
+            f"{speed:.0f} tok/s ETA {_clock(left)}", refresh=False)
+        self.bar.update(0)
+
+    def evaluation(self, *, step: int, epoch: float, elapsed: float, ppl: float,
+                   bleu: Optional[Score]) -> None:
+        log.info("eval epoch %.2f step %d | dev ppl %.2f%s", epoch, step, ppl,
+                 f" | dev {bleu}" if bleu else "")
+        record = {"step": step, "epoch": round(epoch, 4), "elapsed": round(elapsed, 1),
+                  "dev_ppl": ppl}
+        if bleu is not None:
+            record.update(dev_bleu=bleu.score, dev_bleu_signature=bleu.signature)
+        with open(self.dir.metrics, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        self._scalars(step, {"dev/ppl": ppl, **({"dev/bleu": bleu.score} if bleu else {})})
+
+    def _scalars(self, step: int, values: dict[str, float]) -> None:
+        if self.writer is not None:
+            for tag, value in values.items():
+                self.writer.add_scalar(tag, value, step)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _summary_writer(run_dir: RunDir):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # an optional dependency: say once how to get it
+        log.info("TensorBoard not installed (pip install 'seq2seq[tensorboard]'): no events")
+        return None
+    return SummaryWriter(log_dir=str(run_dir.tensorboard), flush_secs=30)
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}"

@@ -1,0 +1,133 @@
+"""The Python API: a trained run (or an ensemble of runs) that translates text.
+
+    from seq2seq import Translator
+    t = Translator.from_run("runs/demo")
+    t.translate(["Hola.", "En el principio creó Dios los cielos y la tierra."], beam=5)
+    t.translate_nbest(["Hola."], beam=5, nbest=3)     # [[(text, score), ...]]
+
+Text goes the same way as in training: sentencepiece ids (source reversed), sorted by
+length and decoded in batches by beam search (greedy for beam 1), detokenised, and
+returned in input order; an empty line gives an empty translation. `seq2seq-translate`
+is a command-line shell over this class.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+
+from seq2seq import checkpoint
+from seq2seq.config import DecodeConfig, TrainConfig, config_from_dict
+from seq2seq.ensemble import Ensemble, check_shared_vocabulary
+from seq2seq.model import build_model
+from seq2seq.rundir import RunDir, find_checkpoint
+from seq2seq.search import Hypothesis, beam_search, greedy, max_lengths
+from seq2seq.tokenizer import Tokenizer
+
+
+def pick_device(name: str) -> torch.device:
+    """"auto": CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def load_run(path: Path, device: torch.device) -> tuple[nn.Module, Tokenizer, TrainConfig]:
+    """Model (in eval mode), tokenizer and config of a run directory or checkpoint file."""
+    ckpt_path = find_checkpoint(path)
+    payload = checkpoint.load(ckpt_path)
+    cfg = config_from_dict(payload["config"])
+    tok = Tokenizer.load(RunDir.of_checkpoint(ckpt_path).spm,
+                         reverse_source=cfg.model.reverse_source)
+    model = build_model(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)
+    checkpoint.load_weights(model, payload["model"], ckpt_path)
+    return model.to(device).eval(), tok, cfg
+
+
+@torch.inference_mode()
+def translate(model: nn.Module, tok: Tokenizer, lines: Sequence[str], decode: DecodeConfig,
+              device: torch.device) -> list[list[Hypothesis]]:
+    """The n-best hypotheses of every line, in input order ([] for an empty line)."""
+    was_training = model.training
+    model.eval()
+    results: list[list[Hypothesis]] = [[] for _ in lines]
+    todo = [i for i, line in enumerate(lines) if line.strip()]
+    src = tok.encode_source([lines[i] for i in todo]) if todo else []
+    order = sorted(range(len(todo)), key=lambda j: len(src[j]))  # similar lengths together
+    for start in range(0, len(order), decode.batch_size):
+        chunk = order[start: start + decode.batch_size]
+        lens = torch.tensor([len(src[j]) for j in chunk])
+        ids = torch.zeros(len(chunk), int(lens.max()), dtype=torch.long)  # (B, S), 0 = pad
+        for row, j in enumerate(chunk):
+            ids[row, : len(src[j])] = torch.tensor(src[j])
+        max_len = max_lengths(lens, decode.max_len_a, decode.max_len_b)
+        for j, h in zip(chunk, _decode(model, ids.to(device), lens.to(device), max_len, decode)):
+            results[todo[j]] = h
+    model.train(was_training)
+    return results
+
+
+def _decode(model, ids, lens, max_len, decode: DecodeConfig) -> list[list[Hypothesis]]:
+    if decode.beam_size == 1:
+        return [[Hypothesis(out, 0.0)] for out in greedy(model, ids, lens, max_len)]
+    return beam_search(model, ids, lens, max_len, beam_size=decode.beam_size,
+                       length_penalty=decode.length_penalty, nbest=decode.nbest)
+
+
+class Translator:
+    """A model (or an `Ensemble`), its tokenizer and its decoding settings."""
+
+    def __init__(self, model: nn.Module, tokenizer: Tokenizer, decode: DecodeConfig,
+                 device: torch.device, max_train_len: Optional[int] = None):
+        self.model, self.tokenizer, self.decode = model.eval(), tokenizer, decode
+        self.device = device
+        self.max_train_len = max_train_len  # longest source training saw, in pieces
+
+    @classmethod
+    def from_run(cls, *runs: str | Path, device: str = "auto") -> "Translator":
+        """From a run directory or checkpoint; several make an ensemble that averages the
+        members' log-probabilities (they must share the target vocabulary). Decoding
+        settings are the first run's `decode` config."""
+        if not runs:
+            raise ValueError("Translator.from_run needs at least one run directory")
+        dev = pick_device(device)
+        loaded = [load_run(Path(r), dev) for r in runs]
+        model, tok, cfg = loaded[0]
+        if len(loaded) > 1:
+            check_shared_vocabulary([t for _, t, _ in loaded], [str(r) for r in runs])
+            model = Ensemble([m for m, _, _ in loaded])
+        return cls(model, tok, cfg.decode, dev, max_train_len=cfg.data.max_len)
+
+    def settings(self, beam: Optional[int] = None, nbest: int = 1, *,
+                 length_penalty: Optional[float] = None, max_len_a: Optional[float] = None,
+                 max_len_b: Optional[int] = None,
+                 batch_size: Optional[int] = None) -> DecodeConfig:
+        """This translator's decode config with the given fields changed, checked."""
+        given = {"beam_size": beam, "nbest": nbest, "length_penalty": length_penalty,
+                 "max_len_a": max_len_a, "max_len_b": max_len_b, "batch_size": batch_size}
+        cfg = dataclasses.replace(self.decode,
+                                  **{k: v for k, v in given.items() if v is not None})
+        if cfg.beam_size < 1 or not 1 <= cfg.nbest <= cfg.beam_size or cfg.batch_size < 1:
+            raise ValueError(f"need beam size >= 1, 1 <= nbest <= beam size, batch size >= 1 "
+                             f"(got {cfg.beam_size}, {cfg.nbest}, {cfg.batch_size})")
+        return cfg
+
+    def hypotheses(self, lines: Sequence[str], decode: DecodeConfig) -> list[list[Hypothesis]]:
+        """Token-level n-best lists, for callers that want ids and scores."""
+        return translate(self.model, self.tokenizer, lines, decode, self.device)
+
+    def translate(self, lines: Sequence[str], beam: Optional[int] = None) -> list[str]:
+        """One detokenised translation per line (beam: default the run's beam size)."""
+        hyps = self.hypotheses(lines, self.settings(beam))
+        texts = self.tokenizer.decode_target([h[0].ids if h else [] for h in hyps])
+        return [text if h else "" for text, h in zip(texts, hyps)]
+
+    def translate_nbest(self, lines: Sequence[str], beam: Optional[int] = None,
+                        nbest: int = 1) -> list[list[tuple[str, float]]]:
+        """The `nbest` best (text, score) of each line, best first; [] for an empty line."""
+        hyps = self.hypotheses(lines, self.settings(beam, nbest))
+        return [[(self.tokenizer.decode_target([h.ids])[0], h.score) for h in line_hyps]
+                for line_hyps in hyps]

@@ -1,0 +1,63 @@
+"""K training steps, data-parallel when started by torchrun; used by test_distributed.py.
+
+    torchrun --nproc_per_node=2 tests/ddp_steps.py OUT.pt      # two ranks, half a batch each
+    python tests/ddp_steps.py OUT.pt                            # one process, whole batches
+
+Both write the parameters after K steps of `seq2seq.optim.gradients` + SGD, the code path
+of `seq2seq-train`. The sentences differ in length, so the halves differ in padding too.
+"""
+from __future__ import annotations
+
+import random
+import sys
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from seq2seq import distributed
+from seq2seq.data import collate
+from seq2seq.model import Seq2Seq, TokenLoss
+from seq2seq.optim import build_optimizer, gradients
+
+STEPS, SENTENCES, VOCAB = 4, 8, 13
+
+
+def batches() -> list[tuple[list[list[int]], list[list[int]]]]:
+    rng = random.Random(0)
+    out = []
+    for _ in range(STEPS):
+        src = [[rng.randrange(4, VOCAB) for _ in range(rng.randint(2, 9))]
+               for _ in range(SENTENCES)]
+        out.append((src, [list(reversed(s)) for s in src]))
+    return out
+
+
+def model() -> Seq2Seq:
+    return Seq2Seq(src_vocab=VOCAB, tgt_vocab=VOCAB, emb_dim=8, hidden_dim=12, layers=2,
+                   dropout=0.0, attention="general", bidirectional=True)
+
+
+def main(out_path: str) -> None:
+    ranks = distributed.from_environment()
+    distributed.start(ranks, torch.device("cpu"))
+    torch.manual_seed(0)
+    net = model()
+    loss_fn: torch.nn.Module = TokenLoss(net)
+    if ranks.world > 1:
+        loss_fn = DistributedDataParallel(loss_fn)
+    params = list(net.parameters())
+    opt = build_optimizer("sgd", params, lr=0.5)
+    share = SENTENCES // ranks.world
+    for src, tgt in batches():
+        rows = slice(ranks.rank * share, (ranks.rank + 1) * share)
+        b = collate(src[rows], tgt[rows])
+        gradients(loss_fn, b, params, ranks, loss_per="token", clip_norm=1.0,
+                  autocast=torch.autocast("cpu", enabled=False))
+        opt.step()
+    if ranks.main:
+        torch.save(net.state_dict(), out_path)
+    distributed.stop()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

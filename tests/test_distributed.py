@@ -1,0 +1,78 @@
+"""Data parallelism (DDP over gloo, 2 CPU processes started by torchrun): the same
+parameters as one process with the whole batch, and the real training command works."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+import ddp_steps
+from conftest import run_cli
+from seq2seq import checkpoint
+
+HERE = Path(__file__).parent
+
+
+def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    exe = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    return subprocess.run([exe, "--standalone", "--nproc_per_node=2", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_two_ranks_with_half_batches_equal_one_process_with_whole_batches(tmp_path):
+    result = torchrun(str(HERE / "ddp_steps.py"), str(tmp_path / "ddp.pt"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    single = subprocess.run([sys.executable, HERE / "ddp_steps.py", tmp_path / "one.pt"],
+                            capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-3000:]
+    ddp, one = torch.load(tmp_path / "ddp.pt"), torch.load(tmp_path / "one.pt")
+    torch.manual_seed(0)
+    initial = ddp_steps.model().state_dict()
+    assert not all(torch.equal(initial[name], one[name]) for name in one)  # it did train
+    for name in one:
+        torch.testing.assert_close(ddp[name], one[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_torchrun_trains_with_one_log_and_one_checkpoint_and_resumes(smoke_run, tmp_path):
+    run_dir = tmp_path / "ddp"
+    args = ["-m", "seq2seq.train", "debug=smoke", f"trainer.run_dir={run_dir}",
+            f"data.prepared_dir={smoke_run['prepared_dir']}"]
+    result = torchrun(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (run_dir / "train.log").read_text()
+    assert "per rank, 2 ranks" in log and log.count("model: ") == 1
+    last = checkpoint.load(run_dir / "checkpoints" / "last.pt")
+    assert last["step"] == 6 and last["world"] == 2
+    result = torchrun(*args, "trainer.max_steps=8", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resumed from" in (run_dir / "train.log").read_text()
+    assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["step"] == 8
+    # a run saved by two processes is not resumed by one: the data order would differ
+    result = run_cli("seq2seq-train", *args[2:], "trainer.max_steps=10", cwd=tmp_path)
+    assert result.returncode == 1 and "saved by 2 processes, resumed with 1" in result.stderr
+
+
+def test_a_sweep_trains_one_run_per_value(smoke_run, tmp_path):
+    result = run_cli("seq2seq-sweep", "-m", "debug=smoke", "trainer.seed=1,2",
+                     f"data.prepared_dir={smoke_run['prepared_dir']}",
+                     f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for job in ("0", "1"):
+        run_dir = tmp_path / "sweep" / job
+        assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["step"] == 6
+        assert "eval epoch" in (run_dir / "train.log").read_text()
+    seeds = [checkpoint.load(tmp_path / "sweep" / j / "checkpoints" / "last.pt")["config"]
+             ["trainer"]["seed"] for j in "01"]
+    assert seeds == [1, 2]
+
+
+def test_the_slurm_launcher_config_composes(tmp_path):
+    result = run_cli("seq2seq-sweep", "hydra/launcher=slurm", "hydra.launcher.partition=gpu",
+                     "--cfg", "hydra", "--package", "hydra.launcher", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "SlurmLauncher" in result.stdout and "partition: gpu" in result.stdout
