@@ -69,6 +69,9 @@ class ModelConfig:
     reverse_source: bool = True  # paper section 3.3
     cell: str = "lstm"  # lstm | gru (no cell state)
     bidirectional: bool = False  # encoder reads both ways; a bridge maps 2H -> H
+    # Units per encoder direction (default hidden_dim). With bidirectional, hidden_dim/2
+    # costs about what a one-way encoder does (OpenNMT-py's brnn splits the size this way).
+    encoder_hidden_dim: Optional[int] = None
     attention: str = "none"  # none (the paper) | dot | general (Luong et al. 2015)
     input_feeding: bool = False  # previous attentional vector joins the input (a step loop)
     language_model: bool = False  # the decoder alone on the target side (experiment=lm_en)
@@ -221,6 +224,11 @@ def validate(cfg: TrainConfig) -> None:
         ("optim.name", cfg.optim.name in ("sgd", "adam"), "sgd | adam"),
         ("optim.label_smoothing", 0 <= cfg.optim.label_smoothing < 1, "must be in [0, 1)"),
         ("model.hidden_dim", cfg.model.hidden_dim >= 1, "must be >= 1"),
+        ("model.encoder_hidden_dim", cfg.model.encoder_hidden_dim is None
+         or (cfg.model.encoder_hidden_dim >= 1 and (cfg.model.bidirectional or
+                                                    cfg.model.encoder_hidden_dim
+                                                    == cfg.model.hidden_dim)),
+         "must be >= 1, and differ from model.hidden_dim only with model.bidirectional"),
         ("model.emb_dim", cfg.model.emb_dim >= 1, "must be >= 1"),
         ("model.init_range", cfg.model.init_range > 0, "must be > 0"),
         ("optim.halve_after", cfg.optim.halve_after >= 0, "must be >= 0"),

@@ -59,18 +59,21 @@ def _rnn(cell: str, input_dim: int, hidden_dim: int, layers: int, dropout: float
 
 
 class Encoder(nn.Module):
-    """Source ids -> final state of every layer, and every position's top state (memory)."""
+    """Source ids -> final state of every layer, and every position's top state (memory).
+
+    `hidden_dim` units per direction; a bidirectional encoder's bridge maps both
+    directions (2 x hidden_dim) to the decoder's `decoder_dim`.
+    """
 
     def __init__(self, vocab: int, emb_dim: int, hidden_dim: int, layers: int, cell: str,
-                 bidirectional: bool, dropout: float):
+                 bidirectional: bool, dropout: float, decoder_dim: int):
         super().__init__()
         self.emb = nn.Embedding(vocab, emb_dim)
         self.rnn = _rnn(cell, emb_dim, hidden_dim, layers, dropout, bidirectional)
         self.drop = nn.Dropout(dropout)
-        directions = 2 if bidirectional else 1
-        # The bridge: both directions' states (2H) -> the decoder's size (H).
-        self.bridge = nn.Linear(directions * hidden_dim, hidden_dim) if bidirectional else None
-        self.bridge_c = (nn.Linear(directions * hidden_dim, hidden_dim)
+        both = 2 * hidden_dim
+        self.bridge = nn.Linear(both, decoder_dim) if bidirectional else None
+        self.bridge_c = (nn.Linear(both, decoder_dim)
                          if bidirectional and cell == "lstm" else None)
 
     def forward(self, src_ids: torch.Tensor, src_lens: torch.Tensor) -> State:
@@ -93,11 +96,11 @@ class Encoder(nn.Module):
                      memory=memory, mask=mask)  # memory (B, S, 2H): see to_decoder_size
 
     def to_decoder_size(self, memory: torch.Tensor) -> torch.Tensor:
-        """(B, S, D*H) -> (B, S, H): attention compares the decoder's state with these."""
+        """(B, S, D*He) -> (B, S, H): attention compares the decoder's state with these."""
         return memory if self.bridge is None else torch.tanh(self.bridge(memory))
 
     def _join(self, state: torch.Tensor, bridge: nn.Linear, squash: bool) -> torch.Tensor:
-        """(L*2, B, H) forward/backward finals -> (L, B, H) through the bridge."""
+        """(L*2, B, He) forward/backward finals -> (L, B, H) through the bridge."""
         L2, B, H = state.shape
         both = state.view(L2 // 2, 2, B, H).permute(0, 2, 1, 3).reshape(L2 // 2, B, 2 * H)
         out = bridge(both)
@@ -127,12 +130,15 @@ class Seq2Seq(nn.Module):
     def __init__(self, *, src_vocab: int, tgt_vocab: int, emb_dim: int, hidden_dim: int,
                  layers: int, dropout: float = 0.0, init_range: float = 0.08,
                  cell: str = "lstm", bidirectional: bool = False, attention: str = "none",
-                 input_feeding: bool = False):
+                 input_feeding: bool = False, encoder_hidden_dim: Optional[int] = None):
         super().__init__()
         if input_feeding and attention == "none":
             raise ValueError("input feeding needs attention")
-        self.encoder = Encoder(src_vocab, emb_dim, hidden_dim, layers, cell, bidirectional,
-                               dropout)
+        encoder_dim = encoder_hidden_dim or hidden_dim
+        if encoder_dim != hidden_dim and not bidirectional:
+            raise ValueError("a one-way encoder has the decoder's size (its states start it)")
+        self.encoder = Encoder(src_vocab, emb_dim, encoder_dim, layers, cell, bidirectional,
+                               dropout, decoder_dim=hidden_dim)
         self.tgt_emb = nn.Embedding(tgt_vocab, emb_dim)
         self.input_feeding = input_feeding
         self.decoder = _rnn(cell, emb_dim + (hidden_dim if input_feeding else 0), hidden_dim,
@@ -278,4 +284,5 @@ def build_model(cfg: ModelConfig, src_vocab: int, tgt_vocab: int) -> nn.Module:
     return Seq2Seq(src_vocab=src_vocab, tgt_vocab=tgt_vocab, emb_dim=cfg.emb_dim,
                    hidden_dim=cfg.hidden_dim, layers=cfg.layers, dropout=cfg.dropout,
                    init_range=cfg.init_range, cell=cfg.cell, bidirectional=cfg.bidirectional,
-                   attention=cfg.attention, input_feeding=cfg.input_feeding)
+                   attention=cfg.attention, input_feeding=cfg.input_feeding,
+                   encoder_hidden_dim=cfg.encoder_hidden_dim)
