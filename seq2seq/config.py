@@ -29,12 +29,12 @@ class DataConfig:
     local_dir: Optional[str] = None
     # Or a hub dataset in the `translation` format, e.g. path=wmt14 name=fr-en.
     hub_path: Optional[str] = None
-    hub_name: Optional[str] = None
-    src_lang: str = "es"
-    tgt_lang: str = "en"
-    train_split: str = "train"
-    dev_split: str = "dev"
-    test_split: str = "test"
+    hub_name: Optional[str] = None  # the hub dataset's configuration (a language pair)
+    src_lang: str = "es"  # the language read (file suffix, or the hub pair's key)
+    tgt_lang: str = "en"  # the language written
+    train_split: str = "train"  # split names: file prefixes, or the hub dataset's splits
+    dev_split: str = "dev"  # perplexity, BLEU and the best checkpoint are measured on it
+    test_split: str = "test"  # prepared for translate and score; never seen in training
     # Extra references for the test split (files named f"{test_split}.{lang}").
     extra_ref_langs: list[str] = field(default_factory=list)
     max_train_sentences: Optional[int] = None  # a slice of train, for smoke runs
@@ -43,16 +43,16 @@ class DataConfig:
     # (counted in the log). Dev, test and translate input are always strict.
     on_bad_line: str = "error"  # error | skip
     prepared_dir: str = "data/prepared/${data.name}"  # where seq2seq-prepare writes
-    name: str = "bible-es-en"
+    name: str = "bible-es-en"  # names the prepared data folder
 
 
 @dataclass
 class TokenizerConfig:
     model_type: str = "unigram"  # unigram | bpe | word (the paper: word, with an unk piece)
     joint: bool = False  # one model for both sides, or one per side
-    src_vocab_size: int = 8000
-    tgt_vocab_size: int = 8000
-    character_coverage: float = 1.0
+    src_vocab_size: int = 8000  # pieces (the paper: 160k words)
+    tgt_vocab_size: int = 8000  # pieces (the paper: 80k words); the softmax is the costliest layer
+    character_coverage: float = 1.0  # below 1 maps the rarest characters to unk (CJK)
     input_sentence_size: int = 1_000_000  # sentences sampled to train sentencepiece
     # Apart from trainer.seed: runs with other training seeds share one preparation and
     # one vocabulary, as an ensemble needs.
@@ -61,9 +61,9 @@ class TokenizerConfig:
 
 @dataclass
 class ModelConfig:
-    emb_dim: int = 256
-    hidden_dim: int = 256
-    layers: int = 2
+    emb_dim: int = 256  # word vectors (the paper: 1000)
+    hidden_dim: int = 256  # LSTM cells per layer (the paper: 1000)
+    layers: int = 2  # stacked layers in encoder and decoder (the paper: 4)
     dropout: float = 0.0  # the paper uses none
     init_range: float = 0.08  # uniform(-0.08, 0.08), paper section 3.4
     reverse_source: bool = True  # paper section 3.3
@@ -82,8 +82,8 @@ class OptimConfig:
     lr: float = 0.7  # paper section 3.4
     halve_after: float = 5.0  # epochs of constant lr before halving starts
     halve_every: float = 0.5  # then halve every half epoch
-    epochs: float = 7.5
-    clip_norm: float = 5.0  # if ||g|| > 5, g = 5 g / ||g||
+    epochs: float = 7.5  # the paper's 7.5; trainer.max_time can end training first
+    clip_norm: float = 5.0  # if ||g|| > 5, g = 5 g / ||g|| (the paper): keeps LSTMs stable
     loss_per: str = "sentence"  # sentence (paper: divide by batch size) | token
     name: str = "sgd"  # sgd (the paper) | adam (lr about 0.001); the lr schedule applies to both
     label_smoothing: float = 0.0  # the paper uses none; 0.1 is common with attention models
@@ -91,8 +91,8 @@ class OptimConfig:
 
 @dataclass
 class TrainerConfig:
-    run_dir: str = "runs/${now:%Y-%m-%d_%H-%M-%S}"
-    seed: int = 1
+    run_dir: str = "runs/${now:%Y-%m-%d_%H-%M-%S}"  # everything of the run; rerun to resume
+    seed: int = 1  # initial parameters, dropout and batch order (ensembles differ here)
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default (one per core)
     # bf16 autocast for the training forward pass (parameters and updates stay fp32): about
@@ -101,8 +101,8 @@ class TrainerConfig:
     max_tokens: int = 4000  # a batch holds at most this many (padded) tokens per side
     max_sentences: int = 128  # and at most this many sentences (paper: 128)
     max_time: Optional[float] = None  # seconds of training; stops cleanly with a checkpoint
-    max_steps: Optional[int] = None
-    log_every: int = 50
+    max_steps: Optional[int] = None  # optimiser steps, over all resumptions
+    log_every: int = 50  # steps between log lines (and TensorBoard points)
     eval_every: Optional[int] = None  # steps; None evaluates at each epoch's end
     eval_max_sentences: Optional[int] = None  # decode only the first N dev sentences
     save_every: Optional[int] = None  # steps between last.pt saves (besides each evaluation)
@@ -110,7 +110,7 @@ class TrainerConfig:
     # A NaN or infinite loss or gradient: stop with an error (last.pt stays the last good
     # state), or skip that batch without updating (counted in the log).
     on_nonfinite: str = "error"  # error | skip
-    best_metric: str = "bleu"  # bleu | ppl
+    best_metric: str = "bleu"  # bleu | ppl: what best.pt is the best on
     eval_bleu: bool = True  # decode the dev set at each evaluation (false for a language model)
     tensorboard: bool = True  # scalars in <run_dir>/tensorboard/, if tensorboard is installed
 
@@ -120,9 +120,9 @@ class DecodeConfig:
     beam_size: int = 12  # paper section 3.4 (beam 2 gets most of the gain)
     batch_size: int = 64  # sentences decoded together
     max_len_a: float = 1.5  # hypotheses end at a * source_length + b
-    max_len_b: int = 10
+    max_len_b: int = 10  # (lengths in pieces: see max_len_a)
     length_penalty: float = 0.0  # 0: plain log-probability (the paper); 1: divide by length
-    nbest: int = 1
+    nbest: int = 1  # hypotheses returned per sentence, best first
 
 
 @dataclass

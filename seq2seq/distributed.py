@@ -1,6 +1,7 @@
 """Data-parallel training with torch.distributed (DDP), launched by torchrun.
 
-    torchrun --standalone --nproc_per_node=2 -m seq2seq.train experiment=bible_demo trainer.run_dir=runs/ddp
+    torchrun --standalone --nproc_per_node=2 -m seq2seq.train experiment=bible_demo \
+        trainer.run_dir=runs/ddp
 
 torchrun starts one process per GPU (or per CPU worker: gloo backend) and sets RANK,
 WORLD_SIZE and LOCAL_RANK; without them training is one plain process. Every rank builds

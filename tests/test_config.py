@@ -1,6 +1,7 @@
 """Every shipped config composes, applies what it says, and bad keys/values fail in one line."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 
@@ -199,3 +200,18 @@ def test_cli_bad_key_exits_with_one_stderr_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "model.no_such_key" in lines[0], result.stderr
     assert not (tmp_path / "runs").exists()  # failed before making a run directory
+
+
+def test_the_readme_config_reference_is_current():
+    from seq2seq.config_reference import END, START, reference
+    readme = (CONF_DIR.parent / "README.md").read_text()
+    assert readme[readme.index(START): readme.index(END) + len(END)] == reference(), \
+        "regenerate: python -m seq2seq.config_reference"
+
+
+def test_every_key_has_a_comment_in_the_reference():
+    from seq2seq.config_reference import GROUPS, field_comments
+    for group, cls in GROUPS:
+        comments = field_comments(cls)
+        for f in dataclasses.fields(cls):
+            assert comments.get(f.name), f"{group}.{f.name} has no comment in config.py"

@@ -1,0 +1,60 @@
+"""The config reference: every group and key of the schema with its default and why one
+would change it, read from the comments beside each field in `config.py`, so the
+documentation cannot drift from the code.
+
+    python -m seq2seq.config_reference      # the Markdown in the README's "Config reference"
+
+`tests/test_config.py` checks that the README holds exactly this text.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+from seq2seq import config
+
+GROUPS = [("data", config.DataConfig), ("tokenizer", config.TokenizerConfig),
+          ("model", config.ModelConfig), ("optim", config.OptimConfig),
+          ("trainer", config.TrainerConfig), ("decode", config.DecodeConfig)]
+START, END = "<!-- config reference: start -->", "<!-- config reference: end -->"
+
+
+def field_comments(cls: type) -> dict[str, str]:
+    """Each field's comment: the full-line comments above it and the one beside it."""
+    comments: dict[str, str] = {}
+    above: list[str] = []
+    for line in inspect.getsourcelines(cls)[0][1:]:
+        text = line.strip()
+        if text.startswith("#"):
+            above.append(text.lstrip("#").strip())
+            continue
+        code, _, beside = text.partition("  # ")
+        if ":" in code and not code.startswith(("@", "def ", '"')):
+            comments[code.split(":")[0].strip()] = " ".join([*above, beside]).strip()
+        above = []
+    return comments
+
+
+def _default(f: dataclasses.Field) -> str:
+    """As one would write it on the command line."""
+    value = f.default_factory() if f.default is dataclasses.MISSING else f.default
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return str(value)
+
+
+def reference() -> str:
+    """Markdown: one table per group, a row per key."""
+    out = [START]
+    for group, cls in GROUPS:
+        comments = field_comments(cls)
+        out += ["", f"**{group}**", "", "| key | default | what, and why change it |",
+                "| --- | --- | --- |"]
+        for f in dataclasses.fields(cls):
+            why = comments.get(f.name, "").replace("|", "\\|")
+            out.append(f"| `{group}.{f.name}` | `{_default(f)}` | {why} |")
+    return "\n".join(out + ["", END])
+
+
+if __name__ == "__main__":
+    print(reference())
