@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 DATA := data/bible-es-en
 RUN ?= runs/demo
 BEAM ?= 5
+ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train translate score test test-all clean
+.PHONY: help install demo train translate score test test-all bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,8 +26,8 @@ install: $(VENV)/.installed  ## create .venv and install seq2seq with its test t
 demo: install  ## train the paper-shaped model on the bundled corpus (~20 min), print test BLEU
 	$(MAKE) --no-print-directory train translate score
 
-train: install  ## train experiment=bible_demo into $(RUN) (resumes if interrupted)
-	$(BIN)/seq2seq-train experiment=bible_demo trainer.run_dir=$(RUN)
+train: install  ## train experiment=bible_demo into $(RUN) (resumes if interrupted); ARGS='key=value ...'
+	$(BIN)/seq2seq-train experiment=bible_demo trainer.run_dir=$(RUN) $(ARGS)
 
 translate: install  ## translate the bundled test set with beam $(BEAM) into $(RUN)/translations/test.hyp
 	$(BIN)/seq2seq-translate $(RUN) --beam-size $(BEAM) --input $(DATA)/test.es.xz --output $(RUN)/translations/test.hyp
@@ -40,6 +41,9 @@ test: install  ## run the test suite (slow tests excluded)
 
 test-all: install  ## run every test, slow ones included
 	$(PY) -m pytest -q -m ""
+
+bench: install  ## speed and memory against Joey NMT 2.3.0 -> bench/results.md (~15 min)
+	$(MAKE) -C bench PY=$(abspath $(PY))
 
 clean:  ## remove runs/ and prepared data (keeps .venv)
 	rm -rf runs data/prepared

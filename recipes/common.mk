@@ -39,7 +39,9 @@ score_run = $(BIN)seq2seq-score $(RUNS)/$(1)/translations/test$(2).hyp $(TEST_RE
 .PHONY: all data prepare train translate score plot smoke clean
 .DEFAULT_GOAL := all
 
-all: data prepare train translate score plot  ## the whole recipe
+all: data prepare train translate score  ## the whole recipe
+
+score: plot  # every recipe's score also draws its learning curves
 
 ifndef OWN_DATA  # a recipe on other data sets OWN_DATA and writes its own `data`
 data:  ## the bundled corpus is in the repository: check that it is there

@@ -1,0 +1,127 @@
+"""seq2seq's side of the benchmark: one measurement per process (so peak RSS is its own).
+
+    python ours_worker.py WORK.pt train --model same|paper [--precision bf16] [--sentences 64]
+    python ours_worker.py WORK.pt decode --model same --beam 5
+    python ours_worker.py WORK.pt matmul [--precision bf16]
+
+`same` is the same model shape and cost as Joey's recurrent model (bidirectional 2-layer
+LSTM encoder, 2-layer LSTM decoder, Luong `general` attention with input feeding); `paper`
+is the paper's model at the same sizes (no attention, one direction, the decoder one LSTM
+call over the target). The training step is `seq2seq.optim.gradients` + SGD, the code of
+`seq2seq-train`; decoding is `seq2seq.Translator`'s batched search. One JSON line out.
+"""
+import argparse
+import json
+import resource
+import time
+
+import torch
+
+from seq2seq.config import DecodeConfig
+from seq2seq.data import collate
+from seq2seq.distributed import Ranks
+from seq2seq.model import Seq2Seq, TokenLoss
+from seq2seq.optim import build_optimizer, gradients
+from seq2seq.search import beam_search, greedy, max_lengths
+
+
+def build(work: dict, kind: str) -> Seq2Seq:
+    s = work["shape"]
+    options = (dict(bidirectional=True, attention="general", input_feeding=True)
+               if kind == "same" else {})
+    return Seq2Seq(src_vocab=work["src_vocab"], tgt_vocab=work["tgt_vocab"], emb_dim=s["emb"],
+                   hidden_dim=s["hidden"], layers=s["layers"], dropout=s["dropout"], **options)
+
+
+def step_flops(model: Seq2Seq, b) -> float:
+    """Matmul FLOPs of one training step of the paper's model: forward (2 per multiply-add)
+    and backward (twice the forward) of every LSTM layer and the output layer."""
+    def lstm(rnn, tokens):
+        return sum(2 * tokens * w.numel() for name, w in rnn.named_parameters()
+                   if name.startswith("weight_"))
+    src_tokens = int(b.src_lens.sum())
+    forward = (lstm(model.encoder.rnn, src_tokens) + lstm(model.decoder, b.n_tokens)
+               + 2 * b.n_tokens * model.out.weight.numel())
+    return 3 * forward
+
+
+def train(work: dict, kind: str, precision: str, steps: int, warmup: int, sentences: int):
+    model = build(work, kind)
+    loss_fn, params = TokenLoss(model), list(model.parameters())
+    opt = build_optimizer("sgd", params, 0.1)
+    key = "train" if sentences == work["sentences"] else f"train_{sentences}"
+    batches = [collate(s, t) for s, t in work[key][: warmup + steps]]
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    tokens, flops, start = 0, 0.0, 0.0
+    for i, b in enumerate(batches):
+        if i == warmup:
+            tokens, flops, start = 0, 0.0, time.perf_counter()
+        gradients(loss_fn, b, params, Ranks(), loss_per="sentence", clip_norm=5.0,
+                  autocast=autocast)
+        opt.step()
+        tokens += b.n_tokens
+        flops += step_flops(model, b) if kind == "paper" else 0.0
+    seconds = time.perf_counter() - start
+    return {"tokens_per_s": tokens / seconds, "flops_per_s": flops / seconds}
+
+
+@torch.inference_mode()
+def decode(work: dict, kind: str, beam: int) -> dict:
+    model = build(work, kind).eval()
+    decode_cfg = DecodeConfig(beam_size=beam, max_len_a=1.5, max_len_b=0)
+    sentences, out_len, start, groups = 0, 0, time.perf_counter(), []
+    for src in work["test"]:
+        group_start = time.perf_counter()
+        b = collate(src, [[1]] * len(src))  # targets unused: only src_ids and src_lens
+        max_len = max_lengths(b.src_lens, decode_cfg.max_len_a, decode_cfg.max_len_b)
+        if beam == 1:
+            outs = greedy(model, b.src_ids, b.src_lens, max_len)
+        else:
+            outs = [h[0].ids for h in beam_search(model, b.src_ids, b.src_lens, max_len,
+                                                  beam_size=beam, length_penalty=0.0)]
+        sentences += len(src)
+        out_len += sum(len(o) for o in outs)
+        groups.append((sum(map(len, src)) / len(src),
+                       (time.perf_counter() - group_start) / len(src)))
+    return {"sentences_per_s": sentences / (time.perf_counter() - start),
+            "mean_output_pieces": out_len / sentences,
+            "groups": [(round(n, 1), round(t, 5)) for n, t in groups]}
+
+
+def matmul(precision: str, n: int = 2048, repeat: int = 10) -> dict:
+    """Dense matmul FLOP/s on this process's threads: the machine's practical peak."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeat):
+        a @ b
+    return {"flops_per_s": 2 * n ** 3 * repeat / (time.perf_counter() - start)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("work")
+    p.add_argument("task", choices=["train", "decode", "matmul"])
+    p.add_argument("--model", choices=["same", "paper"], default="same")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--sentences", type=int, default=0, help="batch size; default WORK's")
+    p.add_argument("--beam", type=int, default=5)
+    args = p.parse_args()
+    torch.manual_seed(1)
+    if args.task == "matmul":
+        result = matmul(args.precision)
+    else:
+        work = torch.load(args.work, weights_only=False)
+        result = (train(work, args.model, args.precision, args.steps, args.warmup,
+                        args.sentences or work["sentences"]) if args.task == "train"
+                  else decode(work, args.model, args.beam))
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""make bench: seq2seq against Joey NMT 2.3.0 on the same work, measured in one run.
+
+    python bench/run.py --joey-python ~/.cache/seq2seq-bench/joeynmt-2.3.0/bin/python
+
+Both toolkits get the same sentencepiece pieces (the demo's 2,000 per side), the same
+length-bucketed batches (our bucketing: one source length per batch, at most 64
+sentences) and the same model sizes (2 layers, 512 hidden, 256 embeddings, dropout 0.2).
+Each measurement is one fresh process (`ours_worker.py`, `joey_worker.py` in Joey's own
+environment), so its peak RSS is its own; results go to bench/results.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import torch
+
+from seq2seq.config import load_config
+from seq2seq.data import ParallelIds
+from seq2seq.prepare import prepare
+from seq2seq.tokenizer import Tokenizer
+
+HERE = Path(__file__).resolve().parent
+SHAPE = {"hidden": 512, "emb": 256, "layers": 2, "dropout": 0.2}
+SENTENCES, SCALING_SENTENCES = 64, (16, 32, 64, 128)
+
+
+def make_work(path: Path, steps: int) -> dict:
+    """Batches as our ids: training batches of epoch 0 and the test set in groups."""
+    cfg = load_config(["experiment=bible_demo",
+                       f"data.prepared_dir={HERE.parent}/data/prepared/${{data.name}}"])
+    prepared = prepare(cfg)
+    tok = Tokenizer.load(prepared)
+    train = ParallelIds(datasets.load_from_disk(str(prepared / "train")))
+    work = {"shape": SHAPE, "src_vocab": tok.src_vocab_size, "tgt_vocab": tok.tgt_vocab_size,
+            "sentences": SENTENCES}
+    for n in SCALING_SENTENCES:
+        batches = train.batches(max_tokens=4000, max_sentences=n, seed=1, epoch=0)
+        big = [b for b in batches if len(b) == n or n == SENTENCES][: steps]  # full batches
+        key = "train" if n == SENTENCES else f"train_{n}"
+        work[key] = [([train.src[i] for i in b], [train.tgt[i] for i in b]) for b in big]
+    src = tok.encode_source((prepared / "test.src").read_text().splitlines())
+    order = sorted(range(len(src)), key=lambda i: len(src[i]))
+    work["test"] = [[src[i] for i in order[k:k + 64]] for k in range(0, len(order), 64)]
+    torch.save(work, path)
+    return work
+
+
+def measure(python: str, worker: str, *args: str) -> dict:
+    started = time.perf_counter()
+    out = subprocess.run([python, str(HERE / worker), *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"bench: {worker} {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    print(f"  {worker} {' '.join(args[1:])}: {result}", flush=True)
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--joey-python", required=True)
+    p.add_argument("--steps", type=int, default=10, help="timed training steps")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps before them")
+    p.add_argument("--out", type=Path, default=HERE)
+    args = p.parse_args()
+    datasets.disable_progress_bars()
+    work_path = args.out / "work.pt"
+    make_work(work_path, args.warmup + args.steps)
+    w = str(work_path)
+    steps = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
+    ours, joey = sys.executable, args.joey_python
+    r: dict = {"machine": f"{platform.processor() or platform.machine()}, "
+                          f"{torch.get_num_threads()} threads, torch {torch.__version__}"}
+    print("training", flush=True)
+    r["joey_train"] = measure(joey, "joey_worker.py", w, "train", *steps)
+    for precision in ("fp32", "bf16"):
+        for kind in ("same", "paper"):
+            r[f"ours_train_{kind}_{precision}"] = measure(
+                ours, "ours_worker.py", w, "train", "--model", kind, "--precision", precision,
+                *steps)
+        r[f"matmul_{precision}"] = measure(ours, "ours_worker.py", w, "matmul",
+                                           "--precision", precision)
+    print("decoding", flush=True)
+    for beam in (1, 5):
+        r[f"joey_decode_beam{beam}"] = measure(joey, "joey_worker.py", w, "decode",
+                                               "--beam", str(beam))
+        r[f"ours_decode_beam{beam}"] = measure(ours, "ours_worker.py", w, "decode",
+                                               "--beam", str(beam))
+    print("how cost grows", flush=True)
+    for n in SCALING_SENTENCES:
+        r[f"ours_train_paper_bf16_{n}"] = measure(
+            ours, "ours_worker.py", w, "train", "--model", "paper", "--precision", "bf16",
+            "--sentences", str(n), *steps)
+    for beam in (2, 12):
+        r[f"ours_decode_beam{beam}"] = measure(ours, "ours_worker.py", w, "decode",
+                                               "--beam", str(beam))
+    report(r, args.out)
+    work_path.unlink()
+
+
+def report(r: dict, out: Path) -> None:
+    best = max(("fp32", "bf16"), key=lambda p: r[f"ours_train_same_{p}"]["tokens_per_s"])
+    joey_tps = r["joey_train"]["tokens_per_s"]
+    paper = r["ours_train_paper_bf16"]
+    ratios = {
+        "train_ratio_same_math": r[f"ours_train_same_{best}"]["tokens_per_s"] / joey_tps,
+        "train_ratio_same_math_fp32": r["ours_train_same_fp32"]["tokens_per_s"] / joey_tps,
+        "train_ratio_paper": paper["tokens_per_s"] / joey_tps,
+        "decode_ratio_beam5": (r["ours_decode_beam5"]["sentences_per_s"]
+                               / r["joey_decode_beam5"]["sentences_per_s"]),
+        "decode_ratio_greedy": (r["ours_decode_beam1"]["sentences_per_s"]
+                                / r["joey_decode_beam1"]["sentences_per_s"]),
+        "rss_ratio_train": (r[f"ours_train_same_{best}"]["peak_rss_mb"]
+                            / r["joey_train"]["peak_rss_mb"]),
+        "rss_ratio_decode": (r["ours_decode_beam5"]["peak_rss_mb"]
+                             / r["joey_decode_beam5"]["peak_rss_mb"]),
+        "mfu": paper["flops_per_s"] / r["matmul_bf16"]["flops_per_s"],
+        "mfu_fp32": (r["ours_train_paper_fp32"]["flops_per_s"]
+                     / r["matmul_fp32"]["flops_per_s"]),
+    }
+    r["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
+    r["same_math_precision"] = best
+    (out / "results.json").write_text(json.dumps(r, indent=1) + "\n")
+    (out / "results.md").write_text(markdown(r))
+    print(json.dumps(r["ratios"], indent=1))
+
+
+def markdown(r: dict) -> str:
+    q = r["ratios"]
+    lines = ["# Benchmark: seq2seq against Joey NMT 2.3.0\n", f"Machine: {r['machine']}.\n",
+             "| measure | ours | Joey | ratio |", "| --- | --- | --- | --- |"]
+    def row(name, ours, joey, ratio, unit):
+        lines.append(f"| {name} | {ours:,.0f} {unit} | {joey:,.0f} {unit} | {ratio:.2f} |")
+    best = r["same_math_precision"]
+    row(f"training, same model ({best})", r[f"ours_train_same_{best}"]["tokens_per_s"],
+        r["joey_train"]["tokens_per_s"], q["train_ratio_same_math"], "tgt tok/s")
+    row("training, same model (fp32)", r["ours_train_same_fp32"]["tokens_per_s"],
+        r["joey_train"]["tokens_per_s"], q["train_ratio_same_math_fp32"], "tgt tok/s")
+    row("training, paper model (bf16) vs Joey's", r["ours_train_paper_bf16"]["tokens_per_s"],
+        r["joey_train"]["tokens_per_s"], q["train_ratio_paper"], "tgt tok/s")
+    for beam, key in ((5, "beam5"), (1, "greedy")):
+        row(f"decoding, beam {beam}", r[f"ours_decode_beam{1 if beam == 1 else 5}"]
+            ["sentences_per_s"], r[f"joey_decode_beam{1 if beam == 1 else 5}"]
+            ["sentences_per_s"], q[f"decode_ratio_{key}"], "sent/s")
+    row("peak RSS, training", r[f"ours_train_same_{best}"]["peak_rss_mb"],
+        r["joey_train"]["peak_rss_mb"], q["rss_ratio_train"], "MB")
+    row("peak RSS, decoding", r["ours_decode_beam5"]["peak_rss_mb"],
+        r["joey_decode_beam5"]["peak_rss_mb"], q["rss_ratio_decode"], "MB")
+    lines += ["", f"Model FLOP utilisation of the paper model's training step: "
+              f"{q['mfu']:.0%} of measured bf16 matmul peak "
+              f"({r['matmul_bf16']['flops_per_s'] / 1e9:.0f} GFLOP/s); fp32: "
+              f"{q['mfu_fp32']:.0%} of {r['matmul_fp32']['flops_per_s'] / 1e9:.0f} GFLOP/s.", ""]
+    lines += ["Training tokens/s against sentences per batch (paper model, bf16): "
+              + ", ".join(f"{n}: {r[f'ours_train_paper_bf16_{n}']['tokens_per_s']:,.0f}"
+                          for n in SCALING_SENTENCES) + ".",
+              "Decoding sentences/s against beam: "
+              + ", ".join(f"{b}: {r[f'ours_decode_beam{b}']['sentences_per_s']:.1f}"
+                          for b in (1, 2, 5, 12)) + ".",
+              "Beam-5 decoding milliseconds per sentence against source length (pieces): "
+              + ", ".join(f"{lo}-{hi}: {ms:.1f}" for lo, hi, ms in
+                          length_buckets(r["ours_decode_beam5"]["groups"])) + ".", ""]
+    return "\n".join(lines)
+
+
+def length_buckets(groups: list, edges=(1, 11, 21, 41, 1000)) -> list:
+    """(low, high, ms per sentence) of the decode groups whose mean length falls in each."""
+    out = []
+    for lo, hi in zip(edges, edges[1:]):
+        times = [t for n, t in groups if lo <= n < hi]
+        if times:
+            out.append((lo, hi - 1, 1000 * sum(times) / len(times)))
+    return out
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count()))
+    main()

@@ -1,0 +1,78 @@
+"""bench/: our side of `make bench` on a tiny model (Joey's side needs its own environment,
+installed by `make bench`), and the report's ratios from a set of results."""
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+import run as bench_run  # noqa: E402  (bench/ is not a package: it is not shipped)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    rng = random.Random(0)
+
+    def sentences(n, lo, hi):
+        return [[rng.randrange(4, 30) for _ in range(rng.randint(lo, hi))] for _ in range(n)]
+    batches = [(sentences(4, 5, 5), sentences(4, 3, 7)) for _ in range(4)]
+    w = {"shape": {"hidden": 16, "emb": 8, "layers": 2, "dropout": 0.1}, "src_vocab": 30,
+         "tgt_vocab": 30, "sentences": 4, "train": batches, "train_2": batches,
+         "test": [[s + [3] for s in sentences(3, 2, 4)], [s + [3] for s in sentences(2, 6, 9)]]}
+    path = tmp_path_factory.mktemp("bench") / "work.pt"
+    torch.save(w, path)
+    return path
+
+
+def worker(work: Path, *args: str) -> dict:
+    out = subprocess.run([sys.executable, str(BENCH / "ours_worker.py"), str(work), *args],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("model,precision", [("same", "fp32"), ("paper", "bf16")])
+def test_training_measurements(work, model, precision):
+    r = worker(work, "train", "--model", model, "--precision", precision, "--steps", "2",
+               "--warmup", "1")
+    assert r["tokens_per_s"] > 0 and r["peak_rss_mb"] > 50
+    assert (r["flops_per_s"] > 0) == (model == "paper")  # FLOPs are counted for the paper's
+
+
+def test_decoding_measurements(work):
+    greedy = worker(work, "decode", "--beam", "1")
+    beam = worker(work, "decode", "--beam", "2")
+    for r in (greedy, beam):
+        assert r["sentences_per_s"] > 0 and len(r["groups"]) == 2
+        # an untrained model rarely ends a sentence: outputs run to 1.5 x source length
+        assert 0 < r["mean_output_pieces"] <= 1.5 * 10
+
+
+def test_the_report_holds_every_ratio(tmp_path):
+    def m(**kw):
+        return {"peak_rss_mb": 500.0, **kw}
+    r = {"machine": "test", "joey_train": m(tokens_per_s=100.0),
+         "matmul_fp32": m(flops_per_s=1e11), "matmul_bf16": m(flops_per_s=2e11),
+         "joey_decode_beam1": m(sentences_per_s=10.0), "joey_decode_beam5": m(sentences_per_s=4.0)}
+    for p in ("fp32", "bf16"):
+        r[f"ours_train_same_{p}"] = m(tokens_per_s=250.0, flops_per_s=0.0)
+        r[f"ours_train_paper_{p}"] = m(tokens_per_s=400.0, flops_per_s=6e10)
+    for n in bench_run.SCALING_SENTENCES:
+        r[f"ours_train_paper_bf16_{n}"] = m(tokens_per_s=float(n))
+    for b in (1, 2, 5, 12):
+        r[f"ours_decode_beam{b}"] = m(sentences_per_s=30.0 / b, groups=[(5.0, 0.01), (25.0, 0.03)])
+    bench_run.report(r, tmp_path)
+    ratios = json.loads((tmp_path / "results.json").read_text())["ratios"]
+    assert ratios["train_ratio_same_math"] == 2.5 and ratios["train_ratio_paper"] == 4.0
+    assert ratios["decode_ratio_beam5"] == 1.5 and ratios["decode_ratio_greedy"] == 3.0
+    assert ratios["rss_ratio_train"] == ratios["rss_ratio_decode"] == 1.0
+    assert ratios["mfu"] == 0.3 and ratios["mfu_fp32"] == 0.6
+    text = (tmp_path / "results.md").read_text()
+    assert "| training, same model" in text and "1-10: 10.0" in text
