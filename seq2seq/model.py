@@ -32,20 +32,22 @@ class State(NamedTuple):
 
     h, c: (L, B, H) recurrent state (c is None for a GRU); feed: (B, H) the previous
     attentional vector (input feeding only); memory: (B, S, H) encoder states and mask:
-    (B, S) True at real source positions (attention only).
+    (B, S) True at real source positions (attention only); keys: (B, S, H) the memory
+    projected for `general` attention, once per sentence rather than at every step.
     """
     h: torch.Tensor
     c: Optional[torch.Tensor] = None
     feed: Optional[torch.Tensor] = None
     memory: Optional[torch.Tensor] = None
     mask: Optional[torch.Tensor] = None
+    keys: Optional[torch.Tensor] = None
 
     def select(self, index: torch.Tensor) -> "State":
         """Rows `index` of the batch: beam search reorders hypotheses with this."""
         def pick(t: Optional[torch.Tensor], dim: int) -> Optional[torch.Tensor]:
             return None if t is None else t.index_select(dim, index)
         return State(pick(self.h, 1), pick(self.c, 1), pick(self.feed, 0),
-                     pick(self.memory, 0), pick(self.mask, 0))
+                     pick(self.memory, 0), pick(self.mask, 0), pick(self.keys, 0))
 
     def rnn_state(self):
         return self.h if self.c is None else (self.h, self.c)
@@ -115,10 +117,17 @@ class Attention(nn.Module):
         self.proj = nn.Linear(hidden_dim, hidden_dim, bias=False) if score == "general" else None
         self.combine = nn.Linear(2 * hidden_dim, hidden_dim, bias=False)
 
-    def forward(self, query: torch.Tensor, memory: torch.Tensor,
-                mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """query (B, T, H), memory (B, S, H), mask (B, S) -> attentional (B, T, H), weights."""
-        keys = memory if self.proj is None else self.proj(memory)
+    def keys(self, memory: torch.Tensor) -> Optional[torch.Tensor]:
+        """What queries are compared with: W m (general), or None for the memory itself."""
+        return None if self.proj is None else self.proj(memory)
+
+    def forward(self, query: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
+                keys: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (B, T, H), memory (B, S, H), mask (B, S) -> attentional (B, T, H), weights.
+
+        `keys`: `self.keys(memory)` when already computed (a decoder loop reuses them)."""
+        if keys is None:
+            keys = memory if self.proj is None else self.proj(memory)
         scores = query @ keys.transpose(1, 2)  # (B, T, S)
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         weights = scores.softmax(dim=-1)  # exactly 0 where masked
@@ -157,7 +166,8 @@ class Seq2Seq(nn.Module):
         if self.attention is None:  # the paper's model carries no memory into the search
             return State(state.h, state.c)
         feed = state.h.new_zeros(state.h.shape[1:]) if self.input_feeding else None
-        return state._replace(feed=feed, memory=self.encoder.to_decoder_size(state.memory))
+        memory = self.encoder.to_decoder_size(state.memory)  # (B, S, H)
+        return state._replace(feed=feed, memory=memory, keys=self.attention.keys(memory))
 
     def forward(self, src_ids: torch.Tensor, src_lens: torch.Tensor,
                 tgt_in: torch.Tensor) -> torch.Tensor:
@@ -178,7 +188,7 @@ class Seq2Seq(nn.Module):
         y = self.drop(self.tgt_emb(tgt_in))  # (B, T, E)
         out, _ = self.decoder(y, state.rnn_state())  # (B, T, H)
         if self.attention is not None:
-            out, _ = self.attention(out, state.memory, state.mask)
+            out, _ = self.attention(out, state.memory, state.mask, state.keys)
         return self.drop(out)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -198,10 +208,10 @@ class Seq2Seq(nn.Module):
         out, rnn_state = self.decoder(y.unsqueeze(1), state.rnn_state())  # (B, 1, H)
         h, c = rnn_state if isinstance(rnn_state, tuple) else (rnn_state, None)
         if self.attention is not None:
-            out, _ = self.attention(out, state.memory, state.mask)
+            out, _ = self.attention(out, state.memory, state.mask, state.keys)
         out = self.drop(out.squeeze(1))  # (B, H)
         feed = out if self.input_feeding else None
-        return out, State(h, c, feed, state.memory, state.mask)
+        return out, State(h, c, feed, state.memory, state.mask, state.keys)
 
 
 class LanguageModel(nn.Module):

@@ -24,6 +24,7 @@ from typing import Iterator
 from seq2seq import checkpoint
 from seq2seq.cli import run as run_cli
 from seq2seq.data import read_lines
+from seq2seq.report import wants_bar
 from seq2seq.search import Hypothesis
 from seq2seq.tokenizer import Tokenizer
 from seq2seq.translator import Translator
@@ -115,7 +116,8 @@ def _main(args: argparse.Namespace) -> None:
     # Batch: every line is read and checked before anything is written.
     lines = read_input(args.input)
     warn_long_lines(t, lines, str(args.input or "<stdin>"))
-    out = format_output(t.hypotheses(lines, decode), t.tokenizer, decode.nbest)
+    out = format_output(t.hypotheses(lines, decode, progress=wants_bar()), t.tokenizer,
+                        decode.nbest)
     text = "".join(line + "\n" for line in out)
     if args.output is None:
         sys.stdout.write(text)

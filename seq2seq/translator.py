@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from seq2seq import checkpoint
 from seq2seq.config import DecodeConfig, TrainConfig, config_from_dict
@@ -49,14 +50,16 @@ def load_run(path: Path, device: torch.device) -> tuple[nn.Module, Tokenizer, Tr
 
 @torch.inference_mode()
 def translate(model: nn.Module, tok: Tokenizer, lines: Sequence[str], decode: DecodeConfig,
-              device: torch.device) -> list[list[Hypothesis]]:
-    """The n-best hypotheses of every line, in input order ([] for an empty line)."""
+              device: torch.device, progress: bool = False) -> list[list[Hypothesis]]:
+    """The n-best hypotheses of every line, in input order ([] for an empty line);
+    `progress`: a bar of sentences done on stderr."""
     was_training = model.training
     model.eval()
     results: list[list[Hypothesis]] = [[] for _ in lines]
     todo = [i for i, line in enumerate(lines) if line.strip()]
     src = tok.encode_source([lines[i] for i in todo]) if todo else []
     order = sorted(range(len(todo)), key=lambda j: len(src[j]))  # similar lengths together
+    bar = tqdm(total=len(todo), desc="translating", unit=" sentences", disable=not progress)
     for start in range(0, len(order), decode.batch_size):
         chunk = order[start: start + decode.batch_size]
         lens = torch.tensor([len(src[j]) for j in chunk])
@@ -66,6 +69,8 @@ def translate(model: nn.Module, tok: Tokenizer, lines: Sequence[str], decode: De
         max_len = max_lengths(lens, decode.max_len_a, decode.max_len_b)
         for j, h in zip(chunk, _decode(model, ids.to(device), lens.to(device), max_len, decode)):
             results[todo[j]] = h
+        bar.update(len(chunk))
+    bar.close()
     model.train(was_training)
     return results
 
@@ -115,9 +120,10 @@ class Translator:
                              f"(got {cfg.beam_size}, {cfg.nbest}, {cfg.batch_size})")
         return cfg
 
-    def hypotheses(self, lines: Sequence[str], decode: DecodeConfig) -> list[list[Hypothesis]]:
+    def hypotheses(self, lines: Sequence[str], decode: DecodeConfig,
+                   progress: bool = False) -> list[list[Hypothesis]]:
         """Token-level n-best lists, for callers that want ids and scores."""
-        return translate(self.model, self.tokenizer, lines, decode, self.device)
+        return translate(self.model, self.tokenizer, lines, decode, self.device, progress)
 
     def translate(self, lines: Sequence[str], beam: Optional[int] = None) -> list[str]:
         """One detokenised translation per line (beam: default the run's beam size)."""
