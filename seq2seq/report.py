@@ -58,8 +58,9 @@ class Reporter:
                  bar: bool, tensorboard: bool):
         self.dir, self.budget, self.log_every = run_dir, budget, log_every
         self.loss, self.tokens, self.since = 0.0, 0, time.monotonic()
-        self.bar = (tqdm(total=1000, bar_format="{l_bar}{bar}| {postfix}", dynamic_ncols=True,
-                         mininterval=0.5, desc="training") if bar else None)
+        # postfix as a one-item list: tqdm prints it as is (a string would get ", " before it)
+        self.bar = (tqdm(total=1000, bar_format="{l_bar}{bar}| {postfix[0]}", postfix=[""],
+                         dynamic_ncols=True, mininterval=0.5, desc="training") if bar else None)
         self.writer = _summary_writer(run_dir) if tensorboard else None
 
     @contextlib.contextmanager
@@ -92,10 +93,9 @@ class Reporter:
         done = self.budget.fraction(progress, elapsed, step)
         left = elapsed * (1 - done) / done if done > 0 else float("nan")
         self.bar.n = int(1000 * done)
-        self.bar.set_postfix_str(
-            f"epoch {progress:.2f} step {step} loss {per_token:.3f} ppl {ppl:.1f} lr {lr:.3g} "
-            f"{speed:.0f} tok/s ETA {_clock(left)}", refresh=False)
-        self.bar.update(0)
+        self.bar.postfix[0] = (f"epoch {progress:.2f} step {step} loss {per_token:.3f} "
+                               f"ppl {ppl:.1f} lr {lr:.3g} {speed:.0f} tok/s ETA {_clock(left)}")
+        self.bar.update(0)  # redraws at most every mininterval
 
     def evaluation(self, *, step: int, epoch: float, elapsed: float, ppl: float,
                    bleu: Optional[Score]) -> None:

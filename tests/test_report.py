@@ -64,4 +64,5 @@ def test_on_a_terminal_a_bar_moves(smoke_run, tmp_path):
     text = shown.decode(errors="replace")
     assert text.replace("\r\n", "\n").count("\r") >= 2, text[-2000:]  # redrawn in place
     assert "training" in text and "tok/s" in text and "ETA" in text and "lr " in text
+    assert "| epoch " in text and "| , epoch" not in text  # the bar's own fields, clean
     assert " step 30 | loss/token " in text  # log lines still come, above the bar
