@@ -27,6 +27,7 @@ import datasets
 from seq2seq.cli import run as run_cli, wants_debug
 from seq2seq.config import TrainConfig, cli_config
 from seq2seq.data import encode, file_stamp, filter_by_length, load_split, local_files
+from seq2seq.report import wants_bar
 from seq2seq.tokenizer import Tokenizer, load_spm, train_spm
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ def _train_tokenizer(cfg: TrainConfig, train: datasets.Dataset, out: Path) -> To
 
 def main(argv: list[str] | None = None) -> None:
     argv, debug = wants_debug(sys.argv[1:] if argv is None else argv)
-    datasets.disable_progress_bars()
+    if not wants_bar():  # on a terminal, datasets shows the sentences done at each stage
+        datasets.disable_progress_bars()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = cli_config(argv, "seq2seq-prepare")
     run_cli("seq2seq-prepare", lambda: print(prepare(cfg)), debug)

@@ -270,7 +270,8 @@ def main(argv: list[str] | None = None) -> None:
     argv, debug = wants_debug(sys.argv[1:] if argv is None else argv)
     cfg = cli_config(argv, "seq2seq-train")
     ranks = distributed.from_environment()
-    datasets.disable_progress_bars()
+    if not (ranks.main and wants_bar()):  # on a terminal: sentences done while preparing
+        datasets.disable_progress_bars()
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if ranks.main:  # one log: the other ranks print warnings and errors only
         Path(cfg.trainer.run_dir).mkdir(parents=True, exist_ok=True)
