@@ -127,7 +127,8 @@ class Attention(nn.Module):
 
         `keys`: `self.keys(memory)` when already computed (a decoder loop reuses them)."""
         if keys is None:
-            keys = memory if self.proj is None else self.proj(memory)
+            keys = self.keys(memory)
+        keys = memory if keys is None else keys  # dot: the memory itself
         scores = query @ keys.transpose(1, 2)  # (B, T, S)
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         weights = scores.softmax(dim=-1)  # exactly 0 where masked
