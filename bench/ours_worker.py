@@ -1,14 +1,15 @@
 """seq2seq's side of the benchmark: one measurement per process (so peak RSS is its own).
 
     python ours_worker.py WORK.pt train --model same|paper [--precision bf16] [--sentences 64]
-    python ours_worker.py WORK.pt decode --model same --beam 5
+    python ours_worker.py WORK.pt decode --model same --beam 5 [--precision bf16]
     python ours_worker.py WORK.pt matmul [--precision bf16]
 
 `same` is the same model shape and cost as Joey's recurrent model (bidirectional 2-layer
 LSTM encoder, 2-layer LSTM decoder, Luong `general` attention with input feeding); `paper`
 is the paper's model at the same sizes (no attention, one direction, the decoder one LSTM
 call over the target). The training step is `seq2seq.optim.gradients` + SGD, the code of
-`seq2seq-train`; decoding is `seq2seq.Translator`'s batched search. One JSON line out.
+`seq2seq-train`; decoding is `seq2seq.translator.decode_ids`, the search of
+`seq2seq-translate`. One JSON line out.
 """
 import argparse
 import json
@@ -18,11 +19,10 @@ import time
 import torch
 
 from seq2seq.config import DecodeConfig
-from seq2seq.data import collate
 from seq2seq.distributed import Ranks
 from seq2seq.model import Seq2Seq, TokenLoss
 from seq2seq.optim import build_optimizer, gradients
-from seq2seq.search import beam_search, greedy, max_lengths
+from seq2seq.translator import decode_ids
 
 
 def build(work: dict, kind: str) -> Seq2Seq:
@@ -46,6 +46,9 @@ def step_flops(model: Seq2Seq, b) -> float:
 
 
 def train(work: dict, kind: str, precision: str, steps: int, warmup: int, sentences: int):
+    # Here, not at the top: seq2seq.data loads `datasets` (~100 MB), which seq2seq-translate
+    # never does, so a decoding process must not either.
+    from seq2seq.data import collate
     model = build(work, kind)
     loss_fn, params = TokenLoss(model), list(model.parameters())
     opt = build_optimizer("sgd", params, 0.1)
@@ -66,19 +69,15 @@ def train(work: dict, kind: str, precision: str, steps: int, warmup: int, senten
 
 
 @torch.inference_mode()
-def decode(work: dict, kind: str, beam: int) -> dict:
+def decode(work: dict, kind: str, beam: int, precision: str) -> dict:
     model = build(work, kind).eval()
-    decode_cfg = DecodeConfig(beam_size=beam, max_len_a=1.5, max_len_b=0)
+    cfg = DecodeConfig(beam_size=beam, max_len_a=1.5, max_len_b=0, length_penalty=0.0,
+                       batch_size=64, precision=precision)
+    device = torch.device("cpu")
     sentences, out_len, start, groups = 0, 0, time.perf_counter(), []
-    for src in work["test"]:
+    for src in work["test"]:  # groups of 64 sentences of similar length
         group_start = time.perf_counter()
-        b = collate(src, [[1]] * len(src))  # targets unused: only src_ids and src_lens
-        max_len = max_lengths(b.src_lens, decode_cfg.max_len_a, decode_cfg.max_len_b)
-        if beam == 1:
-            outs = greedy(model, b.src_ids, b.src_lens, max_len)
-        else:
-            outs = [h[0].ids for h in beam_search(model, b.src_ids, b.src_lens, max_len,
-                                                  beam_size=beam, length_penalty=0.0)]
+        outs = [h[0].ids for h in decode_ids(model, src, cfg, device)]
         sentences += len(src)
         out_len += sum(len(o) for o in outs)
         groups.append((sum(map(len, src)) / len(src),
@@ -118,7 +117,7 @@ def main() -> None:
         work = torch.load(args.work, weights_only=False)
         result = (train(work, args.model, args.precision, args.steps, args.warmup,
                         args.sentences or work["sentences"]) if args.task == "train"
-                  else decode(work, args.model, args.beam))
+                  else decode(work, args.model, args.beam, args.precision))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 

@@ -53,6 +53,16 @@ def make_work(path: Path, steps: int) -> dict:
     return work
 
 
+def commit() -> str:
+    """The measured code's commit, marked when the working tree differs from it."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(HERE), *args], capture_output=True,
+                              text=True).stdout.strip()
+    sha = git("rev-parse", "--short", "HEAD") or "unknown"
+    return sha + (" (with uncommitted changes)" if git("status", "--porcelain", "--", ".",
+                                                        "../seq2seq") else "")
+
+
 def measure(python: str, worker: str, *args: str) -> dict:
     started = time.perf_counter()
     out = subprocess.run([python, str(HERE / worker), *args], capture_output=True, text=True)
@@ -77,8 +87,10 @@ def main() -> None:
     w = str(work_path)
     steps = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
     ours, joey = sys.executable, args.joey_python
+    started = time.perf_counter()
     r: dict = {"machine": f"{platform.processor() or platform.machine()}, "
-                          f"{torch.get_num_threads()} threads, torch {torch.__version__}"}
+                          f"{torch.get_num_threads()} threads, torch {torch.__version__}",
+               "commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     print("training", flush=True)
     r["joey_train"] = measure(joey, "joey_worker.py", w, "train", *steps)
     for precision in ("fp32", "bf16"):
@@ -92,82 +104,122 @@ def main() -> None:
     for beam in (1, 5):
         r[f"joey_decode_beam{beam}"] = measure(joey, "joey_worker.py", w, "decode",
                                                "--beam", str(beam))
-        r[f"ours_decode_beam{beam}"] = measure(ours, "ours_worker.py", w, "decode",
-                                               "--beam", str(beam))
+        for precision in ("fp32", "bf16"):
+            r[f"ours_decode_beam{beam}_{precision}"] = measure(
+                ours, "ours_worker.py", w, "decode", "--beam", str(beam),
+                "--precision", precision)
     print("how cost grows", flush=True)
     for n in SCALING_SENTENCES:
         r[f"ours_train_paper_bf16_{n}"] = measure(
             ours, "ours_worker.py", w, "train", "--model", "paper", "--precision", "bf16",
             "--sentences", str(n), *steps)
     for beam in (2, 12):
-        r[f"ours_decode_beam{beam}"] = measure(ours, "ours_worker.py", w, "decode",
-                                               "--beam", str(beam))
+        r[f"ours_decode_beam{beam}_bf16"] = measure(ours, "ours_worker.py", w, "decode",
+                                                    "--beam", str(beam), "--precision", "bf16")
+    r["wall_min"] = (time.perf_counter() - started) / 60
     report(r, args.out)
     work_path.unlink()
 
 
 def report(r: dict, out: Path) -> None:
-    best = max(("fp32", "bf16"), key=lambda p: r[f"ours_train_same_{p}"]["tokens_per_s"])
+    """Ratios ours/Joey: each of our sides at its faster precision (fp32 listed beside)."""
+    def faster(prefix, key):
+        return max(("fp32", "bf16"), key=lambda p: r[f"{prefix}_{p}"][key])
+    best = faster("ours_train_same", "tokens_per_s")
+    dec = faster("ours_decode_beam5", "sentences_per_s")
     joey_tps = r["joey_train"]["tokens_per_s"]
     paper = r["ours_train_paper_bf16"]
+    def decode_ratio(beam, precision):
+        return (r[f"ours_decode_beam{beam}_{precision}"]["sentences_per_s"]
+                / r[f"joey_decode_beam{beam}"]["sentences_per_s"])
     ratios = {
         "train_ratio_same_math": r[f"ours_train_same_{best}"]["tokens_per_s"] / joey_tps,
         "train_ratio_same_math_fp32": r["ours_train_same_fp32"]["tokens_per_s"] / joey_tps,
         "train_ratio_paper": paper["tokens_per_s"] / joey_tps,
-        "decode_ratio_beam5": (r["ours_decode_beam5"]["sentences_per_s"]
-                               / r["joey_decode_beam5"]["sentences_per_s"]),
-        "decode_ratio_greedy": (r["ours_decode_beam1"]["sentences_per_s"]
-                                / r["joey_decode_beam1"]["sentences_per_s"]),
+        "decode_ratio_beam5": decode_ratio(5, dec),
+        "decode_ratio_greedy": decode_ratio(1, dec),
+        "decode_ratio_beam5_fp32": decode_ratio(5, "fp32"),
+        "decode_ratio_greedy_fp32": decode_ratio(1, "fp32"),
         "rss_ratio_train": (r[f"ours_train_same_{best}"]["peak_rss_mb"]
                             / r["joey_train"]["peak_rss_mb"]),
-        "rss_ratio_decode": (r["ours_decode_beam5"]["peak_rss_mb"]
+        "rss_ratio_decode": (r[f"ours_decode_beam5_{dec}"]["peak_rss_mb"]
                              / r["joey_decode_beam5"]["peak_rss_mb"]),
         "mfu": paper["flops_per_s"] / r["matmul_bf16"]["flops_per_s"],
         "mfu_fp32": (r["ours_train_paper_fp32"]["flops_per_s"]
                      / r["matmul_fp32"]["flops_per_s"]),
     }
     r["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
-    r["same_math_precision"] = best
+    r["same_math_precision"], r["decode_precision"] = best, dec
     (out / "results.json").write_text(json.dumps(r, indent=1) + "\n")
     (out / "results.md").write_text(markdown(r))
     print(json.dumps(r["ratios"], indent=1))
 
 
 def markdown(r: dict) -> str:
-    q = r["ratios"]
-    lines = ["# Benchmark: seq2seq against Joey NMT 2.3.0\n", f"Machine: {r['machine']}.\n",
+    q, best, dec = r["ratios"], r["same_math_precision"], r["decode_precision"]
+    lines = ["# Benchmark: seq2seq against Joey NMT 2.3.0\n",
+             f"Machine: {r['machine']}. Commit {r['commit']}, {r['date']}; `make bench` "
+             f"took {r['wall_min']:.1f} min. Joey runs fp32 (it offers half precision on "
+             f"GPUs only).\n",
              "| measure | ours | Joey | ratio |", "| --- | --- | --- | --- |"]
     def row(name, ours, joey, ratio, unit):
-        lines.append(f"| {name} | {ours:,.0f} {unit} | {joey:,.0f} {unit} | {ratio:.2f} |")
-    best = r["same_math_precision"]
-    row(f"training, same model ({best})", r[f"ours_train_same_{best}"]["tokens_per_s"],
-        r["joey_train"]["tokens_per_s"], q["train_ratio_same_math"], "tgt tok/s")
-    row("training, same model (fp32)", r["ours_train_same_fp32"]["tokens_per_s"],
-        r["joey_train"]["tokens_per_s"], q["train_ratio_same_math_fp32"], "tgt tok/s")
+        lines.append(f"| {name} | {ours:,.1f} {unit} | {joey:,.1f} {unit} | {ratio:.2f} |")
+    joey_train = r["joey_train"]["tokens_per_s"]
+    for p in dict.fromkeys((best, "fp32")):
+        row(f"training, same model ({p})", r[f"ours_train_same_{p}"]["tokens_per_s"],
+            joey_train, r[f"ours_train_same_{p}"]["tokens_per_s"] / joey_train, "tgt tok/s")
     row("training, paper model (bf16) vs Joey's", r["ours_train_paper_bf16"]["tokens_per_s"],
-        r["joey_train"]["tokens_per_s"], q["train_ratio_paper"], "tgt tok/s")
-    for beam, key in ((5, "beam5"), (1, "greedy")):
-        row(f"decoding, beam {beam}", r[f"ours_decode_beam{1 if beam == 1 else 5}"]
-            ["sentences_per_s"], r[f"joey_decode_beam{1 if beam == 1 else 5}"]
-            ["sentences_per_s"], q[f"decode_ratio_{key}"], "sent/s")
-    row("peak RSS, training", r[f"ours_train_same_{best}"]["peak_rss_mb"],
+        joey_train, q["train_ratio_paper"], "tgt tok/s")
+    for beam, name in ((5, "beam 5"), (1, "greedy")):
+        joey = r[f"joey_decode_beam{beam}"]["sentences_per_s"]
+        for p in dict.fromkeys((dec, "fp32")):
+            ours = r[f"ours_decode_beam{beam}_{p}"]["sentences_per_s"]
+            row(f"decoding, {name} ({p})", ours, joey, ours / joey, "sent/s")
+    row(f"peak RSS, training ({best})", r[f"ours_train_same_{best}"]["peak_rss_mb"],
         r["joey_train"]["peak_rss_mb"], q["rss_ratio_train"], "MB")
-    row("peak RSS, decoding", r["ours_decode_beam5"]["peak_rss_mb"],
+    row(f"peak RSS, decoding beam 5 ({dec})", r[f"ours_decode_beam5_{dec}"]["peak_rss_mb"],
         r["joey_decode_beam5"]["peak_rss_mb"], q["rss_ratio_decode"], "MB")
     lines += ["", f"Model FLOP utilisation of the paper model's training step: "
               f"{q['mfu']:.0%} of measured bf16 matmul peak "
               f"({r['matmul_bf16']['flops_per_s'] / 1e9:.0f} GFLOP/s); fp32: "
               f"{q['mfu_fp32']:.0%} of {r['matmul_fp32']['flops_per_s'] / 1e9:.0f} GFLOP/s.", ""]
-    lines += ["Training tokens/s against sentences per batch (paper model, bf16): "
-              + ", ".join(f"{n}: {r[f'ours_train_paper_bf16_{n}']['tokens_per_s']:,.0f}"
-                          for n in SCALING_SENTENCES) + ".",
-              "Decoding sentences/s against beam: "
-              + ", ".join(f"{b}: {r[f'ours_decode_beam{b}']['sentences_per_s']:.1f}"
-                          for b in (1, 2, 5, 12)) + ".",
-              "Beam-5 decoding milliseconds per sentence against source length (pieces): "
-              + ", ".join(f"{lo}-{hi}: {ms:.1f}" for lo, hi, ms in
-                          length_buckets(r["ours_decode_beam5"]["groups"])) + ".", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + growth(r))
+
+
+def growth(r: dict) -> list[str]:
+    """How cost grows with batch size, beam and sentence length, and whether as expected."""
+    tps = [r[f"ours_train_paper_bf16_{n}"]["tokens_per_s"] for n in SCALING_SENTENCES]
+    beams = (1, 2, 5, 12)
+    ms = [1000 / r[f"ours_decode_beam{b}_bf16"]["sentences_per_s"] for b in beams]
+    lengths = length_buckets(r["ours_decode_beam5_bf16"]["groups"])
+    beam_fit = linear_fit(beams[1:], ms[1:])
+    length_fit = linear_fit([(lo + hi) / 2 for lo, hi, _ in lengths], [m for *_, m in lengths])
+    return [
+        "Training tokens/s against sentences per batch (paper model, bf16): "
+        + ", ".join(f"{n}: {t:,.0f}" for n, t in zip(SCALING_SENTENCES, tps))
+        + f" -- larger batches make larger matrix products, up to {max(tps):,.0f} tok/s.",
+        "",
+        "Decoding milliseconds per sentence against beam (bf16): "
+        + ", ".join(f"{b}: {m:.1f}" for b, m in zip(beams, ms))
+        + f". From beam 2 on, {beam_fit}.",
+        "",
+        "Beam-5 decoding milliseconds per sentence against source length (pieces): "
+        + ", ".join(f"{lo}-{hi}: {m:.1f}" for lo, hi, m in lengths) + f"; {length_fit}.", ""]
+
+
+def linear_fit(xs: list, ys: list) -> str:
+    """'linear (...)' when a straight line explains the points (R^2 >= 0.95), else says so."""
+    if len(xs) < 3:
+        return f"too few points ({len(xs)}) to tell"
+    n, mx, my = len(xs), sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    resid = sum((y - my - slope * (x - mx)) ** 2 for x, y in zip(xs, ys))
+    total = sum((y - my) ** 2 for y in ys) or 1e-12
+    r2 = 1 - resid / total
+    verdict = "linear, as expected" if r2 >= 0.95 else "NOT linear: investigate"
+    return (f"{verdict} (least-squares line {my - slope * mx:.1f} + {slope:.2f} per unit, "
+            f"R^2 {r2:.3f}, {n} points)")
 
 
 def length_buckets(groups: list, edges=(1, 11, 21, 41, 1000)) -> list:

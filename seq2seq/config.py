@@ -123,6 +123,9 @@ class DecodeConfig:
     max_len_b: int = 10  # (lengths in pieces: see max_len_a)
     length_penalty: float = 0.0  # 0: plain log-probability (the paper); 1: divide by length
     nbest: int = 1  # hypotheses returned per sentence, best first
+    # bf16 autocast in the search: about 2x faster on CPUs with AVX512-BF16 or AMX and
+    # on recent GPUs; log-probabilities and scores stay fp32 (bench/results.md)
+    precision: str = "fp32"  # fp32 | bf16
 
 
 @dataclass
@@ -243,6 +246,7 @@ def validate(cfg: TrainConfig) -> None:
          "unigram | bpe | word | char"),
         ("trainer.device", cfg.trainer.device in ("auto", "cpu", "cuda"), "auto | cpu | cuda"),
         ("trainer.precision", cfg.trainer.precision in ("fp32", "bf16"), "fp32 | bf16"),
+        ("decode.precision", cfg.decode.precision in ("fp32", "bf16"), "fp32 | bf16"),
         ("trainer.best_metric", cfg.trainer.best_metric in ("bleu", "ppl"), "bleu | ppl"),
         ("trainer.best_metric", cfg.trainer.eval_bleu or cfg.trainer.best_metric == "ppl",
          "must be ppl when trainer.eval_bleu is false"),

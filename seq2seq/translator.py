@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch import nn
@@ -58,8 +58,24 @@ def translate(model: nn.Module, tok: Tokenizer, lines: Sequence[str], decode: De
     results: list[list[Hypothesis]] = [[] for _ in lines]
     todo = [i for i, line in enumerate(lines) if line.strip()]
     src = tok.encode_source([lines[i] for i in todo]) if todo else []
-    order = sorted(range(len(todo)), key=lambda j: len(src[j]))  # similar lengths together
-    bar = tqdm(total=len(todo), desc="translating", unit=" sentences", disable=not progress)
+    with tqdm(total=len(todo), desc="translating", unit=" sentences",
+              disable=not progress) as bar:
+        for i, hyps in zip(todo, decode_ids(model, src, decode, device, bar.update)):
+            results[i] = hyps
+    model.train(was_training)
+    return results
+
+
+@torch.inference_mode()
+def decode_ids(model: nn.Module, src: Sequence[Sequence[int]], decode: DecodeConfig,
+               device: torch.device, done: Callable[[int], object] = lambda n: None
+               ) -> list[list[Hypothesis]]:
+    """The n-best hypotheses of every (non-empty) source id sequence, in input order.
+
+    Sentences of similar length are searched together, `decode.batch_size` at a time;
+    `done(n)` hears of each batch's n sentences as it finishes."""
+    results: list[list[Hypothesis]] = [[] for _ in src]
+    order = sorted(range(len(src)), key=lambda j: len(src[j]))  # similar lengths together
     for start in range(0, len(order), decode.batch_size):
         chunk = order[start: start + decode.batch_size]
         lens = torch.tensor([len(src[j]) for j in chunk])
@@ -67,11 +83,12 @@ def translate(model: nn.Module, tok: Tokenizer, lines: Sequence[str], decode: De
         for row, j in enumerate(chunk):
             ids[row, : len(src[j])] = torch.tensor(src[j])
         max_len = max_lengths(lens, decode.max_len_a, decode.max_len_b)
-        for j, h in zip(chunk, _decode(model, ids.to(device), lens.to(device), max_len, decode)):
-            results[todo[j]] = h
-        bar.update(len(chunk))
-    bar.close()
-    model.train(was_training)
+        with torch.autocast(device.type, dtype=torch.bfloat16,
+                            enabled=decode.precision == "bf16"):
+            hyps = _decode(model, ids.to(device), lens.to(device), max_len, decode)
+        for j, h in zip(chunk, hyps):
+            results[j] = h
+        done(len(chunk))
     return results
 
 
@@ -109,15 +126,19 @@ class Translator:
     def settings(self, beam: Optional[int] = None, nbest: int = 1, *,
                  length_penalty: Optional[float] = None, max_len_a: Optional[float] = None,
                  max_len_b: Optional[int] = None,
-                 batch_size: Optional[int] = None) -> DecodeConfig:
+                 batch_size: Optional[int] = None,
+                 precision: Optional[str] = None) -> DecodeConfig:
         """This translator's decode config with the given fields changed, checked."""
         given = {"beam_size": beam, "nbest": nbest, "length_penalty": length_penalty,
-                 "max_len_a": max_len_a, "max_len_b": max_len_b, "batch_size": batch_size}
+                 "max_len_a": max_len_a, "max_len_b": max_len_b, "batch_size": batch_size,
+                 "precision": precision}
         cfg = dataclasses.replace(self.decode,
                                   **{k: v for k, v in given.items() if v is not None})
-        if cfg.beam_size < 1 or not 1 <= cfg.nbest <= cfg.beam_size or cfg.batch_size < 1:
-            raise ValueError(f"need beam size >= 1, 1 <= nbest <= beam size, batch size >= 1 "
-                             f"(got {cfg.beam_size}, {cfg.nbest}, {cfg.batch_size})")
+        if (cfg.beam_size < 1 or not 1 <= cfg.nbest <= cfg.beam_size or cfg.batch_size < 1
+                or cfg.precision not in ("fp32", "bf16")):
+            raise ValueError(f"need beam size >= 1, 1 <= nbest <= beam size, batch size >= 1, "
+                             f"precision fp32 | bf16 (got {cfg.beam_size}, {cfg.nbest}, "
+                             f"{cfg.batch_size}, {cfg.precision})")
         return cfg
 
     def hypotheses(self, lines: Sequence[str], decode: DecodeConfig,

@@ -48,7 +48,7 @@ def test_training_measurements(work, model, precision):
 
 def test_decoding_measurements(work):
     greedy = worker(work, "decode", "--beam", "1")
-    beam = worker(work, "decode", "--beam", "2")
+    beam = worker(work, "decode", "--beam", "2", "--precision", "bf16")
     for r in (greedy, beam):
         assert r["sentences_per_s"] > 0 and len(r["groups"]) == 2
         # an untrained model rarely ends a sentence: outputs run to 1.5 x source length
@@ -58,7 +58,8 @@ def test_decoding_measurements(work):
 def test_the_report_holds_every_ratio(tmp_path):
     def m(**kw):
         return {"peak_rss_mb": 500.0, **kw}
-    r = {"machine": "test", "joey_train": m(tokens_per_s=100.0),
+    r = {"machine": "test", "commit": "abc1234", "date": "today", "wall_min": 7.5,
+         "joey_train": m(tokens_per_s=100.0),
          "matmul_fp32": m(flops_per_s=1e11), "matmul_bf16": m(flops_per_s=2e11),
          "joey_decode_beam1": m(sentences_per_s=10.0), "joey_decode_beam5": m(sentences_per_s=4.0)}
     for p in ("fp32", "bf16"):
@@ -66,13 +67,24 @@ def test_the_report_holds_every_ratio(tmp_path):
         r[f"ours_train_paper_{p}"] = m(tokens_per_s=400.0, flops_per_s=6e10)
     for n in bench_run.SCALING_SENTENCES:
         r[f"ours_train_paper_bf16_{n}"] = m(tokens_per_s=float(n))
-    for b in (1, 2, 5, 12):
-        r[f"ours_decode_beam{b}"] = m(sentences_per_s=30.0 / b, groups=[(5.0, 0.01), (25.0, 0.03)])
+    for b in (1, 2, 5, 12):  # bf16 twice as fast as fp32; 1000/30 ms a sentence per beam
+        for p, speed in (("fp32", 15.0), ("bf16", 30.0)):
+            r[f"ours_decode_beam{b}_{p}"] = m(sentences_per_s=speed / b,
+                                              groups=[(5.0, 0.01), (25.0, 0.03)])
     bench_run.report(r, tmp_path)
     ratios = json.loads((tmp_path / "results.json").read_text())["ratios"]
     assert ratios["train_ratio_same_math"] == 2.5 and ratios["train_ratio_paper"] == 4.0
     assert ratios["decode_ratio_beam5"] == 1.5 and ratios["decode_ratio_greedy"] == 3.0
+    assert ratios["decode_ratio_beam5_fp32"] == 0.75 and ratios["decode_ratio_greedy_fp32"] == 1.5
     assert ratios["rss_ratio_train"] == ratios["rss_ratio_decode"] == 1.0
     assert ratios["mfu"] == 0.3 and ratios["mfu_fp32"] == 0.6
     text = (tmp_path / "results.md").read_text()
     assert "| training, same model" in text and "1-10: 10.0" in text
+    assert "Commit abc1234" in text and "decoding, beam 5 (bf16)" in text
+    assert "From beam 2 on, linear, as expected" in text  # time exactly proportional to beam
+
+
+def test_linear_fit_tells_a_line_from_a_curve():
+    assert bench_run.linear_fit([1, 2, 3, 4], [3, 5, 7, 9]).startswith("linear")
+    assert bench_run.linear_fit([1, 2, 3, 4], [1, 1, 1, 30]).startswith("NOT linear")
+    assert bench_run.linear_fit([1, 2], [1, 2]).startswith("too few")

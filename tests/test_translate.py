@@ -175,6 +175,19 @@ def test_the_python_api_translates_like_the_cli(saved):
         t.translate_nbest(["Hola."], beam=2, nbest=3)
 
 
+def test_bf16_search_runs_in_bf16_and_scores_like_fp32(saved):
+    t = Translator.from_run(saved["run_dir"], device="cpu")
+    lines = [line for line in saved["lines"] if line]
+    fp32 = t.hypotheses(lines, t.settings(precision="fp32"))
+    bf16 = t.hypotheses(lines, t.settings(precision="bf16"))
+    best32, best16 = [h[0].score for h in fp32], [h[0].score for h in bf16]
+    assert best32 != best16  # autocast is on: the products round differently
+    for a, b in zip(best32, best16):  # ... but the search finds as good a hypothesis
+        assert abs(a - b) <= 0.03 * abs(a) + 0.1, (best32, best16)
+    with pytest.raises(ValueError, match="precision"):
+        t.settings(precision="fp8")
+
+
 def test_the_python_api_in_a_fresh_process(saved, tmp_path):
     code = ("import sys; from seq2seq import Translator; "
             "t = Translator.from_run(sys.argv[1]); "
