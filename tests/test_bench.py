@@ -13,6 +13,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 sys.path.insert(0, str(BENCH))
+import paper_size  # noqa: E402
 import run as bench_run  # noqa: E402  (bench/ is not a package: it is not shipped)
 
 
@@ -88,3 +89,17 @@ def test_linear_fit_tells_a_line_from_a_curve():
     assert bench_run.linear_fit([1, 2, 3, 4], [3, 5, 7, 9]).startswith("linear")
     assert bench_run.linear_fit([1, 2, 3, 4], [1, 1, 1, 30]).startswith("NOT linear")
     assert bench_run.linear_fit([1, 2], [1, 2]).startswith("too few")
+
+
+def test_paper_size_measures_training_and_search(tmp_path):
+    """bench/paper_size.py (the paper's config, shrunk here) reports speeds and days."""
+    out = subprocess.run([sys.executable, str(BENCH / "paper_size.py"), "--sentences", "2",
+                          "--steps", "1", "--decode-sentences", "2", "model.hidden_dim=8",
+                          "model.emb_dim=8", "model.layers=1"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    r = json.loads(out.stdout)
+    assert r["train_fp32"]["tokens_per_s"] > 0 and r["train_bf16"]["tokens_per_s"] > 0
+    assert r["decode_beam12_bf16"]["sentences_per_s"] > 0
+    assert r["paper_days_on_8_gpus"] == pytest.approx(7.5 * 360e6 / 6300 / 86400)
+    assert "days on this device" in paper_size.summary(r)

@@ -1,0 +1,143 @@
+"""The paper's own model size: how long its WMT'14 run would take on this device.
+
+    python bench/paper_size.py [--device cuda] [--sentences 128] [--record] [OVERRIDE ...]
+
+`experiment=sutskever2014` as configured (4 x 1000 LSTMs, 1,000-dim embeddings, 160k / 80k
+word vocabularies, batches of 128 sentences), trained on synthetic batches of WMT'14's mean
+sentence length (348M French words in 12M pairs: 29 words, plus eos), with the training
+step of `seq2seq-train` in fp32 and bf16; beam-12 search over 30-word outputs. Prints the
+figures and the expected wall time of the paper's 7.5 epochs, and appends them to
+docs/benchmarks.md with --record. On CUDA it also samples the GPU's utilisation.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from seq2seq.config import load_config
+from seq2seq.data import collate
+from seq2seq.distributed import Ranks
+from seq2seq.model import TokenLoss, build_model
+from seq2seq.optim import build_optimizer, gradients
+from seq2seq.search import beam_search
+
+ROOT = Path(__file__).resolve().parent.parent
+WMT14_TARGET_TOKENS = 348e6 + 12e6  # French words + one eos per sentence (paper, 3.1)
+EPOCHS, PAPER_WORDS_PER_S = 7.5, 6300  # paper, 3.4 and 3.5: ~10 days on 8 GPUs
+LENGTH = 29
+
+
+def batch(n: int, src_vocab: int, tgt_vocab: int, gen: torch.Generator):
+    src = torch.randint(4, src_vocab, (n, LENGTH), generator=gen).tolist()
+    tgt = torch.randint(4, tgt_vocab, (n, LENGTH), generator=gen).tolist()
+    return collate(src, tgt)
+
+
+def utilisation(device: torch.device) -> float | None:
+    try:
+        return float(torch.cuda.utilization(device)) if device.type == "cuda" else None
+    except Exception:  # no NVML: utilisation is not available, the speed still is
+        return None
+
+
+def train(model, device, precision: str, sentences: int, steps: int) -> dict:
+    loss_fn, params = TokenLoss(model), list(model.parameters())
+    opt = build_optimizer("sgd", params, 0.7)
+    gen = torch.Generator().manual_seed(1)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    tokens, busy, start = 0, [], 0.0
+    for i in range(steps + 1):  # the first step warms up (allocator, kernels)
+        if i == 1:
+            sync(device)
+            tokens, start = 0, time.perf_counter()
+        b = batch(sentences, model.encoder.emb.num_embeddings, model.out.out_features, gen)
+        gradients(loss_fn, b.to(device), params, Ranks(), loss_per="sentence",
+                  clip_norm=5.0, autocast=autocast)
+        opt.step()
+        tokens += b.n_tokens
+        busy.append(utilisation(device))
+    sync(device)
+    seconds = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    util = [u for u in busy[1:] if u is not None]
+    return {"tokens_per_s": tokens / seconds, "gpu_util": sum(util) / len(util) if util else None,
+            "peak_gib": peak}
+
+
+@torch.inference_mode()
+def decode(model, device, sentences: int, beam: int) -> dict:
+    model.eval()
+    gen = torch.Generator().manual_seed(2)
+    b = batch(sentences, model.encoder.emb.num_embeddings, model.out.out_features, gen)
+    ids, lens = b.src_ids.to(device), b.src_lens.to(device)
+    max_len = torch.full_like(lens, 30)  # an untrained model rarely ends: 30 words each
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+        beam_search(model, ids[:2], lens[:2], max_len[:2], beam_size=beam)  # warm-up
+        sync(device)
+        start = time.perf_counter()
+        beam_search(model, ids, lens, max_len, beam_size=beam)
+        sync(device)
+    return {"sentences_per_s": sentences / (time.perf_counter() - start)}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def days(tokens_per_s: float) -> float:
+    return EPOCHS * WMT14_TARGET_TOKENS / tokens_per_s / 86400
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--sentences", type=int, default=128, help="a training batch (paper: 128)")
+    p.add_argument("--steps", type=int, default=10, help="timed training steps")
+    p.add_argument("--decode-sentences", type=int, default=128)
+    p.add_argument("--record", action="store_true", help="append to docs/benchmarks.md")
+    p.add_argument("overrides", nargs="*", help="config overrides (tests shrink the model)")
+    args = p.parse_args()
+    device = torch.device(args.device)
+    cfg = load_config(["experiment=sutskever2014", *args.overrides])
+    torch.manual_seed(1)
+    model = build_model(cfg.model, 160_000, 80_000).to(device)  # the paper's vocabularies
+    r = {"device": torch.cuda.get_device_name(device) if device.type == "cuda"
+         else f"CPU, {torch.get_num_threads()} threads", "torch": torch.__version__,
+         "sentences": args.sentences, "length": LENGTH}
+    for precision in ("fp32", "bf16"):
+        r[f"train_{precision}"] = train(model.train(), device, precision, args.sentences,
+                                        args.steps)
+    r["decode_beam12_bf16"] = decode(model, device, args.decode_sentences, beam=12)
+    best = max(r["train_fp32"]["tokens_per_s"], r["train_bf16"]["tokens_per_s"])
+    r["days_for_7.5_epochs"] = days(best)
+    r["paper_days_on_8_gpus"] = days(PAPER_WORDS_PER_S)
+    print(json.dumps(r, indent=1))
+    if args.record:
+        with open(ROOT / "docs" / "benchmarks.md", "a") as f:
+            f.write(summary(r))
+
+
+def summary(r: dict) -> str:
+    def row(precision):
+        t = r[f"train_{precision}"]
+        extra = "" if t["gpu_util"] is None else f", GPU busy {t['gpu_util']:.0f}%"
+        mem = "" if t["peak_gib"] is None else f", peak {t['peak_gib']:.1f} GiB"
+        return f"- training, {precision}: {t['tokens_per_s']:,.0f} target tokens/s{extra}{mem}"
+    return "\n".join([
+        f"\n## {r['device']} (torch {r['torch']}, {time.strftime('%Y-%m-%d')})\n",
+        f"Paper-size model, batches of {r['sentences']} sentences of {r['length']} words:\n",
+        row("fp32"), row("bf16"),
+        f"- beam-12 search (bf16): {r['decode_beam12_bf16']['sentences_per_s']:,.2f} "
+        "sentences/s (30-word outputs)",
+        f"- the paper's 7.5 epochs ({EPOCHS * WMT14_TARGET_TOKENS / 1e9:.1f}B target tokens) "
+        f"at the faster rate: {r['days_for_7.5_epochs']:,.1f} days on this device "
+        f"(the paper: {r['paper_days_on_8_gpus']:.1f} days at 6,300 words/s on 8 GPUs)", ""])
+
+
+if __name__ == "__main__":
+    main()
