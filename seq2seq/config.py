@@ -95,9 +95,10 @@ class TrainerConfig:
     seed: int = 1  # initial parameters, dropout and batch order (ensembles differ here)
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default (one per core)
-    # bf16 autocast for the training forward pass (parameters and updates stay fp32): about
-    # 1.7x faster on CPUs with AVX512-BF16 or AMX, and on recent GPUs.
-    precision: str = "fp32"  # fp32 | bf16
+    # autocast for the training forward pass (parameters and updates stay fp32). bf16: about
+    # 1.7x faster on CPUs with AVX512-BF16 or AMX, and on recent GPUs; fp16: for GPUs
+    # without bf16 (V100, T4), with a dynamic loss scale (torch.amp.GradScaler).
+    precision: str = "fp32"  # fp32 | bf16 | fp16
     max_tokens: int = 4000  # a batch holds at most this many (padded) tokens per side
     max_sentences: int = 128  # and at most this many sentences (paper: 128)
     max_time: Optional[float] = None  # seconds of training; stops cleanly with a checkpoint
@@ -245,7 +246,8 @@ def validate(cfg: TrainConfig) -> None:
         ("tokenizer.model_type", cfg.tokenizer.model_type in ("unigram", "bpe", "word", "char"),
          "unigram | bpe | word | char"),
         ("trainer.device", cfg.trainer.device in ("auto", "cpu", "cuda"), "auto | cpu | cuda"),
-        ("trainer.precision", cfg.trainer.precision in ("fp32", "bf16"), "fp32 | bf16"),
+        ("trainer.precision", cfg.trainer.precision in ("fp32", "bf16", "fp16"),
+         "fp32 | bf16 | fp16"),
         ("decode.precision", cfg.decode.precision in ("fp32", "bf16"), "fp32 | bf16"),
         ("trainer.best_metric", cfg.trainer.best_metric in ("bleu", "ppl"), "bleu | ppl"),
         ("trainer.best_metric", cfg.trainer.eval_bleu or cfg.trainer.best_metric == "ppl",

@@ -9,6 +9,7 @@ schedule applies to both.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 
@@ -38,14 +39,16 @@ def build_optimizer(name: str, params: list[torch.nn.Parameter],
 
 
 def gradients(loss_fn: torch.nn.Module, b, params: list[torch.nn.Parameter], ranks: Ranks, *,
-              loss_per: str, clip_norm: float, autocast: torch.autocast
-              ) -> tuple[float, int, float]:
+              loss_per: str, clip_norm: float, autocast: torch.autocast,
+              scaler: Optional[torch.amp.GradScaler] = None,
+              opt: Optional[torch.optim.Optimizer] = None) -> tuple[float, int, float]:
     """Forward and backward on batch `b`, then gradient-norm clipping.
 
     The loss is summed over target tokens and divided by the sentences (the paper) or
     tokens of all ranks together: with DDP averaging the gradients, two ranks with half a
     batch each compute the gradient of one process with the whole batch. Returns the
-    summed loss and target tokens of all ranks, and ||g|| before clipping.
+    summed loss and target tokens of all ranks, and ||g|| before clipping. `scaler` (fp16):
+    the loss is scaled for backward and `opt`'s gradients unscaled before clipping.
     """
     with autocast:
         loss_sum = loss_fn(b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)
@@ -55,6 +58,9 @@ def gradients(loss_fn: torch.nn.Module, b, params: list[torch.nn.Parameter], ran
         divisor, loss, n_tokens = ranks.sum([divisor, float(loss_sum.detach()), n_tokens])
     for p in params:
         p.grad = None
-    (loss_sum * (ranks.world / divisor)).backward()  # DDP averages over the ranks
+    objective = loss_sum * (ranks.world / divisor)  # DDP averages over the ranks
+    (objective if scaler is None else scaler.scale(objective)).backward()
+    if scaler is not None:
+        scaler.unscale_(opt)  # clip the true gradient; inf/NaN here makes scaler.step skip
     grad_norm = clip_gradients(params, clip_norm)
     return (loss_sum.item() if loss is None else loss), int(n_tokens), grad_norm

@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from seq2seq import checkpoint, distributed
 from seq2seq.cli import Stopped, run as run_cli, signals_as_requests, wants_debug
-from seq2seq.config import TrainConfig, cli_config, config_to_dict
+from seq2seq.config import ConfigError, TrainConfig, cli_config, config_to_dict
 from seq2seq.data import ParallelIds
 from seq2seq.distributed import Ranks
 from seq2seq.metrics import bleu
@@ -49,6 +49,10 @@ class Run:
         self.cfg, tc, self.ranks = cfg, cfg.trainer, ranks
         self.paths = RunDir(tc.run_dir)
         self.device = distributed.start(ranks, pick_device(tc.device))
+        if (tc.precision == "fp16" and self.device.type == "cpu"
+                and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled):
+            raise ConfigError("config key 'trainer.precision': fp16 is for CUDA GPUs (oneDNN "
+                              "has no fp16 LSTM on this CPU); use bf16 on a CPU")
         if not ranks.main:
             ranks.barrier()  # rank 0 prepares the data and the run directory first
         prepared = prepare(cfg)
@@ -72,6 +76,9 @@ class Run:
                 self.loss, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.params = list(self.model.parameters())
         self.opt = build_optimizer(cfg.optim.name, self.params, cfg.optim.lr)
+        # fp16 only: a dynamic loss scale keeps small gradients from flushing to zero
+        self.scaler = torch.amp.GradScaler(self.device.type,
+                                           enabled=tc.precision == "fp16")
         self.epoch, self.next_batch, self.step, self.best = 0, 0, 0, None
         self.skipped = 0  # batches skipped for a non-finite loss (trainer.on_nonfinite=skip)
         self.elapsed = 0.0  # training seconds so far, over all resumptions (max_time)
@@ -91,8 +98,9 @@ class Run:
                 checkpoint.write_bytes_atomic(kept, model_bytes)
 
     def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16,
-                              enabled=self.cfg.trainer.precision == "bf16")
+        precision = self.cfg.trainer.precision
+        return torch.autocast(self.device.type, enabled=precision != "fp32",
+                              dtype=torch.float16 if precision == "fp16" else torch.bfloat16)
 
     def batches(self, epoch: int) -> list:
         """This rank's share of the epoch's shuffled length buckets."""
@@ -108,6 +116,7 @@ class Run:
     # ------------------------------------------------------------ checkpoints
     def state(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "scaler": self.scaler.state_dict(),
                 "epoch": self.epoch, "next_batch": self.next_batch, "step": self.step,
                 "best": self.best, "elapsed": self.elapsed, "skipped": self.skipped,
                 "world": self.ranks.world, "config": config_to_dict(self.cfg),
@@ -128,6 +137,8 @@ class Run:
                              f"{self.ranks.world}: the data order would differ")
         checkpoint.load_weights(self.model, s["model"], path)
         self.opt.load_state_dict(s["optimizer"])
+        if s.get("scaler"):  # fp16 runs (an older checkpoint has none)
+            self.scaler.load_state_dict(s["scaler"])
         self.epoch, self.next_batch, self.step, self.best, self.elapsed, self.skipped = (
             s["epoch"], s["next_batch"], s["step"], s["best"], s["elapsed"], s.get("skipped", 0))
         torch.set_rng_state(s["rng"]["torch"])
@@ -196,9 +207,12 @@ def train_step(run: Run, index) -> tuple[float, int, float, float]:
     b = run.train.collate(index).to(run.device)
     loss, n_tokens, grad_norm = gradients(run.loss, b, run.params, run.ranks,
                                           loss_per=oc.loss_per, clip_norm=oc.clip_norm,
-                                          autocast=run.autocast())
+                                          autocast=run.autocast(), scaler=run.scaler,
+                                          opt=run.opt)
     run.step, run.next_batch = run.step + 1, run.next_batch + 1
-    if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+    # Under fp16 an overflowing gradient is the loss scale's business: scaler.step skips it.
+    finite_grad = math.isfinite(grad_norm) or run.scaler.is_enabled()
+    if not (math.isfinite(loss) and finite_grad):
         where = f"step {run.step} (epoch {run.epoch}, batch {run.next_batch})"
         if run.cfg.trainer.on_nonfinite == "error":
             raise FloatingPointError(
@@ -209,8 +223,9 @@ def train_step(run: Run, index) -> tuple[float, int, float, float]:
         log.warning("skipped %s: non-finite loss or gradient (%d skipped so far)",
                     where, run.skipped)
         return 0.0, 0, grad_norm, lr
-    # 3. a plain SGD (or Adam) step
-    run.opt.step()
+    # 3. a plain SGD (or Adam) step (fp16: unless the scaled gradient overflowed)
+    run.scaler.step(run.opt)
+    run.scaler.update()
     return loss, n_tokens, grad_norm, lr
 
 
