@@ -212,14 +212,14 @@ class Batch:
     src_lens: torch.Tensor  # (B,)
     tgt_in: torch.Tensor  # (B, T) bos + target
     tgt_out: torch.Tensor  # (B, T) target + eos, padded with PAD (ignored by the loss)
-
-    @property
-    def n_tokens(self) -> int:
-        return int((self.tgt_out != PAD).sum())
+    n_tokens: int  # real target tokens (eos included): counted here, never on a GPU
 
     def to(self, device: torch.device) -> "Batch":
-        return Batch(*(t.to(device, non_blocking=True) for t in
-                       (self.src_ids, self.src_lens, self.tgt_in, self.tgt_out)))
+        """On `device`; to a GPU from pinned memory, so the copy does not block the host."""
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return (t.pin_memory() if device.type == "cuda" else t).to(device, non_blocking=True)
+        return Batch(move(self.src_ids), move(self.src_lens), move(self.tgt_in),
+                     move(self.tgt_out), self.n_tokens)
 
 
 def pad(seqs: list[list[int]]) -> torch.Tensor:
@@ -234,7 +234,8 @@ def collate(src: list[list[int]], tgt: list[list[int]]) -> Batch:
     return Batch(src_ids=pad(src),
                  src_lens=torch.tensor([len(s) for s in src]),
                  tgt_in=pad([[BOS] + t for t in tgt]),
-                 tgt_out=pad([t + [EOS] for t in tgt]))
+                 tgt_out=pad([t + [EOS] for t in tgt]),
+                 n_tokens=sum(len(t) + 1 for t in tgt))
 
 
 class ParallelIds:
