@@ -37,6 +37,14 @@ def batch(n: int, src_vocab: int, tgt_vocab: int, gen: torch.Generator):
     return collate(src, tgt)
 
 
+def flops_per_target_token(model) -> float:
+    """Matmul FLOPs of training per target token (source as long as target, as here):
+    forward 2 per multiply-add of every LSTM weight and the output layer, backward twice."""
+    def lstm(rnn):
+        return sum(w.numel() for name, w in rnn.named_parameters() if name.startswith("weight"))
+    return 3 * 2 * (lstm(model.encoder.rnn) + lstm(model.decoder) + model.out.weight.numel())
+
+
 def utilisation(device: torch.device) -> float | None:
     try:
         return float(torch.cuda.utilization(device)) if device.type == "cuda" else None
@@ -113,6 +121,10 @@ def main() -> None:
         r[f"train_{precision}"] = train(model.train(), device, precision, args.sentences,
                                         args.steps)
     r["decode_beam12_bf16"] = decode(model, device, args.decode_sentences, beam=12)
+    r["tflop_per_target_token"] = flops_per_target_token(model) / 1e12
+    for precision in ("fp32", "bf16"):
+        t = r[f"train_{precision}"]
+        t["tflop_per_s"] = t["tokens_per_s"] * r["tflop_per_target_token"]
     best = max(r["train_fp32"]["tokens_per_s"], r["train_bf16"]["tokens_per_s"])
     r["days_for_7.5_epochs"] = days(best)
     r["paper_days_on_8_gpus"] = days(PAPER_WORDS_PER_S)
@@ -127,10 +139,12 @@ def summary(r: dict) -> str:
         t = r[f"train_{precision}"]
         extra = "" if t["gpu_util"] is None else f", GPU busy {t['gpu_util']:.0f}%"
         mem = "" if t["peak_gib"] is None else f", peak {t['peak_gib']:.1f} GiB"
-        return f"- training, {precision}: {t['tokens_per_s']:,.0f} target tokens/s{extra}{mem}"
+        return (f"- training, {precision}: {t['tokens_per_s']:,.0f} target tokens/s "
+                f"({t['tflop_per_s']:.2f} TFLOP/s){extra}{mem}")
     return "\n".join([
         f"\n## {r['device']} (torch {r['torch']}, {time.strftime('%Y-%m-%d')})\n",
-        f"Paper-size model, batches of {r['sentences']} sentences of {r['length']} words:\n",
+        f"Paper-size model, batches of {r['sentences']} sentences of {r['length']} words "
+        f"({r['tflop_per_target_token'] * 1e6:.0f} MFLOP of training per target token):\n",
         row("fp32"), row("bf16"),
         f"- beam-12 search (bf16): {r['decode_beam12_bf16']['sentences_per_s']:,.2f} "
         "sentences/s (30-word outputs)",
