@@ -59,8 +59,8 @@ def commit() -> str:
         return subprocess.run(["git", "-C", str(HERE), *args], capture_output=True,
                               text=True).stdout.strip()
     sha = git("rev-parse", "--short", "HEAD") or "unknown"
-    return sha + (" (with uncommitted changes)" if git("status", "--porcelain", "--", ".",
-                                                        "../seq2seq") else "")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", "../seq2seq")
+    return sha + (" (with uncommitted changes)" if changed else "")
 
 
 def measure(python: str, worker: str, *args: str) -> dict:
@@ -191,9 +191,10 @@ def growth(r: dict) -> list[str]:
     tps = [r[f"ours_train_paper_bf16_{n}"]["tokens_per_s"] for n in SCALING_SENTENCES]
     beams = (1, 2, 5, 12)
     ms = [1000 / r[f"ours_decode_beam{b}_bf16"]["sentences_per_s"] for b in beams]
-    lengths = length_buckets(r["ours_decode_beam5_bf16"]["groups"])
+    groups = full_groups(r["ours_decode_beam5_bf16"]["groups"])
+    lengths = length_buckets(groups)
     beam_fit = linear_fit(beams[1:], ms[1:])
-    length_fit = linear_fit([(lo + hi) / 2 for lo, hi, _ in lengths], [m for *_, m in lengths])
+    length_fit = linear_fit([n for n, *_ in groups], [1000 * t for _, t, _ in groups])
     return [
         "Training tokens/s against sentences per batch (paper model, bf16): "
         + ", ".join(f"{n}: {t:,.0f}" for n, t in zip(SCALING_SENTENCES, tps))
@@ -203,8 +204,16 @@ def growth(r: dict) -> list[str]:
         + ", ".join(f"{b}: {m:.1f}" for b, m in zip(beams, ms))
         + f". From beam 2 on, {beam_fit}.",
         "",
-        "Beam-5 decoding milliseconds per sentence against source length (pieces): "
-        + ", ".join(f"{lo}-{hi}: {m:.1f}" for lo, hi, m in lengths) + f"; {length_fit}.", ""]
+        f"Beam-5 decoding milliseconds per sentence against source length (pieces), over "
+        f"the {len(groups)} full batches of {groups[0][2]} sentences: "
+        + ", ".join(f"{lo}-{hi}: {m:.1f}" for lo, hi, m in lengths)
+        + f"; against each batch's mean length, {length_fit}.", ""]
+
+
+def full_groups(groups: list) -> list:
+    """The decode batches of the full size: a last, smaller one is no per-sentence cost."""
+    size = max(n for *_, n in groups)
+    return [g for g in groups if g[2] == size]
 
 
 def linear_fit(xs: list, ys: list) -> str:
@@ -226,7 +235,7 @@ def length_buckets(groups: list, edges=(1, 11, 21, 41, 1000)) -> list:
     """(low, high, ms per sentence) of the decode groups whose mean length falls in each."""
     out = []
     for lo, hi in zip(edges, edges[1:]):
-        times = [t for n, t in groups if lo <= n < hi]
+        times = [t for n, t, _ in groups if lo <= n < hi]
         if times:
             out.append((lo, hi - 1, 1000 * sum(times) / len(times)))
     return out

@@ -70,8 +70,8 @@ def test_the_report_holds_every_ratio(tmp_path):
         r[f"ours_train_paper_bf16_{n}"] = m(tokens_per_s=float(n))
     for b in (1, 2, 5, 12):  # bf16 twice as fast as fp32; 1000/30 ms a sentence per beam
         for p, speed in (("fp32", 15.0), ("bf16", 30.0)):
-            r[f"ours_decode_beam{b}_{p}"] = m(sentences_per_s=speed / b,
-                                              groups=[(5.0, 0.01), (25.0, 0.03)])
+            r[f"ours_decode_beam{b}_{p}"] = m(sentences_per_s=speed / b, groups=[
+                (5.0, 0.01, 4), (15.0, 0.02, 4), (25.0, 0.03, 4), (90.0, 0.5, 1)])
     bench_run.report(r, tmp_path)
     ratios = json.loads((tmp_path / "results.json").read_text())["ratios"]
     assert ratios["train_ratio_same_math"] == 2.5 and ratios["train_ratio_paper"] == 4.0
@@ -83,6 +83,8 @@ def test_the_report_holds_every_ratio(tmp_path):
     assert "| training, same model" in text and "1-10: 10.0" in text
     assert "Commit abc1234" in text and "decoding, beam 5 (bf16)" in text
     assert "From beam 2 on, linear, as expected" in text  # time exactly proportional to beam
+    assert "over the 3 full batches of 4 sentences" in text  # the 1-sentence batch left out
+    assert "mean length, linear, as expected" in text
 
 
 def test_linear_fit_tells_a_line_from_a_curve():
