@@ -34,15 +34,22 @@ def build(work: dict, kind: str) -> Seq2Seq:
 
 
 def step_flops(model: Seq2Seq, b) -> float:
-    """Matmul FLOPs of one training step of the paper's model: forward (2 per multiply-add)
-    and backward (twice the forward) of every LSTM layer and the output layer."""
-    def lstm(rnn, tokens):
-        return sum(2 * tokens * w.numel() for name, w in rnn.named_parameters()
-                   if name.startswith("weight_"))
-    src_tokens = int(b.src_lens.sum())
-    forward = (lstm(model.encoder.rnn, src_tokens) + lstm(model.decoder, b.n_tokens)
-               + 2 * b.n_tokens * model.out.weight.numel())
-    return 3 * forward
+    """Matmul FLOPs of one training step: forward (2 per multiply-add) and backward (twice
+    the forward) of every LSTM layer, the output layer and, with attention, the bridge,
+    the keys, the scores and context (S x H each per target token) and the combination."""
+    def weights(module) -> int:
+        return sum(w.numel() for name, w in module.named_parameters()
+                   if name.split(".")[-1].startswith("weight"))
+    src, tgt = int(b.src_lens.sum()), b.n_tokens
+    macs = (weights(model.encoder.rnn) * src + weights(model.decoder) * tgt
+            + model.out.weight.numel() * tgt)
+    if model.attention is not None:
+        H, S = model.out.in_features, b.src_ids.size(1)
+        bridge = 0 if model.encoder.bridge is None else model.encoder.bridge.weight.numel()
+        keys = 0 if model.attention.proj is None else model.attention.proj.weight.numel()
+        macs += ((bridge + keys) * src + model.attention.combine.weight.numel() * tgt
+                 + 2 * S * H * tgt)
+    return 3 * 2 * macs
 
 
 def train(work: dict, kind: str, precision: str, steps: int, warmup: int, sentences: int):
@@ -63,7 +70,7 @@ def train(work: dict, kind: str, precision: str, steps: int, warmup: int, senten
                   autocast=autocast)
         opt.step()
         tokens += b.n_tokens
-        flops += step_flops(model, b) if kind == "paper" else 0.0
+        flops += step_flops(model, b)
     seconds = time.perf_counter() - start
     return {"tokens_per_s": tokens / seconds, "flops_per_s": flops / seconds}
 
