@@ -20,6 +20,7 @@ import torch
 
 from seq2seq.config import DecodeConfig
 from seq2seq.distributed import Ranks
+from seq2seq.hardware import autocast
 from seq2seq.model import Seq2Seq, TokenLoss
 from seq2seq.optim import build_optimizer, gradients
 from seq2seq.translator import decode_ids
@@ -61,13 +62,12 @@ def train(work: dict, kind: str, precision: str, steps: int, warmup: int, senten
     opt = build_optimizer("sgd", params, 0.1)
     key = "train" if sentences == work["sentences"] else f"train_{sentences}"
     batches = [collate(s, t) for s, t in work[key][: warmup + steps]]
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     tokens, flops, start = 0, 0.0, 0.0
     for i, b in enumerate(batches):
         if i == warmup:
             tokens, flops, start = 0, 0.0, time.perf_counter()
         gradients(loss_fn, b, params, Ranks(), loss_per="sentence", clip_norm=5.0,
-                  autocast=autocast)
+                  autocast=autocast(torch.device("cpu"), precision))
         opt.step()
         tokens += b.n_tokens
         flops += step_flops(model, b)

@@ -5,7 +5,7 @@
 `experiment=sutskever2014` as configured (4 x 1000 LSTMs, 1,000-dim embeddings, 160k / 80k
 word vocabularies, batches of 128 sentences), trained on synthetic batches of WMT'14's mean
 sentence length (348M French words in 12M pairs: 29 words, plus eos), with the training
-step of `seq2seq-train` in fp32 and bf16; beam-12 search over 30-word outputs. Prints the
+step of `seq2seq-train` in fp32 and, where the device has it natively, bf16; beam-12 search
 figures and the expected wall time of the paper's 7.5 epochs, and appends them to
 docs/benchmarks.md with --record. On CUDA it also samples the GPU's utilisation.
 """
@@ -21,6 +21,7 @@ import torch
 from seq2seq.config import load_config
 from seq2seq.data import collate
 from seq2seq.distributed import Ranks
+from seq2seq.hardware import autocast, native_bf16
 from seq2seq.model import TokenLoss, build_model
 from seq2seq.optim import build_optimizer, gradients
 from seq2seq.search import beam_search
@@ -59,7 +60,6 @@ def train(model, device, precision: str, sentences: int, steps: int) -> dict:
     loss_fn, params = TokenLoss(model), list(model.parameters())
     opt = build_optimizer("sgd", params, 0.7)
     gen = torch.Generator().manual_seed(1)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     tokens, busy, start = 0, [], 0.0
     for i in range(steps + 1):  # the first step warms up (allocator, kernels)
         if i == 1:
@@ -67,7 +67,7 @@ def train(model, device, precision: str, sentences: int, steps: int) -> dict:
             tokens, start = 0, time.perf_counter()
         b = batch(sentences, model.encoder.emb.num_embeddings, model.out.out_features, gen)
         gradients(loss_fn, b.to(device), params, Ranks(), loss_per="sentence",
-                  clip_norm=5.0, autocast=autocast)
+                  clip_norm=5.0, autocast=autocast(device, precision))
         opt.step()
         tokens += b.n_tokens
         busy.append(utilisation(device))
@@ -80,19 +80,19 @@ def train(model, device, precision: str, sentences: int, steps: int) -> dict:
 
 
 @torch.inference_mode()
-def decode(model, device, sentences: int, beam: int) -> dict:
+def decode(model, device, sentences: int, beam: int, precision: str) -> dict:
     model.eval()
     gen = torch.Generator().manual_seed(2)
     b = batch(sentences, model.encoder.emb.num_embeddings, model.out.out_features, gen)
     ids, lens = b.src_ids.to(device), b.src_lens.to(device)
     max_len = torch.full_like(lens, 30)  # an untrained model rarely ends: 30 words each
-    with torch.autocast(device.type, dtype=torch.bfloat16):
+    with autocast(device, precision):
         beam_search(model, ids[:2], lens[:2], max_len[:2], beam_size=beam)  # warm-up
         sync(device)
         start = time.perf_counter()
         beam_search(model, ids, lens, max_len, beam_size=beam)
         sync(device)
-    return {"sentences_per_s": sentences / (time.perf_counter() - start)}
+    return {"sentences_per_s": sentences / (time.perf_counter() - start), "precision": precision}
 
 
 def sync(device: torch.device) -> None:
@@ -120,15 +120,14 @@ def main() -> None:
     r = {"device": torch.cuda.get_device_name(device) if device.type == "cuda"
          else f"CPU, {torch.get_num_threads()} threads", "torch": torch.__version__,
          "sentences": args.sentences, "length": LENGTH}
-    for precision in ("fp32", "bf16"):
-        r[f"train_{precision}"] = train(model.train(), device, precision, args.sentences,
-                                        args.steps)
-    r["decode_beam12_bf16"] = decode(model, device, args.decode_sentences, beam=12)
+    precisions = ("fp32", "bf16") if native_bf16(device) else ("fp32",)
     r["tflop_per_target_token"] = flops_per_target_token(model) / 1e12
-    for precision in ("fp32", "bf16"):
-        t = r[f"train_{precision}"]
+    for precision in precisions:
+        t = r[f"train_{precision}"] = train(model.train(), device, precision, args.sentences,
+                                            args.steps)
         t["tflop_per_s"] = t["tokens_per_s"] * r["tflop_per_target_token"]
-    best = max(r["train_fp32"]["tokens_per_s"], r["train_bf16"]["tokens_per_s"])
+    r["decode_beam12"] = decode(model, device, args.decode_sentences, 12, precisions[-1])
+    best = max(r[f"train_{p}"]["tokens_per_s"] for p in precisions)
     r["days_for_7.5_epochs"] = days(best)
     r["paper_days_on_8_gpus"] = days(PAPER_TARGET_WORDS_PER_S)
     print(json.dumps(r, indent=1))
@@ -148,8 +147,9 @@ def summary(r: dict) -> str:
         f"\n## {r['device']} (torch {r['torch']}, {time.strftime('%Y-%m-%d')})\n",
         f"Paper-size model, batches of {r['sentences']} sentences of {r['length']} words "
         f"({r['tflop_per_target_token'] * 1e6:.0f} MFLOP of training per target token):\n",
-        row("fp32"), row("bf16"),
-        f"- beam-12 search (bf16): {r['decode_beam12_bf16']['sentences_per_s']:,.2f} "
+        *[row(p) for p in ("fp32", "bf16") if f"train_{p}" in r],
+        f"- beam-12 search ({r['decode_beam12']['precision']}): "
+        f"{r['decode_beam12']['sentences_per_s']:,.2f} "
         "sentences/s (30-word outputs)",
         f"- the paper's 7.5 epochs ({EPOCHS * WMT14_TARGET_TOKENS / 1e9:.1f}B target tokens) "
         f"at the faster rate: {r['days_for_7.5_epochs']:,.1f} days on this device "

@@ -24,12 +24,16 @@ import torch
 
 from seq2seq.config import load_config
 from seq2seq.data import ParallelIds
+from seq2seq.hardware import native_bf16
 from seq2seq.prepare import prepare
 from seq2seq.tokenizer import Tokenizer
 
 HERE = Path(__file__).resolve().parent
 SHAPE = {"hidden": 512, "emb": 256, "layers": 2, "dropout": 0.2}
 SENTENCES, SCALING_SENTENCES = 64, (16, 32, 64, 128)
+# bf16 as well where the CPU computes it natively (AVX512-BF16, AMX); elsewhere oneDNN has
+# no bf16 LSTM, and the bench measures fp32 alone.
+PRECISIONS = ("fp32", "bf16") if native_bf16(torch.device("cpu")) else ("fp32",)
 
 
 def make_work(path: Path, steps: int) -> dict:
@@ -93,7 +97,8 @@ def main() -> None:
                "commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     print("training", flush=True)
     r["joey_train"] = measure(joey, "joey_worker.py", w, "train", *steps)
-    for precision in ("fp32", "bf16"):
+    fast = PRECISIONS[-1]  # the paper model's, and the one the growth rows measure
+    for precision in PRECISIONS:
         for kind in ("same", "paper"):
             r[f"ours_train_{kind}_{precision}"] = measure(
                 ours, "ours_worker.py", w, "train", "--model", kind, "--precision", precision,
@@ -104,31 +109,38 @@ def main() -> None:
     for beam in (1, 5):
         r[f"joey_decode_beam{beam}"] = measure(joey, "joey_worker.py", w, "decode",
                                                "--beam", str(beam))
-        for precision in ("fp32", "bf16"):
+        for precision in PRECISIONS:
             r[f"ours_decode_beam{beam}_{precision}"] = measure(
                 ours, "ours_worker.py", w, "decode", "--beam", str(beam),
                 "--precision", precision)
     print("how cost grows", flush=True)
     for n in SCALING_SENTENCES:
-        r[f"ours_train_paper_bf16_{n}"] = measure(
-            ours, "ours_worker.py", w, "train", "--model", "paper", "--precision", "bf16",
+        r[f"ours_train_paper_{fast}_{n}"] = measure(
+            ours, "ours_worker.py", w, "train", "--model", "paper", "--precision", fast,
             "--sentences", str(n), *steps)
     for beam in (2, 12):
-        r[f"ours_decode_beam{beam}_bf16"] = measure(ours, "ours_worker.py", w, "decode",
-                                                    "--beam", str(beam), "--precision", "bf16")
+        r[f"ours_decode_beam{beam}_{fast}"] = measure(ours, "ours_worker.py", w, "decode",
+                                                      "--beam", str(beam), "--precision", fast)
     r["wall_min"] = (time.perf_counter() - started) / 60
     report(r, args.out)
     work_path.unlink()
 
 
+def measured_precisions(r: dict) -> list[str]:
+    """fp32, and bf16 when the machine had it: the last is the paper model's."""
+    return [p for p in ("fp32", "bf16") if f"matmul_{p}" in r]
+
+
 def report(r: dict, out: Path) -> None:
     """Ratios ours/Joey: each of our sides at its faster precision (fp32 listed beside)."""
+    precisions = measured_precisions(r)
     def faster(prefix, key):
-        return max(("fp32", "bf16"), key=lambda p: r[f"{prefix}_{p}"][key])
+        return max(precisions, key=lambda p: r[f"{prefix}_{p}"][key])
     best = faster("ours_train_same", "tokens_per_s")
     dec = faster("ours_decode_beam5", "sentences_per_s")
     joey_tps = r["joey_train"]["tokens_per_s"]
-    paper = r["ours_train_paper_bf16"]
+    fast = precisions[-1]
+    paper = r[f"ours_train_paper_{fast}"]
     def decode_ratio(beam, precision):
         return (r[f"ours_decode_beam{beam}_{precision}"]["sentences_per_s"]
                 / r[f"joey_decode_beam{beam}"]["sentences_per_s"])
@@ -144,7 +156,7 @@ def report(r: dict, out: Path) -> None:
                             / r["joey_train"]["peak_rss_mb"]),
         "rss_ratio_decode": (r[f"ours_decode_beam5_{dec}"]["peak_rss_mb"]
                              / r["joey_decode_beam5"]["peak_rss_mb"]),
-        "mfu": paper["flops_per_s"] / r["matmul_bf16"]["flops_per_s"],
+        "mfu": paper["flops_per_s"] / r[f"matmul_{fast}"]["flops_per_s"],
         "mfu_same_math": (r[f"ours_train_same_{best}"]["flops_per_s"]
                           / r[f"matmul_{best}"]["flops_per_s"]),
         "mfu_fp32": (r["ours_train_paper_fp32"]["flops_per_s"]
@@ -159,6 +171,7 @@ def report(r: dict, out: Path) -> None:
 
 def markdown(r: dict) -> str:
     q, best, dec = r["ratios"], r["same_math_precision"], r["decode_precision"]
+    fast = measured_precisions(r)[-1]
     lines = ["# Benchmark: seq2seq against Joey NMT 2.3.0\n",
              f"Machine: {r['machine']}. Commit {r['commit']}, {r['date']}; `make bench` "
              f"took {r['wall_min']:.1f} min. Joey runs fp32 (it offers half precision on "
@@ -170,7 +183,7 @@ def markdown(r: dict) -> str:
     for p in dict.fromkeys((best, "fp32")):
         row(f"training, same model ({p})", r[f"ours_train_same_{p}"]["tokens_per_s"],
             joey_train, r[f"ours_train_same_{p}"]["tokens_per_s"] / joey_train, "tgt tok/s")
-    row("training, paper model (bf16) vs Joey's", r["ours_train_paper_bf16"]["tokens_per_s"],
+    row(f"training, paper model ({fast}) vs Joey's", r[f"ours_train_paper_{fast}"]["tokens_per_s"],
         joey_train, q["train_ratio_paper"], "tgt tok/s")
     for beam, name in ((5, "beam 5"), (1, "greedy")):
         joey = r[f"joey_decode_beam{beam}"]["sentences_per_s"]
@@ -182,29 +195,31 @@ def markdown(r: dict) -> str:
     row(f"peak RSS, decoding beam 5 ({dec})", r[f"ours_decode_beam5_{dec}"]["peak_rss_mb"],
         r["joey_decode_beam5"]["peak_rss_mb"], q["rss_ratio_decode"], "MB")
     lines += ["", f"Model FLOP utilisation of the paper model's training step: "
-              f"{q['mfu']:.0%} of measured bf16 matmul peak "
-              f"({r['matmul_bf16']['flops_per_s'] / 1e9:.0f} GFLOP/s); fp32: "
+              f"{q['mfu']:.0%} of measured {fast} matmul peak "
+              f"({r[f'matmul_{fast}']['flops_per_s'] / 1e9:.0f} GFLOP/s); fp32: "
               f"{q['mfu_fp32']:.0%} of {r['matmul_fp32']['flops_per_s'] / 1e9:.0f} GFLOP/s. "
               f"The same-math model's ({best}): {q['mfu_same_math']:.0%} (its decoder "
               "steps one target position at a time: input feeding).", ""]
-    return "\n".join(lines + growth(r))
+    if fast == "fp32":
+        lines += [f"This CPU ({r['machine']}) has no native bf16: fp32 only.", ""]
+    return "\n".join(lines + growth(r, fast))
 
 
-def growth(r: dict) -> list[str]:
+def growth(r: dict, fast: str) -> list[str]:
     """How cost grows with batch size, beam and sentence length, and whether as expected."""
-    tps = [r[f"ours_train_paper_bf16_{n}"]["tokens_per_s"] for n in SCALING_SENTENCES]
+    tps = [r[f"ours_train_paper_{fast}_{n}"]["tokens_per_s"] for n in SCALING_SENTENCES]
     beams = (1, 2, 5, 12)
-    ms = [1000 / r[f"ours_decode_beam{b}_bf16"]["sentences_per_s"] for b in beams]
-    groups = full_groups(r["ours_decode_beam5_bf16"]["groups"])
+    ms = [1000 / r[f"ours_decode_beam{b}_{fast}"]["sentences_per_s"] for b in beams]
+    groups = full_groups(r[f"ours_decode_beam5_{fast}"]["groups"])
     lengths = length_buckets(groups)
     beam_fit = linear_fit(beams[1:], ms[1:])
     length_fit = linear_fit([n for n, *_ in groups], [1000 * t for _, t, _ in groups])
     return [
-        "Training tokens/s against sentences per batch (paper model, bf16): "
+        f"Training tokens/s against sentences per batch (paper model, {fast}): "
         + ", ".join(f"{n}: {t:,.0f}" for n, t in zip(SCALING_SENTENCES, tps))
         + f" -- larger batches make larger matrix products, up to {max(tps):,.0f} tok/s.",
         "",
-        "Decoding milliseconds per sentence against beam (bf16): "
+        f"Decoding milliseconds per sentence against beam ({fast}): "
         + ", ".join(f"{b}: {m:.1f}" for b, m in zip(beams, ms))
         + f". From beam 2 on, {beam_fit}.",
         "",

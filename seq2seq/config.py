@@ -97,8 +97,9 @@ class TrainerConfig:
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default (one per core)
     # autocast for the training forward pass (parameters and updates stay fp32). bf16: about
     # 1.7x faster on CPUs with AVX512-BF16 or AMX, and on recent GPUs; fp16: for GPUs
-    # without bf16 (V100, T4), with a dynamic loss scale (torch.amp.GradScaler).
-    precision: str = "fp32"  # fp32 | bf16 | fp16
+    # without bf16 (V100, T4), with a dynamic loss scale (torch.amp.GradScaler); auto: bf16
+    # where the hardware has it, else fp32.
+    precision: str = "fp32"  # auto | fp32 | bf16 | fp16
     max_tokens: int = 4000  # a batch holds at most this many (padded) tokens per side
     max_sentences: int = 128  # and at most this many sentences (paper: 128)
     max_time: Optional[float] = None  # seconds of training; stops cleanly with a checkpoint
@@ -125,8 +126,9 @@ class DecodeConfig:
     length_penalty: float = 0.0  # 0: plain log-probability (the paper); 1: divide by length
     nbest: int = 1  # hypotheses returned per sentence, best first
     # bf16 autocast in the search: about 2x faster on CPUs with AVX512-BF16 or AMX and
-    # on recent GPUs; log-probabilities and scores stay fp32 (bench/results.md)
-    precision: str = "fp32"  # fp32 | bf16
+    # on recent GPUs; log-probabilities and scores stay fp32 (bench/results.md); auto: bf16
+    # where the hardware has it, else fp32.
+    precision: str = "fp32"  # auto | fp32 | bf16
 
 
 @dataclass
@@ -246,9 +248,10 @@ def validate(cfg: TrainConfig) -> None:
         ("tokenizer.model_type", cfg.tokenizer.model_type in ("unigram", "bpe", "word", "char"),
          "unigram | bpe | word | char"),
         ("trainer.device", cfg.trainer.device in ("auto", "cpu", "cuda"), "auto | cpu | cuda"),
-        ("trainer.precision", cfg.trainer.precision in ("fp32", "bf16", "fp16"),
-         "fp32 | bf16 | fp16"),
-        ("decode.precision", cfg.decode.precision in ("fp32", "bf16"), "fp32 | bf16"),
+        ("trainer.precision", cfg.trainer.precision in ("auto", "fp32", "bf16", "fp16"),
+         "auto | fp32 | bf16 | fp16"),
+        ("decode.precision", cfg.decode.precision in ("auto", "fp32", "bf16"),
+         "auto | fp32 | bf16"),
         ("trainer.best_metric", cfg.trainer.best_metric in ("bleu", "ppl"), "bleu | ppl"),
         ("trainer.best_metric", cfg.trainer.eval_bleu or cfg.trainer.best_metric == "ppl",
          "must be ppl when trainer.eval_bleu is false"),

@@ -17,7 +17,8 @@ import torch
 from seq2seq.cli import run as run_cli
 from seq2seq.search import left_to_right
 from seq2seq.tokenizer import EOS, UNK
-from seq2seq.translator import load_run, pick_device
+from seq2seq.hardware import pick_device
+from seq2seq.translator import load_run
 
 
 def next_tokens(log_probs: torch.Tensor, temperature: float, top_k: int,

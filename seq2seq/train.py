@@ -30,6 +30,7 @@ from seq2seq.cli import Stopped, run as run_cli, signals_as_requests, wants_debu
 from seq2seq.config import ConfigError, TrainConfig, cli_config, config_to_dict
 from seq2seq.data import ParallelIds
 from seq2seq.distributed import Ranks
+from seq2seq.hardware import autocast, pick_device, pick_precision
 from seq2seq.metrics import bleu
 from seq2seq.model import TokenLoss, build_model, token_loss
 from seq2seq.optim import build_optimizer, gradients, paper_lr
@@ -37,7 +38,7 @@ from seq2seq.prepare import prepare
 from seq2seq.report import Budget, Reporter, wants_bar
 from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
-from seq2seq.translator import Translator, pick_device
+from seq2seq.translator import Translator
 
 log = logging.getLogger("seq2seq.train")
 
@@ -49,10 +50,7 @@ class Run:
         self.cfg, tc, self.ranks = cfg, cfg.trainer, ranks
         self.paths = RunDir(tc.run_dir)
         self.device = distributed.start(ranks, pick_device(tc.device))
-        if (tc.precision == "fp16" and self.device.type == "cpu"
-                and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled):
-            raise ConfigError("config key 'trainer.precision': fp16 is for CUDA GPUs (oneDNN "
-                              "has no fp16 LSTM on this CPU); use bf16 on a CPU")
+        self.precision = pick_precision(tc.precision, self.device, "trainer.precision")
         if not ranks.main:
             ranks.barrier()  # rank 0 prepares the data and the run directory first
         prepared = prepare(cfg)
@@ -77,15 +75,15 @@ class Run:
         self.params = list(self.model.parameters())
         self.opt = build_optimizer(cfg.optim.name, self.params, cfg.optim.lr)
         # fp16 only: a dynamic loss scale keeps small gradients from flushing to zero
-        self.scaler = torch.amp.GradScaler(self.device.type,
-                                           enabled=tc.precision == "fp16")
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.epoch, self.next_batch, self.step, self.best = 0, 0, 0, None
         self.skipped = 0  # batches skipped for a non-finite loss (trainer.on_nonfinite=skip)
         self.elapsed = 0.0  # training seconds so far, over all resumptions (max_time)
         self.n_batches = len(self.batches(0))
-        log.info("model: %d parameters; %d training pairs in %d batches an epoch%s; device %s",
-                 sum(p.numel() for p in self.params), len(self.train), self.n_batches,
-                 f" per rank, {ranks.world} ranks" if ranks.world > 1 else "", self.device)
+        log.info("model: %d parameters; %d training pairs in %d batches an epoch%s; device %s, "
+                 "%s", sum(p.numel() for p in self.params), len(self.train), self.n_batches,
+                 f" per rank, {ranks.world} ranks" if ranks.world > 1 else "", self.device,
+                 self.precision)
 
     def _write_run_files(self, prepared: Path) -> None:
         checkpoint.remove_stale_temporaries(self.paths.root)
@@ -98,9 +96,7 @@ class Run:
                 checkpoint.write_bytes_atomic(kept, model_bytes)
 
     def autocast(self) -> torch.autocast:
-        precision = self.cfg.trainer.precision
-        return torch.autocast(self.device.type, enabled=precision != "fp32",
-                              dtype=torch.float16 if precision == "fp16" else torch.bfloat16)
+        return autocast(self.device, self.precision)
 
     def batches(self, epoch: int) -> list:
         """This rank's share of the epoch's shuffled length buckets."""

@@ -42,7 +42,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-len-b", type=int)
     p.add_argument("--length-penalty", type=float)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--precision", choices=["fp32", "bf16"],
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="default: the run's decode.precision (bf16: about 2x faster)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--stream", action="store_true",

@@ -23,17 +23,11 @@ from tqdm import tqdm
 from seq2seq import checkpoint
 from seq2seq.config import DecodeConfig, TrainConfig, config_from_dict
 from seq2seq.ensemble import Ensemble, check_shared_vocabulary
+from seq2seq.hardware import autocast, pick_device, pick_precision
 from seq2seq.model import build_model
 from seq2seq.rundir import RunDir, find_checkpoint
 from seq2seq.search import Hypothesis, beam_search, greedy, max_lengths
 from seq2seq.tokenizer import Tokenizer
-
-
-def pick_device(name: str) -> torch.device:
-    """"auto": CUDA when present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def load_run(path: Path, device: torch.device) -> tuple[nn.Module, Tokenizer, TrainConfig]:
@@ -75,6 +69,7 @@ def decode_ids(model: nn.Module, src: Sequence[Sequence[int]], decode: DecodeCon
     Sentences of similar length are searched together, `decode.batch_size` at a time;
     `done(n)` hears of each batch's n sentences as it finishes."""
     results: list[list[Hypothesis]] = [[] for _ in src]
+    precision = pick_precision(decode.precision, device, "decode.precision")
     order = sorted(range(len(src)), key=lambda j: len(src[j]))  # similar lengths together
     for start in range(0, len(order), decode.batch_size):
         chunk = order[start: start + decode.batch_size]
@@ -83,8 +78,7 @@ def decode_ids(model: nn.Module, src: Sequence[Sequence[int]], decode: DecodeCon
         for row, j in enumerate(chunk):
             ids[row, : len(src[j])] = torch.tensor(src[j])
         max_len = max_lengths(lens, decode.max_len_a, decode.max_len_b)
-        with torch.autocast(device.type, dtype=torch.bfloat16,
-                            enabled=decode.precision == "bf16"):
+        with autocast(device, precision):
             hyps = _decode(model, ids.to(device), lens.to(device), max_len, decode)
         for j, h in zip(chunk, hyps):
             results[j] = h
@@ -135,9 +129,9 @@ class Translator:
         cfg = dataclasses.replace(self.decode,
                                   **{k: v for k, v in given.items() if v is not None})
         if (cfg.beam_size < 1 or not 1 <= cfg.nbest <= cfg.beam_size or cfg.batch_size < 1
-                or cfg.precision not in ("fp32", "bf16")):
+                or cfg.precision not in ("auto", "fp32", "bf16")):
             raise ValueError(f"need beam size >= 1, 1 <= nbest <= beam size, batch size >= 1, "
-                             f"precision fp32 | bf16 (got {cfg.beam_size}, {cfg.nbest}, "
+                             f"precision auto | fp32 | bf16 (got {cfg.beam_size}, {cfg.nbest}, "
                              f"{cfg.batch_size}, {cfg.precision})")
         return cfg
 

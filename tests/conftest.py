@@ -27,6 +27,7 @@ import torch  # noqa: E402
 
 from seq2seq.config import CONF_DIR, TrainConfig, load_config  # noqa: E402
 from seq2seq.data import read_lines  # noqa: E402
+from seq2seq.hardware import native_bf16  # noqa: E402
 from seq2seq.model import Seq2Seq  # noqa: E402
 from seq2seq.tokenizer import Tokenizer, load_spm, train_spm  # noqa: E402
 
@@ -66,6 +67,12 @@ def assert_forced_equals_stepwise(model, batch) -> None:
         for t in range(batch.tgt_in.size(1)):
             step, state = model.decode_step(batch.tgt_in[:, t], state)  # (B, V)
             torch.testing.assert_close(forced[:, t], step, atol=1e-5, rtol=0)
+
+
+def bf16_kernels():
+    """bf16 on this CPU: oneDNN's kernels where it has them natively, else torch's own
+    (oneDNN off; slower, the same arithmetic), so bf16 paths are tested on any CPU."""
+    return torch.backends.mkldnn.flags(enabled=native_bf16(torch.device("cpu")))
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

@@ -12,12 +12,13 @@ import torch
 
 from seq2seq import checkpoint
 from seq2seq.config import config_to_dict, load_config
+from seq2seq.hardware import native_bf16
 from seq2seq.model import build_model
 from seq2seq.rundir import RunDir
 from seq2seq.translate import main
 from seq2seq.translator import Translator, load_run
 
-from conftest import corpus_lines, run_cli, write_lines
+from conftest import bf16_kernels, corpus_lines, run_cli, write_lines
 
 CPU = torch.device("cpu")
 
@@ -179,13 +180,17 @@ def test_bf16_search_runs_in_bf16_and_scores_like_fp32(saved):
     t = Translator.from_run(saved["run_dir"], device="cpu")
     lines = [line for line in saved["lines"] if line]
     fp32 = t.hypotheses(lines, t.settings(precision="fp32"))
-    bf16 = t.hypotheses(lines, t.settings(precision="bf16"))
+    with bf16_kernels():
+        bf16 = t.hypotheses(lines, t.settings(precision="bf16"))
     best32, best16 = [h[0].score for h in fp32], [h[0].score for h in bf16]
     assert best32 != best16  # autocast is on: the products round differently
     for a, b in zip(best32, best16):  # ... but the search finds as good a hypothesis
         assert abs(a - b) <= 0.03 * abs(a) + 0.1, (best32, best16)
     with pytest.raises(ValueError, match="precision"):
         t.settings(precision="fp8")
+    auto = t.hypotheses(lines, t.settings(precision="auto"))  # bf16 where native, else fp32
+    native = native_bf16(torch.device("cpu"))
+    assert [h[0].score for h in auto] == (best16 if native else best32)
 
 
 def test_the_python_api_in_a_fresh_process(saved, tmp_path):
