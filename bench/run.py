@@ -67,6 +67,17 @@ def commit() -> str:
     return sha + (" (with uncommitted changes)" if changed else "")
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what the platform says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def measure(python: str, worker: str, *args: str) -> dict:
     started = time.perf_counter()
     out = subprocess.run([python, str(HERE / worker), *args], capture_output=True, text=True)
@@ -92,7 +103,7 @@ def main() -> None:
     steps = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
     ours, joey = sys.executable, args.joey_python
     started = time.perf_counter()
-    r: dict = {"machine": f"{platform.processor() or platform.machine()}, "
+    r: dict = {"machine": f"{cpu_name()} ({torch.backends.cpu.get_cpu_capability()}), "
                           f"{torch.get_num_threads()} threads, torch {torch.__version__}",
                "commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     print("training", flush=True)
@@ -194,14 +205,15 @@ def markdown(r: dict) -> str:
         r["joey_train"]["peak_rss_mb"], q["rss_ratio_train"], "MB")
     row(f"peak RSS, decoding beam 5 ({dec})", r[f"ours_decode_beam5_{dec}"]["peak_rss_mb"],
         r["joey_decode_beam5"]["peak_rss_mb"], q["rss_ratio_decode"], "MB")
+    fp32 = ("" if fast == "fp32" else f"; fp32: {q['mfu_fp32']:.0%} of "
+            f"{r['matmul_fp32']['flops_per_s'] / 1e9:.0f} GFLOP/s")
     lines += ["", f"Model FLOP utilisation of the paper model's training step: "
               f"{q['mfu']:.0%} of measured {fast} matmul peak "
-              f"({r[f'matmul_{fast}']['flops_per_s'] / 1e9:.0f} GFLOP/s); fp32: "
-              f"{q['mfu_fp32']:.0%} of {r['matmul_fp32']['flops_per_s'] / 1e9:.0f} GFLOP/s. "
+              f"({r[f'matmul_{fast}']['flops_per_s'] / 1e9:.0f} GFLOP/s){fp32}. "
               f"The same-math model's ({best}): {q['mfu_same_math']:.0%} (its decoder "
               "steps one target position at a time: input feeding).", ""]
     if fast == "fp32":
-        lines += [f"This CPU ({r['machine']}) has no native bf16: fp32 only.", ""]
+        lines += ["This CPU has no native bf16 (AVX512-BF16 or AMX): fp32 only.", ""]
     return "\n".join(lines + growth(r, fast))
 
 
