@@ -83,7 +83,9 @@ def plot(curves: list[Curves], out: Path) -> None:
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    drawn = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
+    if drawn:  # a run stopped before its first log line has no training curve
+        drawn[0].legend()
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)

@@ -42,3 +42,16 @@ def test_plot_writes_a_png_of_several_runs(smoke_run, tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == (f"seq2seq-plot: error: {tmp_path / 'nothing' / 'train.log'}: "
                                       f"no such file (is {tmp_path / 'nothing'} a run directory?)")
+
+
+def test_a_run_with_no_curve_yet_plots_without_warnings(tmp_path):
+    """Stopped before its first log line: empty panels, no legend warning, still a PNG."""
+    import warnings
+
+    from seq2seq.plot import Curves, plot
+    out = tmp_path / "empty.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot([Curves("early")], out)
+        plot([Curves("early", ppl=[(10, 50.0)])], tmp_path / "one.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
