@@ -28,9 +28,15 @@ def _onednn() -> bool:
 
 
 def native_bf16(device: torch.device) -> bool:
-    """The device computes bf16 natively (not by emulation, which is slower than fp32)."""
+    """The device computes bf16 in hardware (emulated, it is slower than fp32)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)
+    return _onednn() and (torch.cpu._is_avx512_bf16_supported()
+                          or torch.cpu._is_amx_tile_supported())
+
+
+def onednn_bf16() -> bool:
+    """oneDNN can build bf16 LSTMs on this CPU: natively, or emulated with AVX-512."""
     return _onednn() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
@@ -39,7 +45,7 @@ def pick_precision(name: str, device: torch.device, key: str) -> str:
     if name == "auto":
         return "bf16" if native_bf16(device) else "fp32"
     if device.type == "cpu" and _onednn():
-        if name == "bf16" and not native_bf16(device):
+        if name == "bf16" and not onednn_bf16():
             raise ConfigError(f"config key '{key}': this CPU has no bf16 support "
                               f"({torch.backends.cpu.get_cpu_capability()}; oneDNN's bf16 LSTM "
                               f"needs AVX512-BF16 or AMX); use fp32 or auto")

@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from seq2seq.config import CONF_DIR, TrainConfig, load_config  # noqa: E402
 from seq2seq.data import read_lines  # noqa: E402
-from seq2seq.hardware import native_bf16  # noqa: E402
+from seq2seq.hardware import onednn_bf16  # noqa: E402
 from seq2seq.model import Seq2Seq  # noqa: E402
 from seq2seq.tokenizer import Tokenizer, load_spm, train_spm  # noqa: E402
 
@@ -70,9 +70,9 @@ def assert_forced_equals_stepwise(model, batch) -> None:
 
 
 def bf16_kernels():
-    """bf16 on this CPU: oneDNN's kernels where it has them natively, else torch's own
-    (oneDNN off; slower, the same arithmetic), so bf16 paths are tested on any CPU."""
-    return torch.backends.mkldnn.flags(enabled=native_bf16(torch.device("cpu")))
+    """bf16 on this CPU: oneDNN's kernels where it has them, else torch's own (oneDNN off;
+    slower, the same arithmetic), so bf16 paths are tested on any CPU."""
+    return torch.backends.mkldnn.flags(enabled=onednn_bf16())
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

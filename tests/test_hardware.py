@@ -17,6 +17,7 @@ CPU = torch.device("cpu")
 def native(request, monkeypatch) -> bool:
     """A CPU without and with native bf16, whichever this machine is."""
     monkeypatch.setattr(hardware, "native_bf16", lambda device: request.param)
+    monkeypatch.setattr(hardware, "onednn_bf16", lambda: request.param)
     return request.param
 
 
@@ -41,6 +42,15 @@ def test_fp16_is_for_gpus(native):
     assert pick_precision("fp16", torch.device("cuda"), "trainer.precision") == "fp16"
 
 
+def test_emulated_bf16_is_allowed_but_not_chosen(monkeypatch):
+    """AVX-512 without BF16: oneDNN builds bf16 LSTMs by emulation (slower than fp32), so
+    bf16 runs when asked for and auto takes fp32."""
+    monkeypatch.setattr(hardware, "native_bf16", lambda device: False)
+    monkeypatch.setattr(hardware, "onednn_bf16", lambda: True)
+    assert pick_precision("bf16", CPU, "trainer.precision") == "bf16"
+    assert pick_precision("auto", CPU, "trainer.precision") == "fp32"
+
+
 def test_autocast_dtypes():
     assert not autocast(CPU, "fp32")._enabled
     assert autocast(CPU, "bf16").fast_dtype == torch.bfloat16
@@ -50,6 +60,7 @@ def test_autocast_dtypes():
 def test_training_in_bf16_on_a_cpu_without_it_stops_before_writing(monkeypatch, tmp_path,
                                                                    smoke_run):
     monkeypatch.setattr(hardware, "native_bf16", lambda device: False)
+    monkeypatch.setattr(hardware, "onednn_bf16", lambda: False)
     cfg = load_config(["debug=smoke", f"trainer.run_dir={tmp_path / 'run'}",
                        f"data.prepared_dir={smoke_run['prepared_dir']}",
                        "trainer.precision=bf16"])
