@@ -87,11 +87,12 @@ def decode(work: dict, kind: str, beam: int, precision: str) -> dict:
         outs = [h[0].ids for h in decode_ids(model, src, cfg, device)]
         sentences += len(src)
         out_len += sum(len(o) for o in outs)
-        groups.append((round(sum(map(len, src)) / len(src), 1),
+        groups.append((round(sum(map(len, src)) / len(src), 1), max(map(len, src)),
                        round((time.perf_counter() - group_start) / len(src), 5), len(src)))
     return {"sentences_per_s": sentences / (time.perf_counter() - start),
             "mean_output_pieces": out_len / sentences,
-            "groups": groups}  # (mean source length, seconds per sentence, sentences)
+            # (mean source length, longest source, seconds per sentence, sentences)
+            "groups": groups}
 
 
 def matmul(precision: str, n: int = 2048, repeat: int = 10) -> dict:

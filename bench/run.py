@@ -225,7 +225,9 @@ def growth(r: dict, fast: str) -> list[str]:
     groups = full_groups(r[f"ours_decode_beam5_{fast}"]["groups"])
     lengths = length_buckets(groups)
     beam_fit = linear_fit(beams[1:], ms[1:])
-    length_fit = linear_fit([n for n, *_ in groups], [1000 * t for _, t, _ in groups])
+    # A batch searches until its longest sentence ends: its cost follows that length.
+    length_fit = linear_fit([longest for _, longest, _, _ in groups],
+                            [1000 * t for _, _, t, _ in groups])
     return [
         f"Training tokens/s against sentences per batch (paper model, {fast}): "
         + ", ".join(f"{n}: {t:,.0f}" for n, t in zip(SCALING_SENTENCES, tps))
@@ -236,15 +238,15 @@ def growth(r: dict, fast: str) -> list[str]:
         + f". From beam 2 on, {beam_fit}.",
         "",
         f"Beam-5 decoding milliseconds per sentence against source length (pieces), over "
-        f"the {len(groups)} full batches of {groups[0][2]} sentences: "
+        f"the {len(groups)} full batches of {groups[0][3]} sentences (by mean length): "
         + ", ".join(f"{lo}-{hi}: {m:.1f}" for lo, hi, m in lengths)
-        + f"; against each batch's mean length, {length_fit}.", ""]
+        + f"; against each batch's longest source, {length_fit}.", ""]
 
 
 def full_groups(groups: list) -> list:
     """The decode batches of the full size: a last, smaller one is no per-sentence cost."""
     size = max(n for *_, n in groups)
-    return [g for g in groups if g[2] == size]
+    return [g for g in groups if g[-1] == size]
 
 
 def linear_fit(xs: list, ys: list) -> str:
@@ -266,7 +268,7 @@ def length_buckets(groups: list, edges=(1, 11, 21, 41, 1000)) -> list:
     """(low, high, ms per sentence) of the decode groups whose mean length falls in each."""
     out = []
     for lo, hi in zip(edges, edges[1:]):
-        times = [t for n, t, _ in groups if lo <= n < hi]
+        times = [t for mean, _, t, _ in groups if lo <= mean < hi]
         if times:
             out.append((lo, hi - 1, 1000 * sum(times) / len(times)))
     return out

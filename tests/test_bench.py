@@ -72,8 +72,10 @@ def test_the_report_holds_every_ratio(tmp_path):
         r[f"ours_train_paper_bf16_{n}"] = m(tokens_per_s=float(n))
     for b in (1, 2, 5, 12):  # bf16 twice as fast as fp32; 1000/30 ms a sentence per beam
         for p, speed in (("fp32", 15.0), ("bf16", 30.0)):
+            # per sentence, 2 ms a piece of the batch's longest source, not of its mean
             r[f"ours_decode_beam{b}_{p}"] = m(sentences_per_s=speed / b, groups=[
-                (5.0, 0.01, 4), (15.0, 0.02, 4), (25.0, 0.03, 4), (90.0, 0.5, 1)])
+                (5.0, 5, 0.01, 4), (15.0, 16, 0.032, 4), (20.0, 21, 0.042, 4),
+                (25.0, 40, 0.08, 4), (90.0, 90, 0.5, 1)])
     bench_run.report(r, tmp_path)
     ratios = json.loads((tmp_path / "results.json").read_text())["ratios"]
     assert ratios["train_ratio_same_math"] == 2.5 and ratios["train_ratio_paper"] == 4.0
@@ -83,18 +85,20 @@ def test_the_report_holds_every_ratio(tmp_path):
     assert ratios["mfu"] == 0.3 and ratios["mfu_fp32"] == 0.6
     assert ratios["mfu_same_math"] == 0.4  # fp32 and bf16 tie at 250 tok/s: fp32 is taken
     text = (tmp_path / "results.md").read_text()
-    assert "| training, same model" in text and "1-10: 10.0" in text
+    assert "| training, same model" in text and "1-10: 10.0" in text and "21-40: 80.0" in text
     assert "Commit abc1234" in text and "decoding, beam 5 (bf16)" in text
     assert "From beam 2 on, linear, as expected" in text  # time exactly proportional to beam
-    assert "over the 3 full batches of 4 sentences" in text  # the 1-sentence batch left out
-    assert "mean length, linear, as expected" in text
+    assert "over the 4 full batches of 4 sentences" in text  # the 1-sentence batch left out
+    assert "longest source, linear, as expected" in text
+    means = [5.0, 15.0, 20.0, 25.0]  # against the mean, the long-tailed batch breaks the line
+    assert bench_run.linear_fit(means, [10, 32, 42, 80]).startswith("NOT linear")
 
 
 def test_the_report_on_a_cpu_without_bf16(tmp_path):
     """fp32 alone: every ratio and row from the fp32 measurements."""
     def m(**kw):
         return {"peak_rss_mb": 400.0, **kw}
-    groups = [(5.0, 0.01, 4), (15.0, 0.02, 4), (25.0, 0.03, 4)]
+    groups = [(5.0, 5, 0.01, 4), (15.0, 15, 0.02, 4), (25.0, 25, 0.03, 4)]
     r = {"machine": "avx2", "commit": "abc1234", "date": "today", "wall_min": 7.5,
          "joey_train": m(tokens_per_s=100.0), "matmul_fp32": m(flops_per_s=1e11),
          "joey_decode_beam1": m(sentences_per_s=10.0), "joey_decode_beam5": m(sentences_per_s=4.0),
