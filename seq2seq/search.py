@@ -57,16 +57,20 @@ def left_to_right(model, src_ids: torch.Tensor, src_lens: torch.Tensor, max_len:
     state = model.encode(src_ids, src_lens)
     tokens = torch.full((B,), BOS, dtype=torch.long, device=device)
     out: list[list[int]] = [[] for _ in range(B)]
-    done = torch.zeros(B, dtype=torch.bool, device=device)
+    rows = torch.arange(B, device=device)  # the sentence of each row still decoding
     max_len = max_len.to(device)
     for t in range(int(max_len.max()) + 1):
         log_probs, state = model.decode_step(tokens, state)
-        tokens = choose(mask_specials(log_probs, max_len == t))  # (B,)
-        for i in (~done & (tokens != EOS)).nonzero().flatten().tolist():
-            out[i].append(int(tokens[i]))
-        done |= tokens == EOS
-        if bool(done.all()):
-            break
+        tokens = choose(mask_specials(log_probs, max_len == t))  # (A,) for A rows left
+        going = tokens != EOS
+        for i, token in zip(rows[going].tolist(), tokens[going].tolist()):
+            out[i].append(token)
+        if not bool(going.all()):  # finished sentences leave the batch: no work on them
+            if not bool(going.any()):
+                break
+            keep = going.nonzero().flatten()
+            state, tokens, max_len, rows = (state.select(keep), tokens[keep], max_len[keep],
+                                            rows[keep])
     return out
 
 
