@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from seq2seq import checkpoint, distributed
 from seq2seq.cli import Stopped, run as run_cli, signals_as_requests, wants_debug
-from seq2seq.config import ConfigError, TrainConfig, cli_config, config_to_dict
+from seq2seq.config import TrainConfig, cli_config, config_to_dict
 from seq2seq.data import ParallelIds
 from seq2seq.distributed import Ranks
 from seq2seq.hardware import autocast, pick_device, pick_precision
