@@ -7,7 +7,8 @@ word vocabularies, batches of 128 sentences), trained on synthetic batches of WM
 sentence length (348M French words in 12M pairs: 29 words, plus eos), with the training
 step of `seq2seq-train` in fp32 and, where the device has it natively, bf16; beam-12 search
 over 30-word outputs. Prints the figures and the expected wall time of the paper's 7.5
-epochs, and appends them to docs/benchmarks.md with --record. On CUDA it also samples the GPU's utilisation.
+epochs, and appends them to docs/benchmarks.md with --record. On CUDA it also samples the
+GPU's utilisation.
 """
 from __future__ import annotations
 

@@ -131,6 +131,10 @@ class DecodeConfig:
     precision: str = "fp32"  # auto | fp32 | bf16
 
 
+TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # seq2seq/hardware.py picks among them
+DECODE_PRECISIONS = ("auto", "fp32", "bf16")
+
+
 @dataclass
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
@@ -248,10 +252,10 @@ def validate(cfg: TrainConfig) -> None:
         ("tokenizer.model_type", cfg.tokenizer.model_type in ("unigram", "bpe", "word", "char"),
          "unigram | bpe | word | char"),
         ("trainer.device", cfg.trainer.device in ("auto", "cpu", "cuda"), "auto | cpu | cuda"),
-        ("trainer.precision", cfg.trainer.precision in ("auto", "fp32", "bf16", "fp16"),
-         "auto | fp32 | bf16 | fp16"),
-        ("decode.precision", cfg.decode.precision in ("auto", "fp32", "bf16"),
-         "auto | fp32 | bf16"),
+        ("trainer.precision", cfg.trainer.precision in TRAIN_PRECISIONS,
+         " | ".join(TRAIN_PRECISIONS)),
+        ("decode.precision", cfg.decode.precision in DECODE_PRECISIONS,
+         " | ".join(DECODE_PRECISIONS)),
         ("trainer.best_metric", cfg.trainer.best_metric in ("bleu", "ppl"), "bleu | ppl"),
         ("trainer.best_metric", cfg.trainer.eval_bleu or cfg.trainer.best_metric == "ppl",
          "must be ppl when trainer.eval_bleu is false"),

@@ -2,9 +2,10 @@
 
 `precision` settings (trainer.precision, decode.precision) name an autocast dtype:
 fp32 (none), bf16, fp16, or auto: bf16 where the hardware does it natively, else fp32.
-bf16 pays only with native support: on a CPU that means AVX512-BF16 or AMX, where oneDNN
-has bf16 LSTM kernels; elsewhere (an AVX2-only CPU, say) oneDNN cannot build the LSTM
-at all, so asking for bf16 there is an error that names the key, not a crash mid-run.
+bf16 pays only with native support: on a CPU that means AVX512-BF16 or AMX. AVX-512
+without them emulates it (allowed when asked for, never picked by auto); an AVX2-only CPU
+cannot build oneDNN's bf16 LSTM at all, so asking for bf16 there is an error that names
+the key, not a crash mid-run.
 """
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from typing import Iterator
 
 from seq2seq import checkpoint
 from seq2seq.cli import run as run_cli
+from seq2seq.config import DECODE_PRECISIONS
 from seq2seq.data import read_lines
 from seq2seq.report import wants_bar
 from seq2seq.search import Hypothesis
@@ -42,7 +43,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-len-b", type=int)
     p.add_argument("--length-penalty", type=float)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+    p.add_argument("--precision", choices=DECODE_PRECISIONS,
                    help="default: the run's decode.precision (bf16: about 2x faster)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--stream", action="store_true",

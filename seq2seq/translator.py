@@ -21,7 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from seq2seq import checkpoint
-from seq2seq.config import DecodeConfig, TrainConfig, config_from_dict
+from seq2seq.config import DECODE_PRECISIONS, DecodeConfig, TrainConfig, config_from_dict
 from seq2seq.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.hardware import autocast, pick_device, pick_precision
 from seq2seq.model import build_model
@@ -129,7 +129,7 @@ class Translator:
         cfg = dataclasses.replace(self.decode,
                                   **{k: v for k, v in given.items() if v is not None})
         if (cfg.beam_size < 1 or not 1 <= cfg.nbest <= cfg.beam_size or cfg.batch_size < 1
-                or cfg.precision not in ("auto", "fp32", "bf16")):
+                or cfg.precision not in DECODE_PRECISIONS):
             raise ValueError(f"need beam size >= 1, 1 <= nbest <= beam size, batch size >= 1, "
                              f"precision auto | fp32 | bf16 (got {cfg.beam_size}, {cfg.nbest}, "
                              f"{cfg.batch_size}, {cfg.precision})")
