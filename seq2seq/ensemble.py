@@ -8,6 +8,8 @@ hypotheses and averages their log-probabilities.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
@@ -17,8 +19,9 @@ from seq2seq.tokenizer import Tokenizer
 class EnsembleState(tuple):
     """One decoder state per member, reordered together."""
 
-    def select(self, index: torch.Tensor) -> "EnsembleState":
-        return EnsembleState(state.select(index) for state in self)
+    def select(self, rows: torch.Tensor,
+               sentences: Optional[torch.Tensor] = None) -> "EnsembleState":
+        return EnsembleState(state.select(rows, sentences) for state in self)
 
 
 class Ensemble(nn.Module):

@@ -28,12 +28,14 @@ from seq2seq.tokenizer import PAD
 
 
 class State(NamedTuple):
-    """Everything one decoding step needs, one row per hypothesis.
+    """Everything one decoding step needs.
 
-    h, c: (L, B, H) recurrent state (c is None for a GRU); feed: (B, H) the previous
-    attentional vector (input feeding only); memory: (B, S, H) encoder states and mask:
-    (B, S) True at real source positions (attention only); keys: (B, S, H) the memory
-    projected for `general` attention, once per sentence rather than at every step.
+    Per hypothesis: h, c (L, N, H) recurrent state (c is None for a GRU) and feed (N, H) the
+    previous attentional vector (input feeding only). Per sentence (attention only): memory
+    (A, S, H) encoder states, mask (A, S) True at real source positions, keys (A, S, H) the
+    memory projected for `general` attention, once per sentence rather than at every step.
+    N is a multiple of A: beam search keeps a sentence's K hypotheses in consecutive rows and
+    its memory once, so reordering hypotheses never copies the memory.
     """
     h: torch.Tensor
     c: Optional[torch.Tensor] = None
@@ -42,12 +44,17 @@ class State(NamedTuple):
     mask: Optional[torch.Tensor] = None
     keys: Optional[torch.Tensor] = None
 
-    def select(self, index: torch.Tensor) -> "State":
-        """Rows `index` of the batch: beam search reorders hypotheses with this."""
-        def pick(t: Optional[torch.Tensor], dim: int) -> Optional[torch.Tensor]:
-            return None if t is None else t.index_select(dim, index)
-        return State(pick(self.h, 1), pick(self.c, 1), pick(self.feed, 0),
-                     pick(self.memory, 0), pick(self.mask, 0), pick(self.keys, 0))
+    def select(self, rows: torch.Tensor, sentences: Optional[torch.Tensor] = None) -> "State":
+        """Hypotheses `rows` and, when given, the memory of `sentences` (else kept as is).
+        Search reorders hypotheses with this and drops the sentences that are done."""
+        def pick(t: Optional[torch.Tensor], index, dim: int) -> Optional[torch.Tensor]:
+            return None if t is None or index is None else t.index_select(dim, index)
+        if sentences is None:
+            return self._replace(h=pick(self.h, rows, 1), c=pick(self.c, rows, 1),
+                                 feed=pick(self.feed, rows, 0))
+        return State(pick(self.h, rows, 1), pick(self.c, rows, 1), pick(self.feed, rows, 0),
+                     pick(self.memory, sentences, 0), pick(self.mask, sentences, 0),
+                     pick(self.keys, sentences, 0))
 
     def rnn_state(self):
         return self.h if self.c is None else (self.h, self.c)
@@ -227,14 +234,15 @@ class Seq2Seq(nn.Module):
         return F.log_softmax(self.out(out).float(), dim=-1), state  # fp32 scores
 
     def _step(self, y: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """(B, E) embedded tokens -> the decoder's output (B, H) and the next state."""
+        """(N, E) embedded tokens -> the decoder's output (N, H) and the next state."""
         if self.input_feeding:
             y = torch.cat([y, state.feed], dim=-1)  # (B, E + H)
         out, h, c = rnn_step(self.decoder, y, state.h, state.c)  # (B, H)
-        if self.attention is not None:
-            out, _ = self.attention(out.unsqueeze(1), state.memory, state.mask, state.keys)
-            out = out.squeeze(1)
-        out = self.drop(out)  # (B, H)
+        if self.attention is not None:  # a sentence's hypotheses query its memory together
+            A, H = state.memory.size(0), out.size(-1)
+            out, _ = self.attention(out.view(A, -1, H), state.memory, state.mask, state.keys)
+            out = out.reshape(-1, H)  # (A, K, H) -> (N, H)
+        out = self.drop(out)  # (N, H)
         feed = out if self.input_feeding else None
         return out, State(h, c, feed, state.memory, state.mask, state.keys)
 

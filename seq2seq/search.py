@@ -9,6 +9,8 @@ Beam search keeps a (sentences x beam) grid of hypotheses. Each step:
                      |   eos candidates ranked in the top K  -> finished hypotheses
                      |   the best K that do not end in eos   -> next grid
     one index_select reorders the state rows and drops sentences that are done.
+
+A sentence's K hypotheses are consecutive rows of the state; its memory is held once.
 """
 from __future__ import annotations
 
@@ -69,8 +71,8 @@ def left_to_right(model, src_ids: torch.Tensor, src_lens: torch.Tensor, max_len:
             if not bool(going.any()):
                 break
             keep = going.nonzero().flatten()
-            state, tokens, max_len, rows = (state.select(keep), tokens[keep], max_len[keep],
-                                            rows[keep])
+            state, tokens, max_len, rows = (state.select(keep, keep), tokens[keep],
+                                            max_len[keep], rows[keep])
     return out
 
 
@@ -82,7 +84,7 @@ def beam_search(model, src_ids: torch.Tensor, src_lens: torch.Tensor, max_len: t
     B, K, device = src_ids.size(0), beam_size, src_ids.device
     sent = torch.arange(B, device=device)  # original index of each active sentence
     rows = sent.repeat_interleave(K)
-    state = model.encode(src_ids, src_lens).select(rows)  # (L, B*K, H)
+    state = model.encode(src_ids, src_lens).select(rows)  # (L, B*K, H); memory (B, S, H)
     scores = torch.full((B, K), float("-inf"), device=device)
     scores[:, 0] = 0.0  # one live hypothesis per sentence at the start
     seqs = torch.full((B, K, 1), BOS, dtype=torch.long, device=device)  # (A, K, t+1)
@@ -105,10 +107,11 @@ def beam_search(model, src_ids: torch.Tensor, src_lens: torch.Tensor, max_len: t
         scores = top_scores.gather(1, keep)
         beam, tok = beam.gather(1, keep), tok.gather(1, keep)
         done = _done(finished, sent, scores, max_len[sent] == t, K, length_penalty, nbest)
-        # One index_select: reorder the surviving hypotheses and drop finished sentences.
+        # One index_select: reorder the surviving hypotheses and drop finished sentences
+        # (their memory too, but only when some are done).
         live = (~done).nonzero().flatten()
         src_rows = (live * K).unsqueeze(1) + beam[live]  # (A', K) rows of the old grid
-        state = state.select(src_rows.flatten())
+        state = state.select(src_rows.flatten(), live if live.numel() < A else None)
         seqs = torch.cat([seqs.view(A * K, -1)[src_rows.flatten()].view(live.numel(), K, t + 1),
                           tok[live].unsqueeze(-1)], dim=-1)
         scores, sent = scores[live], sent[live]

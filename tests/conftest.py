@@ -127,11 +127,15 @@ def make_model():
     """A factory for tiny seeded random models, in eval mode."""
     def make(*, src_vocab: int = 11, tgt_vocab: int = 9, emb_dim: int = 8,
              hidden_dim: int = 16, layers: int = 2, init_range: float = 0.08,
-             seed: int = 0, dropout: float = 0.0) -> Seq2Seq:
+             seed: int = 0, dropout: float = 0.0, attention: bool = False) -> Seq2Seq:
+        """`attention`: the options' full model (bidirectional encoder, general attention,
+        input feeding) rather than the paper's."""
         torch.manual_seed(seed)
+        options = (dict(bidirectional=True, attention="general", input_feeding=True)
+                   if attention else {})
         model = Seq2Seq(src_vocab=src_vocab, tgt_vocab=tgt_vocab, emb_dim=emb_dim,
                         hidden_dim=hidden_dim, layers=layers, dropout=dropout,
-                        init_range=init_range)
+                        init_range=init_range, **options)
         return model.eval()
     return make
 

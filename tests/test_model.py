@@ -103,10 +103,22 @@ def test_state_select_reorders_rows():
     h = torch.arange(2 * 4 * 3, dtype=torch.float).view(2, 4, 3)
     state = State(h, -h)
     index = torch.tensor([3, 0, 0, 2])
-    picked = state.select(index)
+    picked = state.select(index)  # memory (none here) kept as is
     for row, src_row in enumerate(index.tolist()):
         assert torch.equal(picked.h[:, row], h[:, src_row])
         assert torch.equal(picked.c[:, row], -h[:, src_row])
+
+
+def test_state_select_keeps_or_picks_the_per_sentence_memory():
+    h = torch.randn(1, 6, 3)  # 3 sentences x 2 hypotheses
+    memory, mask = torch.randn(3, 4, 3), torch.rand(3, 4) > 0.5
+    state = State(h, memory=memory, mask=mask, keys=-memory)
+    rows = torch.tensor([5, 4, 1, 1])  # sentence 2's hypotheses, then sentence 0's
+    kept = state.select(rows)
+    assert torch.equal(kept.h, h[:, rows]) and kept.memory is memory and kept.mask is mask
+    picked = state.select(rows, torch.tensor([2, 0]))
+    assert torch.equal(picked.memory, memory[[2, 0]]) and torch.equal(picked.mask, mask[[2, 0]])
+    assert torch.equal(picked.keys, -memory[[2, 0]])
 
 
 def test_dropout_only_in_training_mode(make_model):

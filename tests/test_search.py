@@ -51,16 +51,20 @@ def score_of(model, src: list[int], ids: list[int]) -> float:
 
 
 # Seeds picked so that the best hypotheses have varied lengths (asserted below).
-@pytest.mark.parametrize("tgt_vocab,max_len,beam,seed",
-                         [(5, 4, 32, 6), (6, 4, 128, 6), (7, 3, 128, 5)])
-def test_wide_beam_finds_the_exhaustive_best(make_model, tgt_vocab, max_len, beam, seed):
+@pytest.mark.parametrize("tgt_vocab,max_len,beam,seed,attention,init_range",
+                         [(5, 4, 32, 6, False, 3.0), (6, 4, 128, 6, False, 3.0),
+                          (7, 3, 128, 5, False, 3.0), (6, 4, 128, 1, True, 1.5)])
+def test_wide_beam_finds_the_exhaustive_best(make_model, tgt_vocab, max_len, beam, seed,
+                                             attention, init_range):
     """With a beam wider than the number of candidates, beam search is exact.
 
     vocab 5: tokens 1 and 4 (+ eos) are producible, so at most 2^3 live hypotheses x 3
     continuations = 24 candidates a step, fewer than the beam; likewise for 6 and 7.
     """
-    # A large init range makes a random model's distributions sharp and context-dependent.
-    model = make_model(tgt_vocab=tgt_vocab, init_range=3.0, seed=seed)
+    # A large init range makes a random model's distributions sharp and context-dependent;
+    # the attention model's logits grow faster with it, and with them fp32 rounding.
+    model = make_model(tgt_vocab=tgt_vocab, init_range=init_range, seed=seed,
+                       attention=attention)
     src_ids, src_lens = batch(SOURCES)
     hyps = beam_search(model, src_ids, src_lens, torch.full((len(SOURCES),), max_len),
                        beam_size=beam, nbest=5)
@@ -88,8 +92,9 @@ def test_narrow_beam_scores_are_real_and_bounded_by_the_best(make_model, beam):
         assert h.score <= all_hypotheses(model, src, 4)[0][1] + 1e-4
 
 
-def test_beam_size_one_is_greedy(make_model):
-    model = make_model(tgt_vocab=12, init_range=0.5, seed=3)
+@pytest.mark.parametrize("attention", [False, True])
+def test_beam_size_one_is_greedy(make_model, attention):
+    model = make_model(tgt_vocab=12, init_range=0.5, seed=3, attention=attention)
     src_ids, src_lens = batch(SOURCES)
     max_len = max_lengths(src_lens, 1.5, 3)
     g = greedy(model, src_ids, src_lens, max_len)
@@ -100,9 +105,10 @@ def test_beam_size_one_is_greedy(make_model):
         assert h.score == pytest.approx(score_of(model, src, h.ids), abs=1e-4)
 
 
+@pytest.mark.parametrize("attention", [False, True])
 @pytest.mark.parametrize("search", ["greedy", "beam"])
-def test_a_sentence_decodes_the_same_alone_and_in_a_batch(make_model, search):
-    model = make_model(tgt_vocab=12, init_range=0.5, seed=4)
+def test_a_sentence_decodes_the_same_alone_and_in_a_batch(make_model, search, attention):
+    model = make_model(tgt_vocab=12, init_range=0.5, seed=4, attention=attention)
     src_ids, src_lens = batch(SOURCES)
     max_len = max_lengths(src_lens, 1.5, 3)
 
