@@ -10,6 +10,7 @@ the key, not a crash mid-run.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from seq2seq.config import ConfigError
 
@@ -60,3 +61,18 @@ def autocast(device: torch.device, precision: str) -> torch.autocast:
     """Matrix products in `precision` (a picked one, not auto); parameters stay fp32."""
     return torch.autocast(device.type, dtype=DTYPES.get(precision, torch.bfloat16),
                           enabled=precision != "fp32")
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+           ) -> torch.Tensor:
+    """`F.linear`, but through oneDNN's inner product in fp32 CPU inference.
+
+    Decoding multiplies a few rows (hypotheses) by each weight at every step; there oneDNN
+    runs 1.1-1.5x faster than the MKL GEMM behind `F.linear` (measured at 64-320 rows x
+    512-1280 -> 512-2048 on 2 AVX2 cores), the same sums in another order. Training keeps
+    `F.linear` (oneDNN's backward pays conversions) and so does autocast.
+    """
+    if (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+            and not torch.is_autocast_enabled("cpu") and _onednn()):
+        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+    return F.linear(x, weight, bias)

@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seq2seq.config import ModelConfig
+from seq2seq.hardware import linear
 from seq2seq.tokenizer import PAD
 
 
@@ -83,13 +84,23 @@ def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, h: torch.Tensor, c: Optional[torc
                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         if c is None:
             x = torch.gru_cell(x, h[layer], *weights)
-        else:
+        elif torch.is_grad_enabled():
             x, c_layer = torch.lstm_cell(x, (h[layer], c[layer]), *weights)
+            cs.append(c_layer)
+        else:  # search: torch.lstm_cell's function, its products through hardware.linear
+            x, c_layer = _lstm_cell_inference(x, h[layer], c[layer], *weights)
             cs.append(c_layer)
         hs.append(x)
         if layer < rnn.num_layers - 1:
             x = F.dropout(x, rnn.dropout, rnn.training)
     return x, torch.stack(hs), None if c is None else torch.stack(cs)
+
+
+def _lstm_cell_inference(x, h, c, w_ih, w_hh, b_ih, b_hh):
+    gates = linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)  # (B, 4H): i, f, g, o
+    i, f, g, o = gates.chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
 
 
 class Encoder(nn.Module):
@@ -131,7 +142,9 @@ class Encoder(nn.Module):
 
     def to_decoder_size(self, memory: torch.Tensor) -> torch.Tensor:
         """(B, S, D*He) -> (B, S, H): attention compares the decoder's state with these."""
-        return memory if self.bridge is None else torch.tanh(self.bridge(memory))
+        if self.bridge is None:
+            return memory
+        return torch.tanh(linear(memory, self.bridge.weight, self.bridge.bias))
 
     def _join(self, state: torch.Tensor, bridge: nn.Linear, squash: bool) -> torch.Tensor:
         """(L*2, B, He) forward/backward finals -> (L, B, H) through the bridge."""
@@ -151,7 +164,7 @@ class Attention(nn.Module):
 
     def keys(self, memory: torch.Tensor) -> Optional[torch.Tensor]:
         """What queries are compared with: W m (general), or None for the memory itself."""
-        return None if self.proj is None else self.proj(memory)
+        return None if self.proj is None else linear(memory, self.proj.weight)
 
     def forward(self, query: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
                 keys: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,7 +178,8 @@ class Attention(nn.Module):
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         weights = scores.softmax(dim=-1)  # exactly 0 where masked
         context = weights @ memory  # (B, T, H)
-        return torch.tanh(self.combine(torch.cat([context, query], dim=-1))), weights
+        combined = linear(torch.cat([context, query], dim=-1), self.combine.weight)
+        return torch.tanh(combined), weights
 
 
 class Seq2Seq(nn.Module):
@@ -231,7 +245,8 @@ class Seq2Seq(nn.Module):
     def decode_step(self, tgt_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One step for search: previous tokens (B,) and state -> log-probs (B, V), state."""
         out, state = self._step(self.drop(self.tgt_emb(tgt_ids)), state)
-        return F.log_softmax(self.out(out).float(), dim=-1), state  # fp32 scores
+        logits = linear(out, self.out.weight, self.out.bias)
+        return F.log_softmax(logits.float(), dim=-1), state  # fp32 scores
 
     def _step(self, y: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """(N, E) embedded tokens -> the decoder's output (N, H) and the next state."""
@@ -288,7 +303,8 @@ class LanguageModel(nn.Module):
     def decode_step(self, tgt_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """(B,) previous tokens -> log-probabilities (B, V) of the next, and the state."""
         out, h, c = rnn_step(self.decoder, self.tgt_emb(tgt_ids), state.h, state.c)  # (B, H)
-        return F.log_softmax(self.out(out).float(), dim=-1), State(h, c)
+        logits = linear(out, self.out.weight, self.out.bias)
+        return F.log_softmax(logits.float(), dim=-1), State(h, c)
 
 
 def token_loss(model: Seq2Seq, src_ids: torch.Tensor, src_lens: torch.Tensor,

@@ -58,11 +58,15 @@ def run_cli(name: str, *args: str, cwd: Path, stdin: str | None = None,
 
 
 def assert_forced_equals_stepwise(model, batch) -> None:
-    """Teacher-forced forward gives the same log-probabilities as decode_step, step by step."""
+    """Teacher-forced forward gives the same log-probabilities as decode_step, step by step.
+
+    The forward runs as in training (autograd on: torch's LSTM cell, F.linear), the steps as
+    in search (inference mode: hardware.linear), so the two implementations check each other.
+    """
     import torch.nn.functional as F
-    with torch.no_grad():
-        forced = F.log_softmax(model.logits(model(batch.src_ids, batch.src_lens,
-                                                  batch.tgt_in)), -1)
+    forced = F.log_softmax(model.logits(model(batch.src_ids, batch.src_lens,
+                                              batch.tgt_in)), -1).detach()
+    with torch.inference_mode():
         state = model.encode(batch.src_ids, batch.src_lens)
         for t in range(batch.tgt_in.size(1)):
             step, state = model.decode_step(batch.tgt_in[:, t], state)  # (B, V)
