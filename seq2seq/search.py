@@ -121,11 +121,13 @@ def beam_search(model, src_ids: torch.Tensor, src_lens: torch.Tensor, max_len: t
 
 def _finish(finished, sent, seqs, top_scores, beam, tok, K, length_penalty, length) -> None:
     """Move eos candidates that rank in the top K to their sentence's finished list."""
-    ends = (tok[:, :K] == EOS) & (top_scores[:, :K] > float("-inf"))
-    for a, j in ends.nonzero().tolist():
-        score = float(top_scores[a, j]) / (length ** length_penalty)
-        ids = seqs[a, int(beam[a, j]), 1:].tolist()
-        finished[int(sent[a])].append(Hypothesis(ids, score))
+    ends = ((tok[:, :K] == EOS) & (top_scores[:, :K] > float("-inf"))).nonzero().tolist()
+    if not ends:
+        return
+    scores, beams, sents = top_scores.tolist(), beam.tolist(), sent.tolist()
+    for a, j in ends:
+        ids = seqs[a, beams[a][j], 1:].tolist()
+        finished[sents[a]].append(Hypothesis(ids, scores[a][j] / (length ** length_penalty)))
 
 
 def _done(finished, sent, scores, at_max, K, length_penalty, nbest) -> torch.Tensor:
@@ -136,12 +138,13 @@ def _done(finished, sent, scores, at_max, K, length_penalty, nbest) -> torch.Ten
     with respect to its beam. With normalisation that bound does not hold, and a sentence
     stops with K finished hypotheses (as fairseq does). All stop at the maximum length.
     """
-    done = at_max.clone()
+    done = at_max.tolist()
     best_live = scores.max(dim=-1).values.tolist()
     for a, i in enumerate(sent.tolist()):
-        f = sorted(h.score for h in finished[i])[::-1]
+        f = finished[i]
         if length_penalty == 0.0:
-            done[a] |= len(f) >= nbest and f[nbest - 1] >= best_live[a]
+            done[a] = done[a] or (len(f) >= nbest
+                                  and sorted(h.score for h in f)[-nbest] >= best_live[a])
         else:
-            done[a] |= len(f) >= K
-    return done
+            done[a] = done[a] or len(f) >= K
+    return torch.tensor(done, device=scores.device)
