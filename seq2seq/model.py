@@ -21,7 +21,6 @@ from typing import NamedTuple, Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seq2seq.config import ModelConfig
 from seq2seq.hardware import linear
@@ -126,19 +125,34 @@ class Encoder(nn.Module):
         if bool((src_lens == src_ids.size(1)).all()):
             # Training batches share one source length: no padding, no packing needed.
             memory, final = self.rnn(x)  # (B, S, D*H)
+            h, c = final if isinstance(final, tuple) else (final, None)  # (L*D, B, H)
         else:
-            packed = pack_padded_sequence(x, src_lens.cpu(), batch_first=True,
-                                          enforce_sorted=False)
-            memory, final = self.rnn(packed)
-            memory, _ = pad_packed_sequence(memory, batch_first=True,
-                                            total_length=src_ids.size(1))
-        h, c = final if isinstance(final, tuple) else (final, None)  # (L*D, B, H)
+            memory, h, c = self._by_length(x, src_lens)
         mask = torch.arange(src_ids.size(1), device=src_ids.device) < src_lens.unsqueeze(1)
         if self.bridge is None:
             return State(h, c, memory=memory, mask=mask)
         return State(self._join(h, self.bridge, squash=True),
                      None if c is None else self._join(c, self.bridge_c, squash=False),
                      memory=memory, mask=mask)  # memory (B, S, 2H): see to_decoder_size
+
+    def _by_length(self, x: torch.Tensor, src_lens: torch.Tensor):
+        """Mixed lengths (search batches): one RNN call per length, each without padding, so
+        the states are exact. Faster than a PackedSequence, which steps through time with
+        per-step products where an unpacked call runs oneDNN's whole-sequence kernel."""
+        B, S = src_lens.numel(), x.size(1)
+        D, L, H = 1 + self.rnn.bidirectional, self.rnn.num_layers, self.rnn.hidden_size
+        memory = x.new_zeros(B, S, D * H)
+        h = x.new_zeros(L * D, B, H)
+        c = h.clone() if isinstance(self.rnn, nn.LSTM) else None
+        for length in src_lens.unique().tolist():
+            rows = (src_lens == length).nonzero().flatten().to(x.device)
+            out, final = self.rnn(x[rows, :length])
+            memory[rows, :length] = out
+            if c is None:
+                h[:, rows] = final
+            else:
+                h[:, rows], c[:, rows] = final
+        return memory, h, c
 
     def to_decoder_size(self, memory: torch.Tensor) -> torch.Tensor:
         """(B, S, D*He) -> (B, S, H): attention compares the decoder's state with these."""

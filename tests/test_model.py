@@ -78,17 +78,17 @@ def test_a_sentence_is_scored_the_same_alone_and_in_a_padded_batch(make_model):
             assert float(in_batch) == pytest.approx(float(by_itself), rel=1e-5)
 
 
-def test_unpacked_and_packed_encoding_agree(make_model):
-    """A batch of one source length skips packing; the result must be the same."""
+def test_one_call_and_per_length_encoding_agree(make_model):
+    """A batch of one source length is encoded in one call; padded, per length: the same."""
     model = make_model(init_range=0.3)
     src = [[4, 5, 6, EOS], [7, 8, 9, EOS]]
     b = collate(src, [[4], [5]])
     with torch.no_grad():
         plain = model.encode(b.src_ids, b.src_lens)
-        padded = torch.cat([b.src_ids, torch.full((2, 3), PAD)], dim=1)  # forces packing
-        packed = model.encode(padded, b.src_lens)
-    torch.testing.assert_close(plain.h, packed.h, atol=1e-6, rtol=0)
-    torch.testing.assert_close(plain.c, packed.c, atol=1e-6, rtol=0)
+        padded = torch.cat([b.src_ids, torch.full((2, 3), PAD)], dim=1)  # forces per-length calls
+        split = model.encode(padded, b.src_lens)
+    torch.testing.assert_close(plain.h, split.h, atol=1e-6, rtol=0)
+    torch.testing.assert_close(plain.c, split.c, atol=1e-6, rtol=0)
 
 
 def test_encoder_state_shapes(make_model):
