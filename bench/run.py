@@ -212,9 +212,29 @@ def markdown(r: dict) -> str:
               f"({r[f'matmul_{fast}']['flops_per_s'] / 1e9:.0f} GFLOP/s){fp32}. "
               f"The same-math model's ({best}): {q['mfu_same_math']:.0%} (its decoder "
               "steps one target position at a time: input feeding).", ""]
+    lines += [ceiling(r, best), ""]
+    joey_len = r["joey_decode_beam5"].get("mean_output_pieces")
+    if joey_len:
+        ours_len = r[f"ours_decode_beam5_{dec}"]["mean_output_pieces"]
+        lines += [f"Output pieces per sentence (these random models write to the length "
+                  f"limit): ours {ours_len:.1f}, Joey's {joey_len:.1f}. Both stop at 1.5 x "
+                  f"the source length; ours per sentence (as fairseq's max_len_a), Joey's "
+                  f"per batch (1.5 x its longest source).", ""]
     if fast == "fp32":
         lines += ["This CPU has no native bf16 (AVX512-BF16 or AMX): fp32 only.", ""]
     return "\n".join(lines + growth(r, fast))
+
+
+def ceiling(r: dict, best: str) -> str:
+    """What 2x Joey on its own model asks of this machine: the counted FLOP/s of our step
+    at twice Joey's tokens/s, against the measured matmul peak."""
+    ours = r[f"ours_train_same_{best}"]
+    needed = 2 * r["joey_train"]["tokens_per_s"] * ours["flops_per_s"] / ours["tokens_per_s"]
+    peak = r[f"matmul_{best}"]["flops_per_s"]
+    return (f"Twice Joey's training speed on its own model would take {needed / 1e9:.0f} "
+            f"GFLOP/s of this step's matrix work ({best}), {needed / peak:.0%} of the "
+            f"measured matmul peak (Joey's own step reaches "
+            f"{needed / 2 / peak:.0%} of that peak).")
 
 
 def growth(r: dict, fast: str) -> list[str]:

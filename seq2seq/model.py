@@ -16,7 +16,7 @@ is the decoder alone.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -24,82 +24,8 @@ from torch import nn
 
 from seq2seq.config import ModelConfig
 from seq2seq.hardware import linear
+from seq2seq.recurrent import State, rnn_step, stacked_rnn
 from seq2seq.tokenizer import PAD
-
-
-class State(NamedTuple):
-    """Everything one decoding step needs.
-
-    Per hypothesis: h, c (L, N, H) recurrent state (c is None for a GRU) and feed (N, H) the
-    previous attentional vector (input feeding only). Per sentence (attention only): memory
-    (A, S, H) encoder states, mask (A, S) True at real source positions, keys (A, S, H) the
-    memory projected for `general` attention, once per sentence rather than at every step.
-    N is a multiple of A: beam search keeps a sentence's K hypotheses in consecutive rows and
-    its memory once, so reordering hypotheses never copies the memory.
-    """
-    h: torch.Tensor
-    c: Optional[torch.Tensor] = None
-    feed: Optional[torch.Tensor] = None
-    memory: Optional[torch.Tensor] = None
-    mask: Optional[torch.Tensor] = None
-    keys: Optional[torch.Tensor] = None
-
-    def select(self, rows: torch.Tensor, sentences: Optional[torch.Tensor] = None) -> "State":
-        """Hypotheses `rows` and, when given, the memory of `sentences` (else kept as is).
-        Search reorders hypotheses with this and drops the sentences that are done."""
-        def pick(t: Optional[torch.Tensor], index, dim: int) -> Optional[torch.Tensor]:
-            return None if t is None or index is None else t.index_select(dim, index)
-        if sentences is None:
-            return self._replace(h=pick(self.h, rows, 1), c=pick(self.c, rows, 1),
-                                 feed=pick(self.feed, rows, 0))
-        return State(pick(self.h, rows, 1), pick(self.c, rows, 1), pick(self.feed, rows, 0),
-                     pick(self.memory, sentences, 0), pick(self.mask, sentences, 0),
-                     pick(self.keys, sentences, 0))
-
-    def rnn_state(self):
-        return self.h if self.c is None else (self.h, self.c)
-
-
-def _rnn(cell: str, input_dim: int, hidden_dim: int, layers: int, dropout: float,
-         bidirectional: bool = False) -> nn.RNNBase:
-    kind = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
-    return kind(input_dim, hidden_dim, layers, batch_first=True, bidirectional=bidirectional,
-                dropout=dropout if layers > 1 else 0.0)
-
-
-def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, h: torch.Tensor, c: Optional[torch.Tensor]
-             ) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
-    """One time step of a stacked one-way `rnn` on its own parameters: the same function as
-    `rnn(x.unsqueeze(1), (h, c))`. x (B, I), h and c (L, B, H) -> top output (B, H), h, c.
-
-    A cell per layer rather than the layer call: for a single step the fused layer (oneDNN
-    on CPU) costs about 3x as much forward + backward as `torch.lstm_cell` (measured at
-    64 x 512, bf16: 32 against 11 ms), which made it half of input-feeding training.
-    Dropout between layers as `rnn` applies it: in training, not after the top layer.
-    """
-    hs, cs = [], []
-    for layer in range(rnn.num_layers):
-        weights = [getattr(rnn, f"{name}_l{layer}", None)
-                   for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        if c is None:
-            x = torch.gru_cell(x, h[layer], *weights)
-        elif torch.is_grad_enabled():
-            x, c_layer = torch.lstm_cell(x, (h[layer], c[layer]), *weights)
-            cs.append(c_layer)
-        else:  # search: torch.lstm_cell's function, its products through hardware.linear
-            x, c_layer = _lstm_cell_inference(x, h[layer], c[layer], *weights)
-            cs.append(c_layer)
-        hs.append(x)
-        if layer < rnn.num_layers - 1:
-            x = F.dropout(x, rnn.dropout, rnn.training)
-    return x, torch.stack(hs), None if c is None else torch.stack(cs)
-
-
-def _lstm_cell_inference(x, h, c, w_ih, w_hh, b_ih, b_hh):
-    gates = linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)  # (B, 4H): i, f, g, o
-    i, f, g, o = gates.chunk(4, dim=1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
 
 
 class Encoder(nn.Module):
@@ -113,7 +39,7 @@ class Encoder(nn.Module):
                  bidirectional: bool, dropout: float, decoder_dim: int):
         super().__init__()
         self.emb = nn.Embedding(vocab, emb_dim)
-        self.rnn = _rnn(cell, emb_dim, hidden_dim, layers, dropout, bidirectional)
+        self.rnn = stacked_rnn(cell, emb_dim, hidden_dim, layers, dropout, bidirectional)
         self.drop = nn.Dropout(dropout)
         both = 2 * hidden_dim
         self.bridge = nn.Linear(both, decoder_dim) if bidirectional else None
@@ -211,8 +137,8 @@ class Seq2Seq(nn.Module):
                                dropout, decoder_dim=hidden_dim)
         self.tgt_emb = nn.Embedding(tgt_vocab, emb_dim)
         self.input_feeding = input_feeding
-        self.decoder = _rnn(cell, emb_dim + (hidden_dim if input_feeding else 0), hidden_dim,
-                            layers, dropout)
+        self.decoder = stacked_rnn(cell, emb_dim + (hidden_dim if input_feeding else 0),
+                                   hidden_dim, layers, dropout)
         self.attention = None if attention == "none" else Attention(hidden_dim, attention)
         self.out = nn.Linear(hidden_dim, tgt_vocab)
         self.drop = nn.Dropout(dropout)
@@ -289,9 +215,7 @@ class LanguageModel(nn.Module):
                  dropout: float = 0.0, init_range: float = 0.08, cell: str = "lstm"):
         super().__init__()
         self.tgt_emb = nn.Embedding(vocab, emb_dim)
-        kind = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
-        self.decoder = kind(emb_dim, hidden_dim, layers, batch_first=True,
-                            dropout=dropout if layers > 1 else 0.0)
+        self.decoder = stacked_rnn(cell, emb_dim, hidden_dim, layers, dropout)
         self.out = nn.Linear(hidden_dim, vocab)
         self.drop = nn.Dropout(dropout)
         for p in self.parameters():

@@ -90,6 +90,8 @@ def test_the_report_holds_every_ratio(tmp_path):
     assert "From beam 2 on, linear, as expected" in text  # time exactly proportional to beam
     assert "over the 4 full batches of 4 sentences" in text  # the 1-sentence batch left out
     assert "longest source, linear, as expected" in text
+    # 2 x Joey's 100 tok/s at our 4e10 FLOP/s per 250 tok/s: 32 GFLOP/s of a 1e11 peak
+    assert "would take 32 GFLOP/s" in text and "32% of the measured matmul peak" in text
     means = [5.0, 15.0, 20.0, 25.0]  # against the mean, the long-tailed batch breaks the line
     assert bench_run.linear_fit(means, [10, 32, 42, 80]).startswith("NOT linear")
 

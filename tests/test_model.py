@@ -7,7 +7,8 @@ import torch
 from conftest import assert_forced_equals_stepwise
 from seq2seq.config import ModelConfig
 from seq2seq.data import collate
-from seq2seq.model import State, build_model, token_loss
+from seq2seq.model import build_model, token_loss
+from seq2seq.recurrent import State
 from seq2seq.tokenizer import EOS, PAD
 
 SRC = [[4, 5, 6, 7, 8, 9, EOS], [10, EOS], [6, 6, 4, EOS], [7, 8, 9, 10, 4, EOS], [EOS]]
