@@ -9,6 +9,8 @@ the key, not a crash mid-run.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -72,7 +74,22 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     512-1280 -> 512-2048 on 2 AVX2 cores), the same sums in another order. Training keeps
     `F.linear` (oneDNN's backward pays conversions) and so does autocast.
     """
-    if (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
-            and not torch.is_autocast_enabled("cpu") and _onednn()):
+    if onednn_products(x):
         return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
     return F.linear(x, weight, bias)
+
+
+def onednn_products(x: torch.Tensor) -> bool:
+    """`linear(x, ...)` runs on oneDNN: x is fp32 on a CPU, outside autograd and autocast."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+            and not torch.is_autocast_enabled("cpu") and _onednn() and _onednn_linear())
+
+
+@functools.cache
+def _onednn_linear() -> bool:
+    """This build has oneDNN's fp32 inner product (x86 wheels do; checked once)."""
+    try:
+        one = torch.ones(1, 1)
+        return bool(torch.ops.mkldnn._linear_pointwise(one, one, None, "none", [], "") == 1)
+    except (AttributeError, NotImplementedError, RuntimeError):
+        return False

@@ -2,9 +2,9 @@
 time step of it.
 
 `rnn_step` runs a stacked one-way RNN one position at a time on the RNN's own parameters:
-an input-feeding decoder in training, and every decoder in search. Training uses torch's
-cells (autograd); search computes the same function with its matrix products through
-`hardware.linear`.
+an input-feeding decoder in training, and every decoder in search. Training (and any GPU)
+uses torch's cells; search on a CPU computes the same function with its matrix products
+on oneDNN (`hardware.linear`).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seq2seq.hardware import linear
+from seq2seq.hardware import linear, onednn_products
 
 
 class State(NamedTuple):
@@ -51,7 +51,7 @@ class State(NamedTuple):
 
 
 def stacked_rnn(cell: str, input_dim: int, hidden_dim: int, layers: int, dropout: float,
-         bidirectional: bool = False) -> nn.RNNBase:
+                bidirectional: bool = False) -> nn.RNNBase:
     """`layers` LSTM or GRU layers, batch first, `dropout` between layers."""
     kind = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
     return kind(input_dim, hidden_dim, layers, batch_first=True, bidirectional=bidirectional,
@@ -74,11 +74,11 @@ def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, h: torch.Tensor, c: Optional[torc
                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         if c is None:
             x = torch.gru_cell(x, h[layer], *weights)
-        elif torch.is_grad_enabled():
-            x, c_layer = torch.lstm_cell(x, (h[layer], c[layer]), *weights)
-            cs.append(c_layer)
-        else:  # search: torch.lstm_cell's function, its products through hardware.linear
+        elif onednn_products(x):  # search on a CPU: torch.lstm_cell's function on oneDNN
             x, c_layer = _lstm_cell_inference(x, h[layer], c[layer], *weights)
+            cs.append(c_layer)
+        else:  # training, and GPUs (a fused kernel)
+            x, c_layer = torch.lstm_cell(x, (h[layer], c[layer]), *weights)
             cs.append(c_layer)
         hs.append(x)
         if layer < rnn.num_layers - 1:
