@@ -139,3 +139,18 @@ def test_paper_size_measures_training_and_search(tmp_path):
     assert r["paper_days_on_8_gpus"] == pytest.approx(7.5 * 360e6 / (6300 * 348 / 652) / 86400)
     assert 9 < r["paper_days_on_8_gpus"] < 11
     assert "days on this device" in paper_size.summary(r)
+
+
+def test_best_of_alternates_and_keeps_each_sides_fastest(monkeypatch):
+    order = []
+    speeds = {"joey": iter([10.0, 30.0]), "ours": iter([20.0, 15.0])}
+
+    def fake_measure(python, worker, *args):
+        order.append(python)
+        return {"tokens_per_s": next(speeds[python]), "peak_rss_mb": 100.0 + len(order)}
+    monkeypatch.setattr(bench_run, "measure", fake_measure)
+    best = bench_run.best_of({"j": ("joey", "w.py"), "o": ("ours", "w.py")}, rounds=2)
+    assert order == ["joey", "ours", "ours", "joey"]  # the second round runs backwards
+    assert best["j"]["tokens_per_s"] == 30.0 and best["j"]["rounds"] == [10.0, 30.0]
+    assert best["o"]["tokens_per_s"] == 20.0 and best["o"]["rounds"] == [20.0, 15.0]
+    assert best["j"]["peak_rss_mb"] == 104.0 and best["o"]["peak_rss_mb"] == 103.0
