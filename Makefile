@@ -42,7 +42,7 @@ test: install  ## run the test suite (slow tests excluded)
 test-all: install  ## run every test, slow ones included
 	$(PY) -m pytest -q -m ""
 
-bench: install  ## speed and memory against Joey NMT 2.3.0 -> bench/results.md (~15 min)
+bench: install  ## speed and memory against Joey NMT 2.3.0 -> bench/results.md (10-17 min)
 	$(MAKE) -C bench PY=$(abspath $(PY))
 
 clean:  ## remove runs/ and prepared data (keeps .venv)
