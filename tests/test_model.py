@@ -92,6 +92,23 @@ def test_one_call_and_per_length_encoding_agree(make_model):
     torch.testing.assert_close(plain.c, split.c, atol=1e-6, rtol=0)
 
 
+def test_mixed_lengths_encode_as_each_sentence_alone(make_model):
+    """A bidirectional encoder on a padded batch of several lengths: every sentence's final
+    states and memory are those it gets alone; padded positions hold zeros."""
+    model = make_model(init_range=0.3, attention=True)
+    b = collate(SRC, [[4]] * len(SRC))
+    with torch.no_grad():
+        batch = model.encoder(b.src_ids, b.src_lens)
+        for i, src in enumerate(SRC):
+            one = collate([src], [[4]])
+            alone = model.encoder(one.src_ids, one.src_lens)
+            n = len(src)
+            torch.testing.assert_close(batch.h[:, i], alone.h[:, 0], atol=1e-6, rtol=0)
+            torch.testing.assert_close(batch.c[:, i], alone.c[:, 0], atol=1e-6, rtol=0)
+            torch.testing.assert_close(batch.memory[i, :n], alone.memory[0], atol=1e-6, rtol=0)
+            assert not batch.memory[i, n:].any()
+
+
 def test_encoder_state_shapes(make_model):
     model = make_model(layers=3, hidden_dim=12)
     b = collate(SRC, TGT)
