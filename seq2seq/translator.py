@@ -131,8 +131,8 @@ class Translator:
         if (cfg.beam_size < 1 or not 1 <= cfg.nbest <= cfg.beam_size or cfg.batch_size < 1
                 or cfg.precision not in DECODE_PRECISIONS):
             raise ValueError(f"need beam size >= 1, 1 <= nbest <= beam size, batch size >= 1, "
-                             f"precision auto | fp32 | bf16 (got {cfg.beam_size}, {cfg.nbest}, "
-                             f"{cfg.batch_size}, {cfg.precision})")
+                             f"precision {' | '.join(DECODE_PRECISIONS)} (got {cfg.beam_size}, "
+                             f"{cfg.nbest}, {cfg.batch_size}, {cfg.precision})")
         return cfg
 
     def hypotheses(self, lines: Sequence[str], decode: DecodeConfig,
