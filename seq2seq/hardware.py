@@ -6,6 +6,9 @@ bf16 pays only with native support: on a CPU that means AVX512-BF16 or AMX. AVX-
 without them emulates it (allowed when asked for, never picked by auto); an AVX2-only CPU
 cannot build oneDNN's bf16 LSTM at all, so asking for bf16 there is an error that names
 the key, not a crash mid-run.
+
+`linear` is `F.linear` except in fp32 CPU inference, where search's small products run
+faster on oneDNN than on MKL.
 """
 from __future__ import annotations
 
