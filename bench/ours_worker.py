@@ -75,9 +75,8 @@ def train(work: dict, kind: str, precision: str, steps: int, warmup: int, senten
     return {"tokens_per_s": tokens / seconds, "flops_per_s": flops / seconds}
 
 
-@torch.inference_mode()
 def decode(work: dict, kind: str, beam: int, precision: str) -> dict:
-    model = build(work, kind).eval()
+    model = build(work, kind).eval()  # as seq2seq-translate builds it: outside inference mode
     cfg = DecodeConfig(beam_size=beam, max_len_a=1.5, max_len_b=0, length_penalty=0.0,
                        batch_size=64, precision=precision)
     device = torch.device("cpu")

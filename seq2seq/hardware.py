@@ -6,16 +6,10 @@ bf16 pays only with native support: on a CPU that means AVX512-BF16 or AMX. AVX-
 without them emulates it (allowed when asked for, never picked by auto); an AVX2-only CPU
 cannot build oneDNN's bf16 LSTM at all, so asking for bf16 there is an error that names
 the key, not a crash mid-run.
-
-`linear` is `F.linear` except in fp32 CPU inference, where search's small products run
-faster on oneDNN than on MKL.
 """
 from __future__ import annotations
 
-import functools
-
 import torch
-import torch.nn.functional as F
 
 from seq2seq.config import ConfigError
 
@@ -67,32 +61,3 @@ def autocast(device: torch.device, precision: str) -> torch.autocast:
     return torch.autocast(device.type, dtype=DTYPES.get(precision, torch.bfloat16),
                           enabled=precision != "fp32")
 
-
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
-           ) -> torch.Tensor:
-    """`F.linear`, but through oneDNN's inner product in fp32 CPU inference.
-
-    Decoding multiplies a few rows (hypotheses) by each weight at every step; there oneDNN
-    runs 1.1-1.5x faster than the MKL GEMM behind `F.linear` (measured at 64-320 rows x
-    512-1280 -> 512-2048 on 2 AVX2 cores), the same sums in another order. Training keeps
-    `F.linear` (oneDNN's backward pays conversions) and so does autocast.
-    """
-    if onednn_products(x):
-        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
-    return F.linear(x, weight, bias)
-
-
-def onednn_products(x: torch.Tensor) -> bool:
-    """`linear(x, ...)` runs on oneDNN: x is fp32 on a CPU, outside autograd and autocast."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
-            and not torch.is_autocast_enabled("cpu") and _onednn() and _onednn_linear())
-
-
-@functools.cache
-def _onednn_linear() -> bool:
-    """This build has oneDNN's fp32 inner product (x86 wheels do; checked once)."""
-    try:
-        one = torch.ones(1, 1)
-        return bool(torch.ops.mkldnn._linear_pointwise(one, one, None, "none", [], "") == 1)
-    except (AttributeError, NotImplementedError, RuntimeError):
-        return False

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seq2seq.config import ModelConfig
-from seq2seq.hardware import linear
+from seq2seq.onednn import linear
 from seq2seq.recurrent import State, rnn_step, stacked_rnn
 from seq2seq.tokenizer import PAD
 
@@ -84,7 +84,7 @@ class Encoder(nn.Module):
         """(B, S, D*He) -> (B, S, H): attention compares the decoder's state with these."""
         if self.bridge is None:
             return memory
-        return torch.tanh(linear(memory, self.bridge.weight, self.bridge.bias))
+        return torch.tanh(linear(memory, self.bridge))
 
     def _join(self, state: torch.Tensor, bridge: nn.Linear, squash: bool) -> torch.Tensor:
         """(L*2, B, He) forward/backward finals -> (L, B, H) through the bridge."""
@@ -104,7 +104,7 @@ class Attention(nn.Module):
 
     def keys(self, memory: torch.Tensor) -> Optional[torch.Tensor]:
         """What queries are compared with: W m (general), or None for the memory itself."""
-        return None if self.proj is None else linear(memory, self.proj.weight)
+        return None if self.proj is None else linear(memory, self.proj)
 
     def forward(self, query: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
                 keys: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +118,7 @@ class Attention(nn.Module):
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         weights = scores.softmax(dim=-1)  # exactly 0 where masked
         context = weights @ memory  # (B, T, H)
-        combined = linear(torch.cat([context, query], dim=-1), self.combine.weight)
+        combined = linear(torch.cat([context, query], dim=-1), self.combine)
         return torch.tanh(combined), weights
 
 
@@ -185,7 +185,7 @@ class Seq2Seq(nn.Module):
     def decode_step(self, tgt_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One step for search: previous tokens (B,) and state -> log-probs (B, V), state."""
         out, state = self._step(self.drop(self.tgt_emb(tgt_ids)), state)
-        logits = linear(out, self.out.weight, self.out.bias)
+        logits = linear(out, self.out)
         return F.log_softmax(logits.float(), dim=-1), state  # fp32 scores
 
     def _step(self, y: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
@@ -241,7 +241,7 @@ class LanguageModel(nn.Module):
     def decode_step(self, tgt_ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """(B,) previous tokens -> log-probabilities (B, V) of the next, and the state."""
         out, h, c = rnn_step(self.decoder, self.tgt_emb(tgt_ids), state.h, state.c)  # (B, H)
-        logits = linear(out, self.out.weight, self.out.bias)
+        logits = linear(out, self.out)
         return F.log_softmax(logits.float(), dim=-1), State(h, c)
 
 

@@ -3,8 +3,8 @@ time step of it.
 
 `rnn_step` runs a stacked one-way RNN one position at a time on the RNN's own parameters:
 an input-feeding decoder in training, and every decoder in search. Training (and any GPU)
-uses torch's cells; search on a CPU computes the same function with its matrix products
-on oneDNN (`hardware.linear`).
+uses torch's cells; search on a CPU computes the same function with its matrix product
+on oneDNN (`onednn.lstm_gates`).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seq2seq.hardware import linear, onednn_products
+from seq2seq import onednn
 
 
 class State(NamedTuple):
@@ -74,8 +74,8 @@ def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, h: torch.Tensor, c: Optional[torc
                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         if c is None:
             x = torch.gru_cell(x, h[layer], *weights)
-        elif onednn_products(x):  # search on a CPU: torch.lstm_cell's function on oneDNN
-            x, c_layer = _lstm_cell_inference(x, h[layer], c[layer], *weights)
+        elif onednn.used_for(x):  # search on a CPU: torch.lstm_cell's function on oneDNN
+            x, c_layer = _lstm_cell(onednn.lstm_gates(x, h[layer], rnn, layer), c[layer])
             cs.append(c_layer)
         else:  # training, and GPUs (a fused kernel)
             x, c_layer = torch.lstm_cell(x, (h[layer], c[layer]), *weights)
@@ -86,8 +86,9 @@ def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, h: torch.Tensor, c: Optional[torc
     return x, torch.stack(hs), None if c is None else torch.stack(cs)
 
 
-def _lstm_cell_inference(x, h, c, w_ih, w_hh, b_ih, b_hh):
-    gates = linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)  # (B, 4H): i, f, g, o
-    i, f, g, o = gates.chunk(4, dim=1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
+def _lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The LSTM's update from its gate pre-activations (B, 4H), in torch's order i, f, g, o."""
+    H = c.size(1)
+    i, f, _, o = torch.sigmoid(gates).chunk(4, dim=1)  # one call; g's sigmoid goes unused
+    c = torch.addcmul(f * c, i, torch.tanh(gates[:, 2 * H:3 * H]))
+    return o * torch.tanh(c), c

@@ -73,22 +73,3 @@ def test_shipped_configs_train_anywhere():
     for experiment in ("bible_demo", "lm_en"):
         cfg = load_config([f"experiment={experiment}"])
         assert cfg.trainer.precision in ("auto", "fp32"), experiment
-
-
-@pytest.mark.parametrize("shape", [(5, 16), (3, 4, 16)])
-def test_linear_is_f_linear_in_training_and_close_to_it_in_inference(shape):
-    x, w, b = torch.randn(shape), torch.randn(32, 16), torch.randn(32)
-    reference = torch.nn.functional.linear(x, w, b)
-    w.requires_grad_()
-    trained = hardware.linear(x, w, b)
-    assert torch.equal(trained, reference) and trained.requires_grad
-    with torch.inference_mode():
-        torch.testing.assert_close(hardware.linear(x, w, b), reference, atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(hardware.linear(x, w), reference - b, atol=1e-5, rtol=1e-5)
-
-
-def test_linear_without_onednn_inner_product_is_f_linear(monkeypatch):
-    monkeypatch.setattr(hardware, "_onednn_linear", lambda: False)
-    x, w, b = torch.randn(5, 16), torch.randn(32, 16), torch.randn(32)
-    with torch.inference_mode():
-        assert torch.equal(hardware.linear(x, w, b), torch.nn.functional.linear(x, w, b))
