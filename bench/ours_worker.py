@@ -35,22 +35,26 @@ def build(work: dict, kind: str) -> Seq2Seq:
 
 
 def step_flops(model: Seq2Seq, b) -> float:
-    """Matmul FLOPs of one training step: forward (2 per multiply-add) and backward (twice
-    the forward) of every LSTM layer, the output layer and, with attention, the bridge,
-    the keys, the scores and context (S x H each per target token) and the combination."""
+    """Matmul FLOPs of one training step: forward and backward (twice the forward)."""
+    return 3 * forward_flops(model, int(b.src_lens.sum()), b.n_tokens, b.src_ids.size(1))
+
+
+def forward_flops(model: Seq2Seq, src: int, tgt: int, S: int) -> float:
+    """Matmul FLOPs (2 per multiply-add) of `src` source and `tgt` target positions, the
+    longest source S: every LSTM layer, the output layer and, with attention, the bridge,
+    the keys, the scores and context (S x H each per target position), the combination."""
     def weights(module) -> int:
         return sum(w.numel() for name, w in module.named_parameters()
                    if name.split(".")[-1].startswith("weight"))
-    src, tgt = int(b.src_lens.sum()), b.n_tokens
     macs = (weights(model.encoder.rnn) * src + weights(model.decoder) * tgt
             + model.out.weight.numel() * tgt)
     if model.attention is not None:
-        H, S = model.out.in_features, b.src_ids.size(1)
+        H = model.out.in_features
         bridge = 0 if model.encoder.bridge is None else model.encoder.bridge.weight.numel()
         keys = 0 if model.attention.proj is None else model.attention.proj.weight.numel()
         macs += ((bridge + keys) * src + model.attention.combine.weight.numel() * tgt
                  + 2 * S * H * tgt)
-    return 3 * 2 * macs
+    return 2 * macs
 
 
 def train(work: dict, kind: str, precision: str, steps: int, warmup: int, sentences: int):
@@ -80,16 +84,21 @@ def decode(work: dict, kind: str, beam: int, precision: str) -> dict:
     cfg = DecodeConfig(beam_size=beam, max_len_a=1.5, max_len_b=0, length_penalty=0.0,
                        batch_size=64, precision=precision)
     device = torch.device("cpu")
-    sentences, out_len, start, groups = 0, 0, time.perf_counter(), []
+    sentences, out_len, flops, start, groups = 0, 0, 0.0, time.perf_counter(), []
     for src in work["test"]:  # groups of 64 sentences of similar length
         group_start = time.perf_counter()
         outs = [h[0].ids for h in decode_ids(model, src, cfg, device)]
         sentences += len(src)
         out_len += sum(len(o) for o in outs)
+        # Greedy: one step per output piece and one for eos, each on its own row.
+        flops += forward_flops(model, sum(map(len, src)), sum(len(o) + 1 for o in outs),
+                               max(map(len, src)))
         groups.append((round(sum(map(len, src)) / len(src), 1), max(map(len, src)),
                        round((time.perf_counter() - group_start) / len(src), 5), len(src)))
-    return {"sentences_per_s": sentences / (time.perf_counter() - start),
+    seconds = time.perf_counter() - start
+    return {"sentences_per_s": sentences / seconds,
             "mean_output_pieces": out_len / sentences,
+            **({"search_flops_per_s": flops / seconds} if beam == 1 else {}),
             # (mean source length, longest source, seconds per sentence, sentences)
             "groups": groups}
 

@@ -199,6 +199,8 @@ def report(r: dict, out: Path) -> None:
                           / r[f"matmul_{best}"]["flops_per_s"]),
         "mfu_fp32": (r["ours_train_paper_fp32"]["flops_per_s"]
                      / r["matmul_fp32"]["flops_per_s"]),
+        "mfu_greedy_fp32": (r["ours_decode_beam1_fp32"]["search_flops_per_s"]
+                            / r["matmul_fp32"]["flops_per_s"]),
     }
     r["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
     r["same_math_precision"], r["decode_precision"] = best, dec
@@ -240,7 +242,7 @@ def markdown(r: dict) -> str:
               f"({r[f'matmul_{fast}']['flops_per_s'] / 1e9:.0f} GFLOP/s){fp32}. "
               f"The same-math model's ({best}): {q['mfu_same_math']:.0%} (its decoder "
               "steps one target position at a time: input feeding).", ""]
-    lines += [ceiling(r, best), ""]
+    lines += [ceiling(r, best), "", greedy_ceiling(r), ""]
     joey_len = r["joey_decode_beam5"].get("mean_output_pieces")
     if joey_len:
         ours_len = r[f"ours_decode_beam5_{dec}"]["mean_output_pieces"]
@@ -263,6 +265,20 @@ def ceiling(r: dict, best: str) -> str:
             f"GFLOP/s of this step's matrix work ({best}), {needed / peak:.0%} of the "
             f"measured matmul peak (Joey's own step reaches "
             f"{needed / 2 / peak:.0%} of that peak).")
+
+
+def greedy_ceiling(r: dict) -> str:
+    """What 3x Joey's greedy search (fp32) asks of this machine, as `ceiling` does."""
+    ours, theirs = r["ours_decode_beam1_fp32"], r["joey_decode_beam1"]
+    needed = 3 * theirs["sentences_per_s"] * ours["search_flops_per_s"] / ours["sentences_per_s"]
+    peak = r["matmul_fp32"]["flops_per_s"]
+    return (f"Three times Joey's greedy decoding (fp32) would take {needed / 1e9:.0f} GFLOP/s "
+            f"of the search's matrix work, {needed / peak:.0%} of the measured matmul peak "
+            f"over the whole search, encoder included; ours runs at "
+            f"{r['ratios']['mfu_greedy_fp32']:.0%} of it, Joey's at about "
+            f"{needed / 3 / peak:.0%} (counted on our work; Joey's writes "
+            f"{theirs['mean_output_pieces']:.1f} pieces a sentence to our "
+            f"{ours['mean_output_pieces']:.1f}).")
 
 
 def growth(r: dict, fast: str) -> list[str]:

@@ -56,6 +56,20 @@ def test_decoding_measurements(work):
         assert r["sentences_per_s"] > 0 and len(r["groups"]) == 2
         # an untrained model rarely ends a sentence: outputs run to 1.5 x source length
         assert 0 < r["mean_output_pieces"] <= 1.5 * 10
+    assert greedy["search_flops_per_s"] > 0 and "search_flops_per_s" not in beam
+
+
+def test_counted_flops_of_joeys_model_by_hand():
+    import ours_worker
+    w = {"shape": {"hidden": 16, "emb": 8, "layers": 2, "dropout": 0.0}, "src_vocab": 30,
+         "tgt_vocab": 40}
+    model = ours_worker.build(w, "same")
+    # multiply-adds per source position: bi-LSTM layers 2 x 4*16*(8+16), 2 x 4*16*(32+16);
+    # bridge 32*16 and keys 16*16. Per target position: input-feeding LSTM 4*16*(24+16),
+    # 4*16*(16+16); combination 32*16, output 16*40, scores and context 2*S*16.
+    src, tgt, S = 11, 7, 5
+    macs = (2 * 1536 + 2 * 3072 + 512 + 256) * src + (2560 + 2048 + 512 + 640 + 32 * S) * tgt
+    assert ours_worker.forward_flops(model, src, tgt, S) == 2 * macs
 
 
 def test_the_report_holds_every_ratio(tmp_path):
@@ -64,7 +78,8 @@ def test_the_report_holds_every_ratio(tmp_path):
     r = {"machine": "test", "commit": "abc1234", "date": "today", "wall_min": 7.5,
          "joey_train": m(tokens_per_s=100.0),
          "matmul_fp32": m(flops_per_s=1e11), "matmul_bf16": m(flops_per_s=2e11),
-         "joey_decode_beam1": m(sentences_per_s=10.0), "joey_decode_beam5": m(sentences_per_s=4.0)}
+         "joey_decode_beam1": m(sentences_per_s=10.0, mean_output_pieces=31.0),
+         "joey_decode_beam5": m(sentences_per_s=4.0)}
     for p in ("fp32", "bf16"):
         r[f"ours_train_same_{p}"] = m(tokens_per_s=250.0, flops_per_s=4e10)
         r[f"ours_train_paper_{p}"] = m(tokens_per_s=400.0, flops_per_s=6e10)
@@ -75,7 +90,8 @@ def test_the_report_holds_every_ratio(tmp_path):
             # per sentence, 2 ms a piece of the batch's longest source, not of its mean
             r[f"ours_decode_beam{b}_{p}"] = m(sentences_per_s=speed / b, groups=[
                 (5.0, 5, 0.01, 4), (15.0, 16, 0.032, 4), (20.0, 21, 0.042, 4),
-                (25.0, 40, 0.08, 4), (90.0, 90, 0.5, 1)])
+                (25.0, 40, 0.08, 4), (90.0, 90, 0.5, 1)], mean_output_pieces=30.0)
+    r["ours_decode_beam1_fp32"]["search_flops_per_s"] = 3e10  # 2e9 a sentence at 15 sent/s
     bench_run.report(r, tmp_path)
     ratios = json.loads((tmp_path / "results.json").read_text())["ratios"]
     assert ratios["train_ratio_same_math"] == 2.5 and ratios["train_ratio_paper"] == 4.0
@@ -92,6 +108,10 @@ def test_the_report_holds_every_ratio(tmp_path):
     assert "longest source, linear, as expected" in text
     # 2 x Joey's 100 tok/s at our 4e10 FLOP/s per 250 tok/s: 32 GFLOP/s of a 1e11 peak
     assert "would take 32 GFLOP/s" in text and "32% of the measured matmul peak" in text
+    # 3 x Joey's 10 greedy sentences/s at 2e9 FLOP each: 60 GFLOP/s; ours 3e10 of 1e11
+    assert "greedy decoding (fp32) would take 60 GFLOP/s" in text and "60% of the" in text
+    assert "ours runs at 30% of it, Joey's at about 20%" in text and "31.0 pieces" in text
+    assert ratios["mfu_greedy_fp32"] == 0.3
     means = [5.0, 15.0, 20.0, 25.0]  # against the mean, the long-tailed batch breaks the line
     assert bench_run.linear_fit(means, [10, 32, 42, 80]).startswith("NOT linear")
 
@@ -103,13 +123,16 @@ def test_the_report_on_a_cpu_without_bf16(tmp_path):
     groups = [(5.0, 5, 0.01, 4), (15.0, 15, 0.02, 4), (25.0, 25, 0.03, 4)]
     r = {"machine": "avx2", "commit": "abc1234", "date": "today", "wall_min": 7.5,
          "joey_train": m(tokens_per_s=100.0), "matmul_fp32": m(flops_per_s=1e11),
-         "joey_decode_beam1": m(sentences_per_s=10.0), "joey_decode_beam5": m(sentences_per_s=4.0),
+         "joey_decode_beam1": m(sentences_per_s=10.0, mean_output_pieces=31.0),
+         "joey_decode_beam5": m(sentences_per_s=4.0),
          "ours_train_same_fp32": m(tokens_per_s=150.0, flops_per_s=3e10),
          "ours_train_paper_fp32": m(tokens_per_s=300.0, flops_per_s=5e10)}
     for n in bench_run.SCALING_SENTENCES:
         r[f"ours_train_paper_fp32_{n}"] = m(tokens_per_s=float(n))
     for b in (1, 2, 5, 12):
-        r[f"ours_decode_beam{b}_fp32"] = m(sentences_per_s=20.0 / b, groups=groups)
+        r[f"ours_decode_beam{b}_fp32"] = m(sentences_per_s=20.0 / b, groups=groups,
+                                           mean_output_pieces=30.0)
+    r["ours_decode_beam1_fp32"]["search_flops_per_s"] = 4e10
     bench_run.report(r, tmp_path)
     ratios = json.loads((tmp_path / "results.json").read_text())["ratios"]
     assert ratios["train_ratio_same_math"] == 1.5 and ratios["train_ratio_paper"] == 3.0
