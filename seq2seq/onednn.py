@@ -21,7 +21,6 @@ import weakref
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 _PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> {name: entry}
