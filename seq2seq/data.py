@@ -14,7 +14,6 @@ the paper's observation holds (sentences of similar length together: a 2x speed-
 from __future__ import annotations
 
 import logging
-import lzma
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
@@ -25,13 +24,14 @@ import numpy as np
 import torch
 
 from seq2seq.config import CONF_DIR, DataConfig
+from seq2seq.textfile import count_lines, decoded_lines, file_stamp, read_lines
 from seq2seq.tokenizer import BOS, EOS, PAD, Tokenizer
 
 log = logging.getLogger(__name__)
 REPO_ROOT = CONF_DIR.parent
 
 
-# ---------------------------------------------------------------- reading text files
+# ---------------------------------------------------------------- local corpus files
 def find_text_file(directory: str, split: str, lang: str) -> Path:
     """`<dir>/<split>.<lang>` or its `.xz`; a relative dir may also be the repo's own."""
     for base in (Path(directory), REPO_ROOT / directory):
@@ -39,49 +39,6 @@ def find_text_file(directory: str, split: str, lang: str) -> Path:
             if (base / name).is_file():
                 return base / name
     raise FileNotFoundError(f"{Path(directory) / f'{split}.{lang}'}: no such file (nor .xz)")
-
-
-def read_lines(path: Path) -> Iterator[str]:
-    """Lines of a UTF-8 text file (xz-compressed or not), without their newline.
-
-    Invalid UTF-8 is an error naming the file and line, never silently replaced.
-    """
-    for number, line, reason in _decoded_lines(path):
-        if line is None:
-            raise ValueError(f"{path}:{number}: invalid UTF-8 ({reason})")
-        yield line
-
-
-def _decoded_lines(path: Path) -> Iterator[tuple[int, Optional[str], str]]:
-    """(line number, text or None if not UTF-8, why not) for every line of the file.
-
-    Lines end at b"\\n" only, as in `wc -l`; a trailing "\\r" is dropped.
-    """
-    for number, raw in enumerate(_raw_lines(path), start=1):
-        try:
-            yield number, raw.decode("utf-8").rstrip("\r\n"), ""
-        except UnicodeDecodeError as exc:
-            yield number, None, exc.reason
-
-
-def _raw_lines(path: Path) -> Iterator[bytes]:
-    """Byte lines of a file, plain or .xz; a file that cannot be read is named in one line."""
-    opener = lzma.open if str(path).endswith(".xz") else open
-    try:
-        with opener(path, "rb") as f:
-            yield from f
-    except (OSError, lzma.LZMAError) as exc:
-        why = getattr(exc, "strerror", None) or exc
-        raise OSError(f"{path}: cannot read ({why})") from None
-
-
-def count_lines(path: Path) -> int:
-    return sum(1 for _ in _raw_lines(path))
-
-
-def file_stamp(paths: list[Path]) -> str:
-    """Sizes and modification times: changes when a corpus file is edited in place."""
-    return "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths)
 
 
 def local_files(cfg: DataConfig) -> list[Path]:
@@ -103,8 +60,8 @@ def _pairs(src_path: str, tgt_path: str, skip_bad: bool, stamp: str) -> Iterator
         return
     # Skipping: a pair goes if either side is bad, so both files are read line by line.
     bad: dict[str, list[int]] = {src_path: [], tgt_path: []}
-    for (n, src, _), (_, tgt, _) in zip(_decoded_lines(Path(src_path)),
-                                        _decoded_lines(Path(tgt_path))):
+    for (n, src, _), (_, tgt, _) in zip(decoded_lines(Path(src_path)),
+                                        decoded_lines(Path(tgt_path))):
         for path, line in ((src_path, src), (tgt_path, tgt)):
             if line is None:
                 bad[path].append(n)

@@ -26,8 +26,9 @@ import datasets
 
 from seq2seq.cli import run as run_cli, wants_debug
 from seq2seq.config import TrainConfig, cli_config
-from seq2seq.data import encode, file_stamp, filter_by_length, load_split, local_files
+from seq2seq.data import encode, filter_by_length, load_split, local_files
 from seq2seq.report import wants_bar
+from seq2seq.textfile import file_stamp
 from seq2seq.tokenizer import Tokenizer, load_spm, train_spm
 
 log = logging.getLogger(__name__)

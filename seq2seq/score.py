@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from seq2seq.cli import run as run_cli
-from seq2seq.data import read_lines
+from seq2seq.textfile import read_lines
 from seq2seq.metrics import bleu, chrf
 
 

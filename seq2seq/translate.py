@@ -24,9 +24,9 @@ from typing import Iterator
 from seq2seq import checkpoint
 from seq2seq.cli import run as run_cli
 from seq2seq.config import DECODE_PRECISIONS
-from seq2seq.data import read_lines
 from seq2seq.report import wants_bar
 from seq2seq.search import Hypothesis
+from seq2seq.textfile import read_lines
 from seq2seq.tokenizer import Tokenizer
 from seq2seq.translator import Translator
 

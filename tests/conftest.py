@@ -26,7 +26,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from seq2seq.config import CONF_DIR, TrainConfig, load_config  # noqa: E402
-from seq2seq.data import read_lines  # noqa: E402
+from seq2seq.textfile import read_lines  # noqa: E402
 from seq2seq.hardware import onednn_bf16  # noqa: E402
 from seq2seq.model import Seq2Seq  # noqa: E402
 from seq2seq.tokenizer import Tokenizer, load_spm, train_spm  # noqa: E402

@@ -1,4 +1,4 @@
-"""Reading text, loading splits (local files or a hub-format dataset), length filtering,
+"""Loading splits (local files or a hub-format dataset), length filtering,
 length-bucketed batches and collation."""
 from __future__ import annotations
 
@@ -12,44 +12,10 @@ import pytest
 import torch
 
 from seq2seq.config import DataConfig
-from seq2seq.data import (ParallelIds, collate, filter_by_length, load_split, make_batches,
-                          read_lines)
+from seq2seq.data import ParallelIds, collate, filter_by_length, load_split, make_batches
 from seq2seq.tokenizer import BOS, EOS, PAD
 
 from conftest import CORPUS, write_lines
-
-LINES = ["En el principio", "", "  espacios  ", "ñandú – “comillas”", "último"]
-
-
-# ------------------------------------------------------------------ reading text
-def test_read_lines_plain_and_xz_agree(tmp_path):
-    text = "".join(line + "\n" for line in LINES)
-    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
-    with lzma.open(tmp_path / "a.txt.xz", "wt", encoding="utf-8") as f:
-        f.write(text)
-    assert list(read_lines(tmp_path / "a.txt")) == LINES
-    assert list(read_lines(tmp_path / "a.txt.xz")) == LINES
-
-
-def test_read_lines_handles_crlf_and_a_missing_final_newline(tmp_path):
-    (tmp_path / "a").write_bytes(b"uno\r\ndos\r\n\r\ntres")
-    assert list(read_lines(tmp_path / "a")) == ["uno", "dos", "", "tres"]
-
-
-def test_bundled_corpus_reads(tmp_path):
-    first = next(iter(read_lines(CORPUS / "train.es.xz")))
-    assert first and "\n" not in first
-
-
-@pytest.mark.parametrize("suffix", ["", ".xz"])
-def test_invalid_utf8_names_file_and_line(tmp_path, suffix):
-    data = "uno\ndos\n".encode() + b"tr\xffes\n" + "cuatro\n".encode()
-    path = tmp_path / f"bad{suffix}"
-    path.write_bytes(lzma.compress(data) if suffix else data)
-    with pytest.raises(ValueError) as exc:
-        list(read_lines(path))
-    assert f"{path}:3:" in str(exc.value)
-
 
 # ------------------------------------------------------------------ loading splits
 def _local(tmp_path, n_src=4, n_tgt=4, xz=False) -> DataConfig:

@@ -7,7 +7,7 @@ import datasets
 import pytest
 
 from seq2seq import prepare as prepare_mod
-from seq2seq.data import read_lines
+from seq2seq.textfile import read_lines
 from seq2seq.prepare import prepare, prepared_path
 from seq2seq.tokenizer import EOS, Tokenizer
 
