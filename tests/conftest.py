@@ -61,7 +61,8 @@ def assert_forced_equals_stepwise(model, batch) -> None:
     """Teacher-forced forward gives the same log-probabilities as decode_step, step by step.
 
     The forward runs as in training (autograd on: torch's LSTM cell, F.linear), the steps as
-    in search (inference mode: hardware.linear), so the two implementations check each other.
+    in search (inference mode: oneDNN on packed weights, seq2seq/onednn.py), so the two
+    implementations check each other.
     """
     import torch.nn.functional as F
     forced = F.log_softmax(model.logits(model(batch.src_ids, batch.src_lens,
