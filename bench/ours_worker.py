@@ -84,18 +84,21 @@ def decode(work: dict, kind: str, beam: int, precision: str) -> dict:
     cfg = DecodeConfig(beam_size=beam, max_len_a=1.5, max_len_b=0, length_penalty=0.0,
                        batch_size=64, precision=precision)
     device = torch.device("cpu")
-    sentences, out_len, flops, start, groups = 0, 0, 0.0, time.perf_counter(), []
+    sentences, start, groups, work_done = 0, time.perf_counter(), [], []
     for src in work["test"]:  # groups of 64 sentences of similar length
         group_start = time.perf_counter()
         outs = [h[0].ids for h in decode_ids(model, src, cfg, device)]
+        lens = [len(s) for s in src]
         sentences += len(src)
-        out_len += sum(len(o) for o in outs)
-        # Greedy: one step per output piece and one for eos, each on its own row.
-        flops += forward_flops(model, sum(map(len, src)), sum(len(o) + 1 for o in outs),
-                               max(map(len, src)))
-        groups.append((round(sum(map(len, src)) / len(src), 1), max(map(len, src)),
+        work_done.append((sum(lens), [len(o) for o in outs], max(lens)))
+        groups.append((round(sum(lens) / len(src), 1), max(lens),
                        round((time.perf_counter() - group_start) / len(src), 5), len(src)))
     seconds = time.perf_counter() - start
+    out_len = sum(sum(outs) for _, outs, _ in work_done)
+    # Greedy (one row a sentence): a step per output piece and one for eos; counted after
+    # the clock stops.
+    flops = sum(forward_flops(model, src, sum(outs) + len(outs), S)
+                for src, outs, S in work_done)
     return {"sentences_per_s": sentences / seconds,
             "mean_output_pieces": out_len / sentences,
             **({"search_flops_per_s": flops / seconds} if beam == 1 else {}),
