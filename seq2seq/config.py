@@ -83,6 +83,10 @@ class OptimConfig:
     halve_after: float = 5.0  # epochs of constant lr before halving starts
     halve_every: float = 0.5  # then halve every half epoch
     epochs: float = 7.5  # the paper's 7.5; trainer.max_time can end training first
+    # What the schedule counts: epochs (the paper), or the share of the training budget
+    # spent (optim.epochs, trainer.max_time, trainer.max_steps: whichever ends training
+    # first), times optim.epochs. With budget, a run cut short by max_time still halves.
+    schedule_over: str = "epochs"  # epochs | budget
     clip_norm: float = 5.0  # if ||g|| > 5, g = 5 g / ||g|| (the paper): keeps LSTMs stable
     loss_per: str = "sentence"  # sentence (paper: divide by batch size) | token
     name: str = "sgd"  # sgd (the paper) | adam (lr about 0.001); the lr schedule applies to both
@@ -210,6 +214,8 @@ def validate(cfg: TrainConfig) -> None:
         ("optim.clip_norm", cfg.optim.clip_norm > 0, "must be > 0"),
         ("optim.halve_every", cfg.optim.halve_every > 0, "must be > 0"),
         ("optim.epochs", cfg.optim.epochs > 0, "must be > 0"),
+        ("optim.schedule_over", cfg.optim.schedule_over in ("epochs", "budget"),
+         "epochs | budget"),
         ("trainer.max_steps", cfg.trainer.max_steps is None or cfg.trainer.max_steps >= 1,
          "must be >= 1"),
         ("trainer.save_every", cfg.trainer.save_every is None or cfg.trainer.save_every >= 1,

@@ -79,6 +79,7 @@ class Run:
         self.epoch, self.next_batch, self.step, self.best = 0, 0, 0, None
         self.skipped = 0  # batches skipped for a non-finite loss (trainer.on_nonfinite=skip)
         self.elapsed = 0.0  # training seconds so far, over all resumptions (max_time)
+        self.budget = Budget(cfg.optim.epochs, tc.max_time, tc.max_steps)
         self.n_batches = len(self.batches(0))
         log.info("model: %d parameters; %d training pairs in %d batches an epoch%s; device %s, "
                  "%s", sum(p.numel() for p in self.params), len(self.train), self.n_batches,
@@ -108,6 +109,16 @@ class Run:
     def progress(self) -> float:
         """Epochs done, fractional: drives the lr schedule and the stopping rule."""
         return self.epoch + self.next_batch / self.n_batches
+
+    @property
+    def schedule_epoch(self) -> float:
+        """Where the lr schedule stands, in epochs: the epochs done, or (schedule_over=
+        budget) the share of the budget spent times optim.epochs, so that a run ended by
+        max_time halves its lr as one ended by its epochs would."""
+        if self.cfg.optim.schedule_over == "epochs":
+            return self.progress
+        return self.cfg.optim.epochs * self.budget.fraction(self.progress, self.elapsed,
+                                                            self.step)
 
     # ------------------------------------------------------------ checkpoints
     def state(self) -> dict:
@@ -194,8 +205,8 @@ def train_step(run: Run, index) -> tuple[float, int, float, float]:
     `trainer.on_nonfinite=skip`, the batch is skipped, counted, and (0, 0, ||g||, lr) returned.
     """
     oc = run.cfg.optim
-    # 1. lr from the schedule, at the fraction of an epoch done so far
-    lr = paper_lr(run.progress, lr=oc.lr, halve_after=oc.halve_after,
+    # 1. lr from the schedule, at the fraction of an epoch (or of the budget) done so far
+    lr = paper_lr(run.schedule_epoch, lr=oc.lr, halve_after=oc.halve_after,
                   halve_every=oc.halve_every)
     for group in run.opt.param_groups:
         group["lr"] = lr
@@ -229,8 +240,7 @@ def train(cfg: TrainConfig, ranks: Ranks = Ranks()) -> Run:
     run = Run(cfg, ranks)
     run.resume()
     tc = cfg.trainer
-    reporter = Reporter(run.paths, Budget(cfg.optim.epochs, tc.max_time, tc.max_steps),
-                        tc.log_every, bar=ranks.main and wants_bar(),
+    reporter = Reporter(run.paths, run.budget, tc.log_every, bar=ranks.main and wants_bar(),
                         tensorboard=ranks.main and tc.tensorboard)
     with reporter.active(), signals_as_requests() as received:
         _loop(run, reporter, received)
@@ -252,8 +262,11 @@ def _loop(run: Run, reporter: Reporter, received: list[int]) -> None:
             # Every rank stops at the same step: at a signal or the budget of any of them.
             interrupted, out_of_time = (bool(received),
                                         tc.max_time is not None and run.elapsed >= tc.max_time)
-            if run.ranks.world > 1:
-                interrupted, out_of_time = map(bool, run.ranks.sum([interrupted, out_of_time]))
+            if run.ranks.world > 1:  # and one clock: the lr may follow it (schedule_over)
+                interrupted, out_of_time, elapsed = run.ranks.sum(
+                    [interrupted, out_of_time, run.elapsed])
+                interrupted, out_of_time = bool(interrupted), bool(out_of_time)
+                run.elapsed = elapsed / run.ranks.world
             if tc.eval_every and run.step % tc.eval_every == 0:
                 run.evaluate(reporter)
             elif interrupted or (tc.save_every and run.step % tc.save_every == 0):

@@ -134,7 +134,8 @@ BAD = [(["model.no_such_key=1"], "model.no_such_key"),
        (["decode.beam_size=0"], "decode.beam_size"),
        (["model.dropout=1.0"], "model.dropout"),
        (["trainer.max_steps=many"], "trainer.max_steps"),
-       (["decode.beam_size=2", "decode.nbest=3"], "decode.nbest")]
+       (["decode.beam_size=2", "decode.nbest=3"], "decode.nbest"),
+       (["optim.schedule_over=time"], "optim.schedule_over")]
 
 
 @pytest.mark.parametrize("overrides,key", BAD, ids=[" ".join(o) for o, _ in BAD])

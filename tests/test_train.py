@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import re
@@ -170,6 +171,29 @@ def test_resuming_gives_the_same_model_as_not_stopping(smoke_run, tmp_path, prec
     assert a["model"].keys() == b["model"].keys()
     for name in a["model"]:
         torch.testing.assert_close(a["model"][name], b["model"][name], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("schedule_over", ["epochs", "budget"])
+def test_the_schedule_follows_epochs_or_the_budget(smoke_run, tmp_path, caplog,
+                                                   schedule_over):
+    """optim.schedule_over=budget lays the schedule over whichever budget ends training
+    first (here 8 steps): step k runs at paper_lr(epochs * (k - 1) / 8), so with halving
+    after half of 10 epochs the last four steps halve; over epochs (a few hundredths of
+    one epoch done) the lr never moves."""
+    caplog.set_level(logging.INFO)
+    train(load_config([
+        "debug=smoke", f"trainer.run_dir={tmp_path / 'run'}",
+        f"data.prepared_dir={smoke_run['prepared_dir']}", "trainer.max_steps=8",
+        "trainer.log_every=1", "optim.epochs=10", "optim.halve_after=5",
+        "optim.halve_every=1.25", f"optim.schedule_over={schedule_over}"]))
+    lrs = [float(m) for m in re.findall(r"\| lr ([0-9.e-]+) \|", caplog.text)]
+    if schedule_over == "budget":
+        expected = [paper_lr(10 * k / 8, lr=0.7, halve_after=5, halve_every=1.25)
+                    for k in range(8)]
+        assert expected == [0.7] * 4 + [0.35, 0.175, 0.0875, 0.04375]
+    else:
+        expected = [0.7] * 8
+    assert lrs == pytest.approx(expected, rel=1e-3)
 
 
 def test_real_cli_loss_curve_goes_down(smoke_run, tmp_path):
