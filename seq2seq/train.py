@@ -262,11 +262,10 @@ def _loop(run: Run, reporter: Reporter, received: list[int]) -> None:
             # Every rank stops at the same step: at a signal or the budget of any of them.
             interrupted, out_of_time = (bool(received),
                                         tc.max_time is not None and run.elapsed >= tc.max_time)
-            if run.ranks.world > 1:  # and one clock: the lr may follow it (schedule_over)
-                interrupted, out_of_time, elapsed = run.ranks.sum(
-                    [interrupted, out_of_time, run.elapsed])
-                interrupted, out_of_time = bool(interrupted), bool(out_of_time)
-                run.elapsed = elapsed / run.ranks.world
+            if run.ranks.world > 1:  # and one clock for all, which the lr may follow
+                signals, late, clocks = run.ranks.sum([interrupted, out_of_time, run.elapsed])
+                interrupted, out_of_time = signals > 0, late > 0
+                run.elapsed = clocks / run.ranks.world
             if tc.eval_every and run.step % tc.eval_every == 0:
                 run.evaluate(reporter)
             elif interrupted or (tc.save_every and run.step % tc.save_every == 0):
