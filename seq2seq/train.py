@@ -110,16 +110,6 @@ class Run:
         """Epochs done, fractional: drives the lr schedule and the stopping rule."""
         return self.epoch + self.next_batch / self.n_batches
 
-    @property
-    def schedule_epoch(self) -> float:
-        """Where the lr schedule stands, in epochs: the epochs done, or (schedule_over=
-        budget) the share of the budget spent times optim.epochs, so that a run ended by
-        max_time halves its lr as one ended by its epochs would."""
-        if self.cfg.optim.schedule_over == "epochs":
-            return self.progress
-        return self.cfg.optim.epochs * self.budget.fraction(self.progress, self.elapsed,
-                                                            self.step)
-
     # ------------------------------------------------------------ checkpoints
     def state(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
@@ -205,9 +195,11 @@ def train_step(run: Run, index) -> tuple[float, int, float, float]:
     `trainer.on_nonfinite=skip`, the batch is skipped, counted, and (0, 0, ||g||, lr) returned.
     """
     oc = run.cfg.optim
-    # 1. lr from the schedule, at the fraction of an epoch (or of the budget) done so far
-    lr = paper_lr(run.schedule_epoch, lr=oc.lr, halve_after=oc.halve_after,
-                  halve_every=oc.halve_every)
+    # 1. lr from the schedule, at the epochs done or (schedule_over=budget) at the share of
+    # the budget spent: a run that max_time ends early halves as one ended by its epochs
+    at = run.progress if oc.schedule_over == "epochs" else oc.epochs * run.budget.fraction(
+        run.progress, run.elapsed, run.step)
+    lr = paper_lr(at, lr=oc.lr, halve_after=oc.halve_after, halve_every=oc.halve_every)
     for group in run.opt.param_groups:
         group["lr"] = lr
     # 2. loss and gradient, clipped
