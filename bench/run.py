@@ -23,10 +23,10 @@ import datasets
 import torch
 
 from seq2seq.config import load_config
-from seq2seq.data import ParallelIds
 from seq2seq.hardware import native_bf16
 from seq2seq.prepare import prepare
 from seq2seq.tokenizer import Tokenizer
+from seq2seq.tokens import PairArrays
 
 HERE = Path(__file__).resolve().parent
 SHAPE = {"hidden": 512, "emb": 256, "layers": 2, "dropout": 0.2}
@@ -43,14 +43,14 @@ def make_work(path: Path, steps: int) -> dict:
                        f"data.prepared_dir={HERE.parent}/data/prepared/${{data.name}}"])
     prepared = prepare(cfg)
     tok = Tokenizer.load(prepared)
-    train = ParallelIds(datasets.load_from_disk(str(prepared / "train")))
+    train = PairArrays(prepared / "train")
     work = {"shape": SHAPE, "src_vocab": tok.src_vocab_size, "tgt_vocab": tok.tgt_vocab_size,
             "sentences": SENTENCES}
     for n in SCALING_SENTENCES:
         batches = train.batches(max_tokens=4000, max_sentences=n, seed=1, epoch=0)
         big = [b for b in batches if len(b) == n or n == SENTENCES][: steps]  # full batches
         key = "train" if n == SENTENCES else f"train_{n}"
-        work[key] = [([train.src[i] for i in b], [train.tgt[i] for i in b]) for b in big]
+        work[key] = [tuple(map(list, zip(*(train.pair(i) for i in b)))) for b in big]
     src = tok.encode_source((prepared / "test.src").read_text().splitlines())
     order = sorted(range(len(src)), key=lambda i: len(src[i]))
     work["test"] = [[src[i] for i in order[k:k + 64]] for k in range(0, len(order), 64)]

@@ -37,12 +37,14 @@ class DataConfig:
     test_split: str = "test"  # prepared for translate and score; never seen in training
     # Extra references for the test split (files named f"{test_split}.{lang}").
     extra_ref_langs: list[str] = field(default_factory=list)
-    max_train_sentences: Optional[int] = None  # a slice of train, for smoke runs
+    # The first N training pairs: a slice for smoke runs, or the paper's 12M of WMT'14's 40.8M.
+    max_train_sentences: Optional[int] = None
     max_len: int = 80  # training pairs longer than this (in pieces) are dropped, counted
     # A training line that is not valid UTF-8: stop naming file and line, or skip the pair
     # (counted in the log). Dev, test and translate input are always strict.
     on_bad_line: str = "error"  # error | skip
     prepared_dir: str = "data/prepared/${data.name}"  # where seq2seq-prepare writes
+    num_proc: Optional[int] = None  # processes encoding the corpus (default: every core)
     name: str = "bible-es-en"  # names the prepared data folder
 
 

@@ -3,9 +3,11 @@
     local files  train.es / train.en (plain or .xz) --+
                                                        +--> Dataset{src, tgt} (Arrow cache)
     hub dataset  {"translation": {"es":..,"en":..}} --+          |
-                                                      encode (Dataset.map), filter by length
+                                              encode (Dataset.map, num_proc), length filter
                                                                  |
-                    Dataset{src_ids, tgt_ids} --> batches of similar length, shuffled per epoch
+                 Dataset{src_ids, tgt_ids} --> flat token arrays on disk (seq2seq/tokens.py)
+                                                                 |
+                 length arrays --> batches of similar length (numpy), shuffled per epoch
 
 Batches group sentences of the *same source length* (then similar target length): the
 encoder then sees no padding at all, so its final states are exact without packing, and
@@ -21,6 +23,8 @@ from typing import Iterator, Optional
 import datasets
 from datasets.exceptions import DatasetGenerationError
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 
 from seq2seq.config import CONF_DIR, DataConfig
@@ -108,31 +112,50 @@ def _load_local(cfg: DataConfig, split: str) -> datasets.Dataset:
 
 
 # ---------------------------------------------------------------- encoding and filtering
-def encode(ds: datasets.Dataset, tok: Tokenizer) -> datasets.Dataset:
-    """Add src_ids (reversed source, with eos) and tgt_ids columns."""
+PARALLEL_FROM = 20_000  # pairs; below that, starting processes costs more than it saves
+ID_COLUMNS = datasets.Features({"src_ids": datasets.Sequence(datasets.Value("int32")),
+                                "tgt_ids": datasets.Sequence(datasets.Value("int32"))})
+
+
+def encode(ds: datasets.Dataset, tok: Tokenizer, *, num_proc: Optional[int] = None,
+           cache_file: Optional[Path] = None) -> datasets.Dataset:
+    """Dataset{src_ids (reversed source, with eos), tgt_ids}, int32, in `num_proc` processes.
+
+    `cache_file` is where the encoded Arrow table goes (the caller deletes it); without
+    one, datasets' cache directory."""
     def _encode(batch: dict) -> dict:
         return {"src_ids": tok.encode_source(batch["src"]),
                 "tgt_ids": tok.encode_target(batch["tgt"])}
-    # No cache: it would key on the tokenizer object, not on the code of encode_source.
+    # No reuse of earlier results: the cache key would be the tokenizer object, not the
+    # code of encode_source.
     return ds.map(_encode, batched=True, batch_size=2000, desc="sentencepiece",
-                  load_from_cache_file=False)
+                  remove_columns=ds.column_names, features=ID_COLUMNS,
+                  num_proc=num_proc if num_proc and num_proc > 1 and len(ds) >= PARALLEL_FROM
+                  else None,
+                  load_from_cache_file=False,
+                  cache_file_name=None if cache_file is None else str(cache_file))
 
 
-def filter_by_length(ds: datasets.Dataset, max_len: int, name: str) -> datasets.Dataset:
-    """Drop pairs with an empty side or a side longer than max_len pieces (counted, logged)."""
-    def empty(ex: dict) -> bool:
-        # src_ids always ends with eos, so an empty (or whitespace-only) source has length 1.
-        return len(ex["src_ids"]) <= 1 or len(ex["tgt_ids"]) == 0
-
-    def short_enough(ex: dict) -> bool:
-        return len(ex["src_ids"]) <= max_len + 1 and len(ex["tgt_ids"]) <= max_len
-
-    non_empty = ds.filter(lambda ex: not empty(ex), desc="empty filter")
-    kept = non_empty.filter(short_enough, desc="length filter")
+def length_filter(ds: datasets.Dataset, max_len: int, name: str) -> np.ndarray:
+    """Which pairs to keep: both sides non-empty, neither over max_len pieces (logged)."""
+    src_lens = pc.list_value_length(ds.data.column("src_ids")).to_numpy()
+    tgt_lens = pc.list_value_length(ds.data.column("tgt_ids")).to_numpy()
+    # src_ids always ends with eos, so an empty (or whitespace-only) source has length 1.
+    non_empty = (src_lens > 1) & (tgt_lens > 0)
+    keep = non_empty & (src_lens <= max_len + 1) & (tgt_lens <= max_len)
     log.info("%s: kept %d of %d pairs; dropped %d with an empty side, %d over %d pieces",
-             name, len(kept), len(ds), len(ds) - len(non_empty), len(non_empty) - len(kept),
+             name, keep.sum(), len(ds), len(ds) - non_empty.sum(), non_empty.sum() - keep.sum(),
              max_len)
-    return kept
+    return keep
+
+
+def id_chunks(ds: datasets.Dataset, keep: np.ndarray) -> Iterator[tuple[pa.Array, pa.Array]]:
+    """(src_ids, tgt_ids) Arrow chunks of the kept pairs, in order, read zero-copy."""
+    start = 0
+    for rb in ds.data.table.to_batches(max_chunksize=100_000):
+        mask = pa.array(keep[start: start + rb.num_rows])
+        start += rb.num_rows
+        yield (pc.filter(rb.column("src_ids"), mask), pc.filter(rb.column("tgt_ids"), mask))
 
 
 # ---------------------------------------------------------------- batches
@@ -142,25 +165,43 @@ def make_batches(src_lens: np.ndarray, tgt_lens: np.ndarray, *, max_tokens: int,
 
     A batch holds sentences of one source length, sorted by target length with ties broken
     at random, so batch contents change from epoch to epoch. A batch has at most
-    `max_sentences` sentences and at most `max_tokens` padded tokens on either side.
+    `max_sentences` sentences and at most `max_tokens` padded tokens on either side. All in
+    numpy over the length arrays (memory-mapped ones too); a Python step per batch only.
     """
     rng = np.random.default_rng([seed, epoch])
     order = np.lexsort((rng.random(len(src_lens)), tgt_lens, src_lens))
-    batches: list[np.ndarray] = []
-    start = 0
+    ends = _batch_ends(np.asarray(src_lens)[order].astype(np.int64),
+                       np.asarray(tgt_lens)[order].astype(np.int64), max_tokens, max_sentences)
+    batches, start = [], 0
     while start < len(order):
-        end, longest = start, 0
-        s_len = src_lens[order[start]]
-        while end < len(order) and src_lens[order[end]] == s_len:
-            longest = max(s_len, tgt_lens[order[end]] + 1)
-            if (end - start + 1) * longest > max_tokens or end - start >= max_sentences:
-                break
-            end += 1
-        end = max(end, start + 1)  # a single over-long sentence still forms a batch
+        end = int(ends[start])
         batches.append(order[start:end])
         start = end
     rng.shuffle(batches)
     return batches
+
+
+def _batch_ends(s: np.ndarray, t: np.ndarray, max_tokens: int, max_sentences: int) -> np.ndarray:
+    """For every position p of the sorted pairs, where a batch starting at p ends.
+
+    Within one source length (a group), targets ascend, so a batch from p can take pair j
+    while (j - p + 1) * max(s, t_j + 1) <= max_tokens, i.e. while f_j = j + 1 - cap_j <= p
+    with cap_j = max_tokens // max(s, t_j + 1). f strictly increases within a group, so
+    the first j that does not fit is a binary search; offsetting each group by a constant
+    larger than f's range makes one search over all groups stop at the group's end too.
+    """
+    n = len(s)
+    first = np.flatnonzero(np.diff(s)) + 1 if n else np.zeros(0, np.int64)  # groups' starts
+    group = np.zeros(n, np.int64)
+    group[first] = 1
+    group = np.cumsum(group)  # (n,) group number of each position
+    cap = max_tokens // np.maximum(s, t + 1)
+    span = n + max_tokens + 2
+    key = np.arange(1, n + 1) - cap + group * span  # strictly increasing over all positions
+    p = np.arange(n)
+    ends = np.searchsorted(key, p + group * span, side="right")
+    ends = np.minimum(ends, p + max_sentences)
+    return np.maximum(ends, p + 1)  # a single over-long sentence still forms a batch
 
 
 @dataclass
@@ -171,10 +212,15 @@ class Batch:
     tgt_out: torch.Tensor  # (B, T) target + eos, padded with PAD (ignored by the loss)
     n_tokens: int  # real target tokens (eos included): counted here, never on a GPU
 
+    def pinned(self) -> "Batch":
+        """In page-locked memory, from which a copy to a GPU does not block the host."""
+        return Batch(self.src_ids.pin_memory(), self.src_lens.pin_memory(),
+                     self.tgt_in.pin_memory(), self.tgt_out.pin_memory(), self.n_tokens)
+
     def to(self, device: torch.device) -> "Batch":
-        """On `device`; to a GPU from pinned memory, so the copy does not block the host."""
+        """On `device` (asynchronously from pinned memory)."""
         def move(t: torch.Tensor) -> torch.Tensor:
-            return (t.pin_memory() if device.type == "cuda" else t).to(device, non_blocking=True)
+            return t.to(device, non_blocking=True)
         return Batch(move(self.src_ids), move(self.src_lens), move(self.tgt_in),
                      move(self.tgt_out), self.n_tokens)
 
@@ -193,24 +239,3 @@ def collate(src: list[list[int]], tgt: list[list[int]]) -> Batch:
                  tgt_in=pad([[BOS] + t for t in tgt]),
                  tgt_out=pad([t + [EOS] for t in tgt]),
                  n_tokens=sum(len(t) + 1 for t in tgt))
-
-
-class ParallelIds:
-    """Encoded pairs held in memory as Python lists, for fast batch assembly."""
-
-    def __init__(self, ds: datasets.Dataset):
-        self.src: list[list[int]] = ds.data.column("src_ids").to_pylist()
-        self.tgt: list[list[int]] = ds.data.column("tgt_ids").to_pylist()
-        self.src_lens = np.array([len(s) for s in self.src])
-        self.tgt_lens = np.array([len(t) for t in self.tgt])
-
-    def __len__(self) -> int:
-        return len(self.src)
-
-    def batches(self, *, max_tokens: int, max_sentences: int, seed: int,
-                epoch: int) -> list[np.ndarray]:
-        return make_batches(self.src_lens, self.tgt_lens, max_tokens=max_tokens,
-                            max_sentences=max_sentences, seed=seed, epoch=epoch)
-
-    def collate(self, index: np.ndarray) -> Batch:
-        return collate([self.src[i] for i in index], [self.tgt[i] for i in index])

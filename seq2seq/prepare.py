@@ -5,31 +5,42 @@
 Training only reads what this writes (and runs it first if it has not been run):
 
     <data.prepared_dir>/<key>/   src.model tgt.model        sentencepiece models
-                                 train/ dev/                encoded datasets (Arrow)
+                                 train/ dev/                flat token arrays (tokens.py)
                                  dev.src dev.ref test.src test.ref[.N]  raw text
                                  prepare.json               the settings they came from
 
-`<key>` is a hash of the settings, so different tokenisers or reversal settings of one
-corpus live side by side and a stale preparation is never reused.
+`<key>` is a hash of the settings and of the storage format, so different tokenisers or
+reversal settings of one corpus live side by side, and neither a stale preparation nor one
+in an older format is ever reused. At scale (tens of millions of pairs): sentencepiece
+learns from a sample of `tokenizer.input_sentence_size` sentences, encoding runs in
+`data.num_proc` processes, and no stage holds a whole column in memory.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import datasets
+import numpy as np
 
 from seq2seq.cli import run as run_cli, wants_debug
 from seq2seq.config import TrainConfig, cli_config
-from seq2seq.data import encode, filter_by_length, load_split, local_files
+from seq2seq.data import encode, id_chunks, length_filter, load_split, local_files
 from seq2seq.report import wants_bar
 from seq2seq.textfile import file_stamp
 from seq2seq.tokenizer import Tokenizer, load_spm, train_spm
+from seq2seq.tokens import id_dtype, write_pairs
+
+# Changes whenever what prepare writes changes: older preparations are rebuilt, not misread.
+FORMAT = "flat-tokens-1"
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +53,9 @@ def prepared_path(cfg: TrainConfig) -> Path:
 
 
 def _settings(cfg: TrainConfig) -> dict:
-    return {"data": dataclasses.asdict(cfg.data), "tokenizer": dataclasses.asdict(cfg.tokenizer),
+    data = dataclasses.asdict(cfg.data)
+    del data["num_proc"]  # how many processes encode changes nothing in the result
+    return {"format": FORMAT, "data": data, "tokenizer": dataclasses.asdict(cfg.tokenizer),
             "reverse_source": cfg.model.reverse_source,
             "files": file_stamp(local_files(cfg.data))}
 
@@ -67,11 +80,9 @@ def prepare(cfg: TrainConfig) -> Path:
         extra = dataclasses.replace(d, tgt_lang=lang)
         (tmp / f"test.ref.{i}").write_text(
             "".join(s + "\n" for s in load_split(extra, d.test_split)["tgt"]))
-    train = filter_by_length(encode(splits["train"], tok), d.max_len, "train")
     # Dev perplexity is measured on every dev pair with two non-empty sides.
-    dev = filter_by_length(encode(splits["dev"], tok), 10**9, "dev")
-    train.save_to_disk(str(tmp / "train"))
-    dev.save_to_disk(str(tmp / "dev"))
+    for name, max_len in (("train", d.max_len), ("dev", 10**9)):
+        _write_ids(splits[name], tok, tmp, name, max_len, d.num_proc)
     (tmp / "prepare.json").write_text(json.dumps(_settings(cfg), indent=2) + "\n")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)  # complete or absent, never half written
@@ -79,17 +90,43 @@ def prepare(cfg: TrainConfig) -> Path:
     return out
 
 
+def _write_ids(ds: datasets.Dataset, tok: Tokenizer, out: Path, name: str, max_len: int,
+               num_proc: int | None) -> None:
+    """Encodes a split and writes the pairs that pass the length filter as token arrays."""
+    encoded = encode(ds, tok, num_proc=num_proc or os.cpu_count(),
+                     cache_file=out / "encoding" / f"{name}.arrow")
+    keep = length_filter(encoded, max_len, name)
+    write_pairs(out / name, id_chunks(encoded, keep),
+                {"src": id_dtype(tok.src_vocab_size), "tgt": id_dtype(tok.tgt_vocab_size)})
+    del encoded
+    shutil.rmtree(out / "encoding")
+
+
+def _sample(ds: datasets.Dataset, column: str, size: int, seed: int) -> Iterator[str]:
+    """The column's sentences, or `size` of them drawn at random (in corpus order), streamed
+    from the Arrow table rather than held as a list. A size of 0: all (as sentencepiece)."""
+    if 0 < size < len(ds):
+        rows = np.random.default_rng(seed).choice(len(ds), size, replace=False)
+        ds = ds.select(np.sort(rows))
+    for batch in ds.select_columns([column]).iter(batch_size=10_000):
+        yield from batch[column]
+
+
 def _train_tokenizer(cfg: TrainConfig, train: datasets.Dataset, out: Path) -> Tokenizer:
     t = cfg.tokenizer
     common = dict(model_type=t.model_type, character_coverage=t.character_coverage,
                   input_sentence_size=t.input_sentence_size, seed=t.seed)
-    if t.joint:
-        src = train_spm(list(train["src"]) + list(train["tgt"]), out / "src",
-                        vocab_size=t.src_vocab_size, **common)
+    size = t.input_sentence_size
+    if t.joint:  # half the sample from each side
+        both = itertools.chain(_sample(train, "src", size // 2, t.seed),
+                               _sample(train, "tgt", size - size // 2, t.seed))
+        src = train_spm(both, out / "src", vocab_size=t.src_vocab_size, **common)
         shutil.copy(src, out / "tgt.model")
     else:
-        train_spm(train["src"], out / "src", vocab_size=t.src_vocab_size, **common)
-        train_spm(train["tgt"], out / "tgt", vocab_size=t.tgt_vocab_size, **common)
+        train_spm(_sample(train, "src", size, t.seed), out / "src",
+                  vocab_size=t.src_vocab_size, **common)
+        train_spm(_sample(train, "tgt", size, t.seed), out / "tgt",
+                  vocab_size=t.tgt_vocab_size, **common)
     return Tokenizer(load_spm(out / "src.model"), load_spm(out / "tgt.model"),
                      reverse_source=cfg.model.reverse_source)
 

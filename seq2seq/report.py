@@ -58,6 +58,7 @@ class Reporter:
                  bar: bool, tensorboard: bool):
         self.dir, self.budget, self.log_every = run_dir, budget, log_every
         self.loss, self.tokens, self.since = 0.0, 0, time.monotonic()
+        self.waited_before = 0.0  # seconds waiting for data, up to the last log line
         # postfix as a one-item list: tqdm prints it as is (a string would get ", " before it)
         self.bar = (tqdm(total=1000, bar_format="{l_bar}{bar}| {postfix[0]}", postfix=[""],
                          dynamic_ncols=True, mininterval=0.5, desc="training") if bar else None)
@@ -73,21 +74,27 @@ class Reporter:
                 self.close()
 
     def step(self, *, step: int, progress: float, elapsed: float, loss: float, tokens: int,
-             grad_norm: float, lr: float) -> None:
-        """After each optimiser step: the bar moves; every log_every steps, a line."""
+             grad_norm: float, lr: float, data_wait: float = 0.0) -> None:
+        """After each optimiser step: the bar moves; every log_every steps, a line.
+        `data_wait`: seconds the loop has waited for batches so far, in all."""
         self.loss, self.tokens = self.loss + loss, self.tokens + tokens
         per_token = self.loss / max(self.tokens, 1)
-        speed = self.tokens / max(time.monotonic() - self.since, 1e-9)
+        seconds = max(time.monotonic() - self.since, 1e-9)
+        speed = self.tokens / seconds
         ppl = math.exp(min(per_token, 50))
         if self.bar is not None:
             self._move_bar(step, progress, elapsed, per_token, ppl, lr, speed)
         if step % self.log_every:
             return
+        waiting = (data_wait - self.waited_before) / seconds  # share of the time, not steps
         log.info("epoch %.3f step %d | loss/token %.3f ppl %.2f | lr %.4g | |g| %.2f "
-                 "| %.0f tgt tokens/s", progress, step, per_token, ppl, lr, grad_norm, speed)
+                 "| %.0f tgt tokens/s | data wait %.1f%%", progress, step, per_token, ppl, lr,
+                 grad_norm, speed, 100 * waiting)
         self._scalars(step, {"train/loss": per_token, "train/ppl": ppl, "train/lr": lr,
-                             "train/grad_norm": grad_norm, "train/tokens_per_s": speed})
+                             "train/grad_norm": grad_norm, "train/tokens_per_s": speed,
+                             "train/data_wait": waiting})
         self.loss, self.tokens, self.since = 0.0, 0, time.monotonic()
+        self.waited_before = data_wait
 
     def _move_bar(self, step, progress, elapsed, per_token, ppl, lr, speed) -> None:
         done = self.budget.fraction(progress, elapsed, step)

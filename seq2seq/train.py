@@ -28,16 +28,18 @@ from torch.nn.parallel import DistributedDataParallel
 from seq2seq import checkpoint, distributed
 from seq2seq.cli import Stopped, run as run_cli, signals_as_requests, wants_debug
 from seq2seq.config import TrainConfig, cli_config, config_to_dict
-from seq2seq.data import ParallelIds
+from seq2seq.data import Batch
 from seq2seq.distributed import Ranks
 from seq2seq.hardware import autocast, pick_device, pick_precision
 from seq2seq.metrics import bleu
 from seq2seq.model import TokenLoss, build_model, token_loss
 from seq2seq.optim import build_optimizer, gradients, paper_lr
+from seq2seq.prefetch import Prefetcher
 from seq2seq.prepare import prepare
 from seq2seq.report import Budget, Reporter, wants_bar
 from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
+from seq2seq.tokens import PairArrays
 from seq2seq.translator import Translator
 
 log = logging.getLogger("seq2seq.train")
@@ -58,8 +60,10 @@ class Run:
             self._write_run_files(prepared)
             ranks.barrier()
         self.tok = Tokenizer.load(self.paths.spm, reverse_source=cfg.model.reverse_source)
-        self.train = ParallelIds(datasets.load_from_disk(str(prepared / "train")))
-        self.dev = ParallelIds(datasets.load_from_disk(str(prepared / "dev")))
+        # memory-mapped token arrays: one copy in the page cache, whatever the ranks
+        self.train, self.dev = PairArrays(prepared / "train"), PairArrays(prepared / "dev")
+        self.prefetch = Prefetcher(self.train.collate, self.device)
+        self._epoch_batches: tuple[int, list] = (-1, [])
         self.dev_src = (prepared / "dev.src").read_text().splitlines()
         self.dev_ref = (prepared / "dev.ref").read_text().splitlines()
         if tc.threads > 0:
@@ -100,10 +104,13 @@ class Run:
         return autocast(self.device, self.precision)
 
     def batches(self, epoch: int) -> list:
-        """This rank's share of the epoch's shuffled length buckets."""
-        tc = self.cfg.trainer
-        return self.ranks.shard(self.train.batches(
-            max_tokens=tc.max_tokens, max_sentences=tc.max_sentences, seed=tc.seed, epoch=epoch))
+        """This rank's share of the epoch's shuffled length buckets (cut once an epoch)."""
+        if self._epoch_batches[0] != epoch:
+            tc = self.cfg.trainer
+            self._epoch_batches = (epoch, self.ranks.shard(self.train.batches(
+                max_tokens=tc.max_tokens, max_sentences=tc.max_sentences, seed=tc.seed,
+                epoch=epoch)))
+        return self._epoch_batches[1]
 
     @property
     def progress(self) -> float:
@@ -187,8 +194,8 @@ class Run:
         self.save("last.pt")
 
 
-def train_step(run: Run, index) -> tuple[float, int, float, float]:
-    """One optimiser step on the batch `index`: (summed loss, target tokens, ||g||, lr).
+def train_step(run: Run, b: Batch) -> tuple[float, int, float, float]:
+    """One optimiser step on the batch `b`: (summed loss, target tokens, ||g||, lr).
 
     A NaN or infinite loss or gradient never reaches the parameters: the step stops with
     `FloatingPointError` (last.pt stays the last good state) or, under
@@ -203,7 +210,6 @@ def train_step(run: Run, index) -> tuple[float, int, float, float]:
     for group in run.opt.param_groups:
         group["lr"] = lr
     # 2. loss and gradient, clipped
-    b = run.train.collate(index).to(run.device)
     loss, n_tokens, grad_norm = gradients(run.loss, b, run.params, run.ranks,
                                           loss_per=oc.loss_per, clip_norm=oc.clip_norm,
                                           autocast=run.autocast(), scaler=run.scaler,
@@ -246,11 +252,12 @@ def _loop(run: Run, reporter: Reporter, received: list[int]) -> None:
     stop = tc.max_time is not None and run.elapsed >= tc.max_time
     while run.progress < oc.epochs and not stop:
         batches = run.batches(run.epoch)
-        while run.next_batch < len(batches):
-            loss, tokens, grad_norm, lr = train_step(run, batches[run.next_batch])
+        for batch in run.prefetch(batches[run.next_batch:]):
+            loss, tokens, grad_norm, lr = train_step(run, batch)
             run.elapsed = time.monotonic() - start
             reporter.step(step=run.step, progress=run.progress, elapsed=run.elapsed, loss=loss,
-                          tokens=tokens, grad_norm=grad_norm, lr=lr)
+                          tokens=tokens, grad_norm=grad_norm, lr=lr,
+                          data_wait=run.prefetch.waited)
             # Every rank stops at the same step: at a signal or the budget of any of them.
             interrupted, out_of_time = (bool(received),
                                         tc.max_time is not None and run.elapsed >= tc.max_time)

@@ -1,10 +1,9 @@
-"""Loading splits (local files or a hub-format dataset), length filtering,
+"""Loading splits (local files or a hub-format dataset), encoding, length filtering,
 length-bucketed batches and collation."""
 from __future__ import annotations
 
 import json
 import lzma
-from itertools import chain
 
 import datasets
 import numpy as np
@@ -12,10 +11,10 @@ import pytest
 import torch
 
 from seq2seq.config import DataConfig
-from seq2seq.data import ParallelIds, collate, filter_by_length, load_split, make_batches
+from seq2seq.data import collate, encode, id_chunks, length_filter, load_split, make_batches
 from seq2seq.tokenizer import BOS, EOS, PAD
 
-from conftest import CORPUS, write_lines
+from conftest import CORPUS, corpus_lines, write_lines
 
 # ------------------------------------------------------------------ loading splits
 def _local(tmp_path, n_src=4, n_tgt=4, xz=False) -> DataConfig:
@@ -86,18 +85,33 @@ def test_hub_path_loads_translation_rows_from_local_files(tmp_path, monkeypatch)
     assert list(load_split(cfg, "train", limit=2)["tgt"]) == ["hello", "goodbye"]
 
 
-# ------------------------------------------------------------------ length filter
-def test_filter_by_length_drops_empty_and_too_long_pairs():
+# ------------------------------------------------------------------ encoding and length filter
+def test_length_filter_drops_empty_and_too_long_pairs():
     max_len = 3
     rng = np.random.default_rng(0)
     src = [list(rng.integers(4, 9, n)) + [EOS] for n in (0, 1, 3, 4, 2, 3, 5, 1)]
     tgt = [list(rng.integers(4, 9, n)) for n in (2, 0, 3, 1, 4, 1, 2, 3)]
-    ds = datasets.Dataset.from_dict({"src_ids": src, "tgt_ids": tgt,
-                                     "row": list(range(len(src)))})
-    kept = filter_by_length(ds, max_len, "test")
+    ds = datasets.Dataset.from_dict({"src_ids": src, "tgt_ids": tgt})
+    keep = length_filter(ds, max_len, "test")
     expected = [i for i, (s, t) in enumerate(zip(src, tgt))
                 if 1 <= len(s) - 1 <= max_len and 1 <= len(t) <= max_len]
-    assert list(kept["row"]) == expected == [2, 5, 7]
+    assert np.flatnonzero(keep).tolist() == expected == [2, 5, 7]
+    kept = [(s.as_py(), t.as_py()) for s_chunk, t_chunk in id_chunks(ds, keep)
+            for s, t in zip(s_chunk, t_chunk)]
+    assert kept == [(src[i], tgt[i]) for i in expected]
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_encoding_in_several_processes_gives_the_same_ids_in_order(tokenizer, num_proc,
+                                                                     monkeypatch):
+    monkeypatch.setattr("seq2seq.data.PARALLEL_FROM", 10)  # parallel even on a small slice
+    src, tgt = corpus_lines("train", "es", 40), corpus_lines("train", "en", 40)
+    ds = encode(datasets.Dataset.from_dict({"src": src, "tgt": tgt}), tokenizer,
+                num_proc=num_proc)
+    assert ds.column_names == ["src_ids", "tgt_ids"]
+    assert ds.features["src_ids"].feature.dtype == "int32"
+    assert list(ds["src_ids"]) == tokenizer.encode_source(src)
+    assert list(ds["tgt_ids"]) == tokenizer.encode_target(tgt)
 
 
 # ------------------------------------------------------------------ batches
@@ -121,17 +135,6 @@ def test_batches_cover_every_index_once_and_respect_the_limits(max_tokens, max_s
         if len(b) > 1:  # a lone sentence may exceed max_tokens; nothing else may
             assert len(b) * src[b].max() <= max_tokens
             assert len(b) * (tgt[b].max() + 1) <= max_tokens  # bos/eos add one
-
-
-def test_collated_batches_hold_at_most_max_tokens_padded_tokens():
-    rng = np.random.default_rng(3)
-    src = [list(rng.integers(4, 20, n)) + [EOS] for n in rng.integers(1, 10, 300)]
-    tgt = [list(rng.integers(4, 20, n)) for n in rng.integers(1, 12, 300)]
-    data = ParallelIds(datasets.Dataset.from_dict({"src_ids": src, "tgt_ids": tgt}))
-    for index in data.batches(max_tokens=40, max_sentences=6, seed=0, epoch=0):
-        b = data.collate(index)
-        assert bool((b.src_lens == b.src_ids.size(1)).all())
-        assert b.src_ids.numel() <= 40 and b.tgt_in.numel() <= 40 and len(index) <= 6
 
 
 def test_batches_are_deterministic_per_seed_and_epoch():
@@ -176,12 +179,45 @@ def test_collate_shapes_and_padding():
         (b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)))
 
 
-def test_parallel_ids_collate_matches_the_stored_rows():
-    src = [[5, 6, EOS], [7, EOS], [8, EOS]]
-    tgt = [[4], [6, 7], [9, 9, 9]]
-    data = ParallelIds(datasets.Dataset.from_dict({"src_ids": src, "tgt_ids": tgt}))
-    assert len(data) == 3 and data.src_lens.tolist() == [3, 2, 2]
-    b = data.collate(np.array([2, 1]))
-    assert b.src_ids.tolist() == [[8, EOS], [7, EOS]]
-    assert list(chain.from_iterable(r[r != PAD].tolist() for r in b.tgt_out)) == [
-        9, 9, 9, EOS, 6, 7, EOS]
+def _batches_before_numpy(src_lens, tgt_lens, *, max_tokens, max_sentences, seed, epoch):
+    """make_batches as it was, one Python step per sentence: the reference for the numpy one
+    (the same seed must give the same batches, so resumed and old runs see the same data)."""
+    rng = np.random.default_rng([seed, epoch])
+    order = np.lexsort((rng.random(len(src_lens)), tgt_lens, src_lens))
+    batches, start = [], 0
+    while start < len(order):
+        end, longest = start, 0
+        s_len = src_lens[order[start]]
+        while end < len(order) and src_lens[order[end]] == s_len:
+            longest = max(s_len, tgt_lens[order[end]] + 1)
+            if (end - start + 1) * longest > max_tokens or end - start >= max_sentences:
+                break
+            end += 1
+        end = max(end, start + 1)
+        batches.append(order[start:end])
+        start = end
+    rng.shuffle(batches)
+    return batches
+
+
+def _same(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_batches_equal_the_per_sentence_reference_on_the_bundled_corpus():
+    """Real length distribution (the bundled verses, in words), the demo's caps."""
+    src = np.array([len(s.split()) + 1 for s in corpus_lines("train", "es", 30_000)])
+    tgt = np.array([len(s.split()) for s in corpus_lines("train", "en", 30_000)])
+    for seed, epoch, max_sentences in ((1, 0, 32), (1, 3, 32), (7, 0, 128)):
+        kw = dict(max_tokens=4000, max_sentences=max_sentences, seed=seed, epoch=epoch)
+        assert _same(make_batches(src, tgt, **kw), _batches_before_numpy(src, tgt, **kw))
+
+
+def test_batches_equal_the_per_sentence_reference_on_random_lengths():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(0, 300))
+        src, tgt = rng.integers(1, 30, n), rng.integers(0, 40, n)
+        kw = dict(max_tokens=int(rng.integers(1, 300)), max_sentences=int(rng.integers(1, 50)),
+                  seed=int(rng.integers(0, 5)), epoch=int(rng.integers(0, 3)))
+        assert _same(make_batches(src, tgt, **kw), _batches_before_numpy(src, tgt, **kw))

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-import datasets
+import numpy as np
 import pytest
 
 from seq2seq import prepare as prepare_mod
 from seq2seq.textfile import read_lines
 from seq2seq.prepare import prepare, prepared_path
 from seq2seq.tokenizer import EOS, Tokenizer
+from seq2seq.tokens import PairArrays
 
 from conftest import write_lines
 
@@ -57,6 +59,11 @@ def test_settings_that_change_the_data_get_their_own_directory(tiny_config, chan
     assert prepared_path(tiny_config(change)) != prepared_path(tiny_config())
 
 
+def stored(split_dir) -> list[tuple[list[int], list[int]]]:
+    data = PairArrays(split_dir)
+    return [data.pair(i) for i in range(len(data))]
+
+
 def test_another_training_seed_shares_the_preparation(tiny_config):
     """Runs that differ only in their training seed have one vocabulary (ensembles)."""
     assert prepared_path(tiny_config("trainer.seed=2")) == prepared_path(tiny_config())
@@ -76,10 +83,12 @@ def test_training_pairs_are_filtered_by_length(tiny_config, tiny_corpus):
     assert Tokenizer.load(out).src.serialized_model_proto() == tok.src.serialized_model_proto()
     keep = [(a, b) for a, b, (s, t) in zip(src, tgt, lens)
             if 0 < s <= max_len and 0 < t <= max_len]
-    train = datasets.load_from_disk(str(out / "train"))
+    train = stored(out / "train")
     assert 0 < len(train) < len(src)  # the limit bites, and not on everything
-    assert list(zip(train["src"], train["tgt"])) == keep
-    assert all(s[-1] == EOS and len(s) <= max_len + 1 for s in train["src_ids"])
+    kept_src, kept_tgt = zip(*keep)
+    assert train == list(zip(tok.encode_source(list(kept_src)),
+                             tok.encode_target(list(kept_tgt))))
+    assert all(s[-1] == EOS and len(s) <= max_len + 1 for s, _ in train)
 
 
 def test_a_changed_corpus_is_prepared_again(tiny_config, tiny_corpus, tmp_path):
@@ -88,11 +97,12 @@ def test_a_changed_corpus_is_prepared_again(tiny_config, tiny_corpus, tmp_path):
     for f in tiny_corpus.iterdir():
         write_lines(corpus / f.name, list(read_lines(f)))
     cfg = tiny_config(f"data.local_dir={corpus}")
-    first = datasets.load_from_disk(str(prepare(cfg) / "train"))["src"][0]
+    first = stored(prepare(cfg) / "train")[0][0]
     train_es = list(read_lines(corpus / "train.es"))
     write_lines(corpus / "train.es", ["Y dijo Dios: Sea la luz."] + train_es[1:])
-    again = datasets.load_from_disk(str(prepare(cfg) / "train"))["src"][0]
-    assert first != again == "Y dijo Dios: Sea la luz."
+    out = prepare(cfg)
+    again = stored(out / "train")[0][0]
+    assert first != again == Tokenizer.load(out).encode_source(["Y dijo Dios: Sea la luz."])[0]
 
 
 def test_changed_encoding_code_is_not_served_from_a_cache(tiny_config, tmp_path, monkeypatch):
@@ -105,8 +115,45 @@ def test_changed_encoding_code_is_not_served_from_a_cache(tiny_config, tmp_path,
     monkeypatch.setattr(Tokenizer, "encode_source",
                         lambda self, texts: [[5, 6, 7, EOS] for _ in texts])
     fresh = tiny_config(f"data.prepared_dir={tmp_path / 'fresh'}")
-    ids = list(datasets.load_from_disk(str(prepare(fresh) / "train"))["src_ids"])
+    ids = [s for s, _ in stored(prepare(fresh) / "train")]
     assert ids and all(s == [5, 6, 7, EOS] for s in ids)
+
+
+def test_a_preparation_in_an_older_format_is_rebuilt_not_read(tiny_config, monkeypatch):
+    """The key covers the storage format: a directory written before flat token arrays (a
+    `datasets` folder under the same settings) is never opened as the new format."""
+    cfg = tiny_config()
+    new = prepared_path(cfg)
+    monkeypatch.setattr(prepare_mod, "FORMAT", "arrow-datasets")
+    assert prepared_path(cfg) != new
+
+
+def test_the_encoding_cache_is_not_left_behind(tiny_config):
+    out = prepare(tiny_config())
+    assert not (out / "encoding").exists()
+    assert sorted(p.name for p in (out / "train").iterdir()) == [
+        "meta.json", "src.ids", "src.lens", "src.offsets", "tgt.ids", "tgt.lens", "tgt.offsets"]
+
+
+@pytest.mark.parametrize("joint", [False, True])
+def test_sentencepiece_learns_from_a_sample_of_the_corpus(tiny_config, joint, monkeypatch):
+    """input_sentence_size caps what sentencepiece reads, drawn at random from the corpus
+    (never only its first lines), half from each side for a joint model."""
+    seen: list[list[str]] = []
+    real = prepare_mod.train_spm
+
+    def spy(sentences, *args, **kwargs):
+        seen.append(list(sentences))
+        return real(seen[-1], *args, **kwargs)
+
+    monkeypatch.setattr(prepare_mod, "train_spm", spy)
+    # 200 of the 300 training pairs (sentencepiece itself refuses a cap of 100 or less)
+    cfg = tiny_config("tokenizer.input_sentence_size=200", f"tokenizer.joint={str(joint).lower()}")
+    prepare(cfg)
+    assert [len(s) for s in seen] == ([200] if joint else [200, 200])
+    train_es = list(read_lines(Path(cfg.data.local_dir) / "train.es"))
+    from_es = seen[0][:100] if joint else seen[0]
+    assert set(from_es) <= set(train_es) and from_es != train_es[:len(from_es)]
 
 
 def test_cli_config_error_is_one_line(capsys):

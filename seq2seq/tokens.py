@@ -1,0 +1,146 @@
+"""Encoded corpora on disk as flat token arrays, memory-mapped by every process that reads them.
+
+One split of a prepared corpus (fairseq's MMapIndexedDataset and Megatron's indexed
+datasets are the anchors):
+
+    train/  src.ids   every source sentence's ids end to end   uint16 below 65,536 pieces,
+            tgt.ids   the same for the targets                  else int32
+            src.lens  tgt.lens   one length per sentence         uint16 or int32
+            src.offsets tgt.offsets   where each sentence starts (int64, one more than pairs)
+            meta.json            pair count and dtypes
+
+        src.ids   [ 5 9 3 | 7 3 | 4 4 8 3 | ... ]      src.offsets [0, 3, 5, 9, ...]
+
+Opened with `np.memmap`, the arrays are pages of the page cache: one copy however many
+ranks read them, nothing per sentence in a process's private memory. Collating a batch
+gathers its rows straight from the maps with numpy.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+
+from seq2seq.data import Batch, make_batches
+from seq2seq.tokenizer import BOS, EOS, PAD
+
+SIDES = ("src", "tgt")
+
+
+def id_dtype(vocab_size: int) -> np.dtype:
+    """The narrowest dtype that holds every id (and every length) of the vocabulary."""
+    return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.int32)
+
+
+class _SideWriter:
+    """Appends one side's sentences to its three files."""
+
+    def __init__(self, directory: Path, side: str, dtype: np.dtype):
+        self.dtype, self.written = dtype, 0
+        self.files = [open(directory / f"{side}.{kind}", "wb")
+                      for kind in ("ids", "lens", "offsets")]
+        np.zeros(1, np.int64).tofile(self.files[2])
+
+    def append(self, column: pa.ListArray) -> None:
+        values = column.flatten().to_numpy(zero_copy_only=False)
+        lens = pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)
+        values.astype(self.dtype).tofile(self.files[0])
+        lens.astype(np.int32).tofile(self.files[1])
+        (self.written + np.cumsum(lens)).tofile(self.files[2])
+        self.written += int(lens.sum())
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+
+
+def write_pairs(directory: Path, chunks: Iterable[tuple[pa.ListArray, pa.ListArray]],
+                dtypes: dict[str, np.dtype]) -> int:
+    """Writes (src_ids, tgt_ids) Arrow list chunks as one split; returns the pair count."""
+    directory.mkdir(parents=True, exist_ok=True)
+    writers = {side: _SideWriter(directory, side, dtypes[side]) for side in SIDES}
+    pairs = 0
+    for src, tgt in chunks:
+        writers["src"].append(src)
+        writers["tgt"].append(tgt)
+        pairs += len(src)
+    for w in writers.values():
+        w.close()
+    meta = {"pairs": pairs, **{f"{side}_dtype": dtypes[side].name for side in SIDES}}
+    (directory / "meta.json").write_text(json.dumps(meta) + "\n")
+    return pairs
+
+
+class _Side:
+    """One side of a split, mapped: `ids`, `lens`, `offsets` as read-only numpy arrays."""
+
+    def __init__(self, directory: Path, side: str, dtype: str, pairs: int):
+        def mapped(kind: str, dt, count: int) -> np.ndarray:
+            if count == 0:  # np.memmap refuses empty files
+                return np.zeros(0, dt)
+            return np.memmap(directory / f"{side}.{kind}", dtype=dt, mode="r", shape=(count,))
+        self.offsets = mapped("offsets", np.int64, pairs + 1)
+        self.lens = mapped("lens", np.int32, pairs)
+        self.ids = mapped("ids", np.dtype(dtype), int(self.offsets[-1]) if pairs else 0)
+
+    def rows(self, index: np.ndarray, width: int, shift: int) -> tuple[np.ndarray, np.ndarray]:
+        """(B, width) of the sentences `index` placed from column `shift`, PAD elsewhere;
+        and their lengths."""
+        lens = self.lens[index].astype(np.int64)  # (B,)
+        cols = np.arange(width - shift)
+        inside = cols < lens[:, None]  # (B, width - shift)
+        out = np.full((len(index), width), PAD, dtype=np.int64)
+        out[:, shift:][inside] = self.ids[(self.offsets[index][:, None] + cols)[inside]]
+        return out, lens
+
+
+class PairArrays:
+    """A prepared split of (source ids, target ids) pairs, memory-mapped."""
+
+    def __init__(self, directory: Path):
+        directory = Path(directory)
+        meta_file = directory / "meta.json"
+        if not meta_file.is_file():
+            raise FileNotFoundError(f"{meta_file}: not a prepared split (run seq2seq-prepare)")
+        meta = json.loads(meta_file.read_text())
+        self.pairs = meta["pairs"]
+        self.src, self.tgt = (_Side(directory, side, meta[f"{side}_dtype"], self.pairs)
+                              for side in SIDES)
+
+    def __len__(self) -> int:
+        return self.pairs
+
+    @property
+    def src_lens(self) -> np.ndarray:
+        return self.src.lens
+
+    @property
+    def tgt_lens(self) -> np.ndarray:
+        return self.tgt.lens
+
+    def pair(self, i: int) -> tuple[list[int], list[int]]:
+        """Pair i's ids as lists (for tests and benchmarks, not for training)."""
+        return tuple(s.ids[s.offsets[i]: s.offsets[i + 1]].tolist() for s in (self.src, self.tgt))
+
+    def batches(self, *, max_tokens: int, max_sentences: int, seed: int,
+                epoch: int) -> list[np.ndarray]:
+        return make_batches(self.src_lens, self.tgt_lens, max_tokens=max_tokens,
+                            max_sentences=max_sentences, seed=seed, epoch=epoch)
+
+    def collate(self, index: np.ndarray) -> Batch:
+        """The batch of pairs `index`: source padded, target with bos in and eos out."""
+        index = np.asarray(index)
+        src, src_lens = self.src.rows(index, int(self.src.lens[index].max()), 0)
+        width = int(self.tgt.lens[index].max()) + 1
+        tgt_in, tgt_lens = self.tgt.rows(index, width, 1)
+        tgt_in[:, 0] = BOS
+        tgt_out, _ = self.tgt.rows(index, width, 0)
+        tgt_out[np.arange(len(index)), tgt_lens] = EOS
+        return Batch(src_ids=torch.from_numpy(src), src_lens=torch.from_numpy(src_lens),
+                     tgt_in=torch.from_numpy(tgt_in), tgt_out=torch.from_numpy(tgt_out),
+                     n_tokens=int(tgt_lens.sum()) + len(index))
