@@ -64,20 +64,26 @@ class Encoder(nn.Module):
     def _by_length(self, x: torch.Tensor, src_lens: torch.Tensor):
         """Mixed lengths (search batches): one RNN call per length, each without padding, so
         the states are exact. Faster than a PackedSequence, which steps through time with
-        per-step products where an unpacked call runs oneDNN's whole-sequence kernel."""
+        per-step products where an unpacked call runs oneDNN's whole-sequence kernel.
+
+        x (B, S, E) -> memory (B, S, D*H), h and c (L*D, B, H), in the dtype the RNN
+        returns: under bf16 autocast oneDNN's LSTM returns bf16, torch's own kernels fp32
+        (x, an embedding, is fp32 either way), so they are allocated from its first output.
+        """
         B, S = src_lens.numel(), x.size(1)
-        D, L, H = 1 + self.rnn.bidirectional, self.rnn.num_layers, self.rnn.hidden_size
-        memory = x.new_zeros(B, S, D * H)
-        h = x.new_zeros(L * D, B, H)
-        c = h.clone() if isinstance(self.rnn, nn.LSTM) else None
+        memory = h = c = None
         for length in src_lens.unique().tolist():
             rows = (src_lens == length).nonzero().flatten().to(x.device)
-            out, final = self.rnn(x[rows, :length])
+            out, final = self.rnn(x[rows, :length])  # (b, length, D*H)
+            part_h, part_c = final if isinstance(final, tuple) else (final, None)  # (L*D, b, H)
+            if memory is None:
+                memory = out.new_zeros(B, S, out.size(2))
+                h = part_h.new_zeros(part_h.size(0), B, part_h.size(2))
+                c = None if part_c is None else part_c.new_zeros(h.shape)
             memory[rows, :length] = out
-            if c is None:
-                h[:, rows] = final
-            else:
-                h[:, rows], c[:, rows] = final
+            h[:, rows] = part_h
+            if c is not None:
+                c[:, rows] = part_c
         return memory, h, c
 
     def to_decoder_size(self, memory: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,10 @@ os.environ["HF_DATASETS_CACHE"] = _HF_CACHE
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# precision=auto measures once per machine and caches it under XDG_CACHE_HOME: a cache of
+# the tests' own (inherited by the CLIs they run), never the user's.
+_CACHE = tempfile.mkdtemp(prefix="seq2seq-tests-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE
 
 import datasets  # noqa: E402
 import pytest  # noqa: E402
@@ -40,6 +44,7 @@ CORPUS = REPO / "data" / "bible-es-en"
 
 def pytest_unconfigure(config):
     shutil.rmtree(_HF_CACHE, ignore_errors=True)
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ helpers
@@ -72,12 +77,6 @@ def assert_forced_equals_stepwise(model, batch) -> None:
         for t in range(batch.tgt_in.size(1)):
             step, state = model.decode_step(batch.tgt_in[:, t], state)  # (B, V)
             torch.testing.assert_close(forced[:, t], step, atol=1e-5, rtol=0)
-
-
-def bf16_kernels():
-    """bf16 on this CPU: oneDNN's kernels where it has them, else torch's own (oneDNN off;
-    slower, the same arithmetic), so bf16 paths are tested on any CPU."""
-    return torch.backends.mkldnn.flags(enabled=onednn_bf16())
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -127,6 +126,20 @@ def tiny_config(tiny_corpus, tmp_path):
 
 
 # ------------------------------------------------------------------ models
+@pytest.fixture(params=["onednn", "torch"])
+def bf16_kernels(request):
+    """Both kernel paths bf16 takes on a CPU, as a context manager (`with bf16_kernels():`).
+
+    Under bf16 autocast oneDNN's LSTM returns bf16, torch's own (oneDNN off: slower, the
+    same arithmetic) fp32, so code that assumes either dtype fails one of them. oneDNN's
+    path needs AVX-512 (skipped elsewhere); torch's runs on any CPU.
+    """
+    onednn = request.param == "onednn"
+    if onednn and not onednn_bf16():
+        pytest.skip("oneDNN cannot build bf16 LSTMs on this CPU")
+    return lambda: torch.backends.mkldnn.flags(enabled=onednn)
+
+
 @pytest.fixture
 def make_model():
     """A factory for tiny seeded random models, in eval mode."""

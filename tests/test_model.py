@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from conftest import assert_forced_equals_stepwise
 from seq2seq.config import ModelConfig
@@ -107,6 +108,48 @@ def test_mixed_lengths_encode_as_each_sentence_alone(make_model):
             torch.testing.assert_close(batch.c[:, i], alone.c[:, 0], atol=1e-6, rtol=0)
             torch.testing.assert_close(batch.memory[i, :n], alone.memory[0], atol=1e-6, rtol=0)
             assert not batch.memory[i, n:].any()
+
+
+@pytest.mark.parametrize("attention", [False, True], ids=["paper", "attention"])
+def test_mixed_lengths_encode_under_bf16_autocast(make_model, bf16_kernels, attention):
+    """Under bf16 autocast oneDNN's LSTM returns bf16 and torch's own (oneDNN off) fp32:
+    per-length encoding keeps whichever it gets, as one call over one length does, and
+    every sentence gets the state it gets alone."""
+    model = make_model(init_range=0.3, attention=attention)
+    b = collate(SRC, [[4]] * len(SRC))
+    with bf16_kernels(), torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        batch = model.encoder(b.src_ids, b.src_lens)
+        model.encode(b.src_ids, b.src_lens)  # and the attention's keys over that memory
+        for i, src in enumerate(SRC):
+            one = collate([src], [[4]])
+            alone = model.encoder(one.src_ids, one.src_lens)  # one length: one RNN call
+            assert (batch.h.dtype, batch.c.dtype) == (alone.h.dtype, alone.c.dtype)
+            assert batch.memory.dtype == alone.memory.dtype
+            torch.testing.assert_close(batch.h[:, i], alone.h[:, 0], atol=1e-2, rtol=0)
+            torch.testing.assert_close(batch.c[:, i], alone.c[:, 0], atol=1e-2, rtol=0)
+            n = len(src)
+            torch.testing.assert_close(batch.memory[i, :n], alone.memory[0], atol=1e-2, rtol=0)
+
+
+def test_per_length_encoding_keeps_a_lower_precision_the_rnn_returns(make_model, monkeypatch):
+    """On any CPU: an encoder RNN that returns bf16 for fp32 input, as oneDNN's and cuDNN's
+    do under autocast; states and memory come back in bf16, each sentence's its own."""
+    model = make_model(init_range=0.3)
+    rnn = model.encoder.rnn
+
+    def bf16_out(x: torch.Tensor):
+        out, (h, c) = nn.LSTM.forward(rnn, x)
+        return out.bfloat16(), (h.bfloat16(), c.bfloat16())
+    monkeypatch.setattr(rnn, "forward", bf16_out)
+    b = collate(SRC, [[4]] * len(SRC))
+    with torch.no_grad():
+        batch = model.encoder(b.src_ids, b.src_lens)
+        assert batch.h.dtype == batch.c.dtype == batch.memory.dtype == torch.bfloat16
+        for i, src in enumerate(SRC):
+            one = collate([src], [[4]])
+            alone = model.encoder(one.src_ids, one.src_lens)
+            assert torch.equal(batch.h[:, i], alone.h[:, 0])
+            assert torch.equal(batch.memory[i, :len(src)], alone.memory[0, :len(src)])
 
 
 def test_encoder_state_shapes(make_model):
