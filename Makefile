@@ -9,7 +9,7 @@ BEAM ?= 5
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train translate score test test-all bench clean
+.PHONY: help install demo train translate score test test-all bench bench-scale clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,10 @@ test-all: install  ## run every test, slow ones included
 
 bench: install  ## speed and memory against Joey NMT 2.3.0 -> bench/results.md (10-17 min)
 	$(MAKE) -C bench PY=$(abspath $(PY))
+
+PAIRS ?= 1000000 4000000
+bench-scale: install  ## prepare + 300 steps on corpora of $(PAIRS) pairs built from the bundled text -> bench/results.md (~30 min)
+	cd bench && $(abspath $(PY)) scale.py --pairs $(PAIRS)
 
 clean:  ## remove runs/ and prepared data (keeps .venv)
 	rm -rf runs data/prepared

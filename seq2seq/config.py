@@ -27,7 +27,7 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 class DataConfig:
     # Local parallel text: f"{local_dir}/{split}.{lang}" (plain or .xz), line N = line N.
     local_dir: Optional[str] = None
-    # Or a hub dataset in the `translation` format, e.g. path=wmt14 name=fr-en.
+    # Or a hub dataset in the `translation` format, e.g. path=wmt/wmt14 name=fr-en.
     hub_path: Optional[str] = None
     hub_name: Optional[str] = None  # the hub dataset's configuration (a language pair)
     src_lang: str = "es"  # the language read (file suffix, or the hub pair's key)
@@ -101,10 +101,11 @@ class TrainerConfig:
     seed: int = 1  # initial parameters, dropout and batch order (ensembles differ here)
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default (one per core)
-    # autocast for the training forward pass (parameters and updates stay fp32). bf16: about
-    # 1.7x faster on CPUs with AVX512-BF16 or AMX, and on recent GPUs; fp16: for GPUs
-    # without bf16 (V100, T4), with a dynamic loss scale (torch.amp.GradScaler); auto: bf16
-    # where the hardware has it, else fp32.
+    # autocast for the training forward pass (parameters and updates stay fp32). bf16: up to
+    # 1.7x faster on CPUs with AVX512-BF16 or AMX (slower on some: auto times it), and on
+    # recent GPUs; fp16: for GPUs without bf16 (V100, T4), with a dynamic loss scale
+    # (torch.amp.GradScaler); auto: bf16 where the hardware has it natively and, on a CPU,
+    # a short timing (cached per machine) finds it faster; else fp32.
     precision: str = "fp32"  # auto | fp32 | bf16 | fp16
     max_tokens: int = 4000  # a batch holds at most this many (padded) tokens per side
     max_sentences: int = 128  # and at most this many sentences (paper: 128)
@@ -131,9 +132,9 @@ class DecodeConfig:
     max_len_b: int = 10  # (lengths in pieces: see max_len_a)
     length_penalty: float = 0.0  # 0: plain log-probability (the paper); 1: divide by length
     nbest: int = 1  # hypotheses returned per sentence, best first
-    # bf16 autocast in the search: about 2x faster on CPUs with AVX512-BF16 or AMX and
-    # on recent GPUs; log-probabilities and scores stay fp32 (bench/results.md); auto: bf16
-    # where the hardware has it, else fp32.
+    # bf16 autocast in the search: up to 2x faster on CPUs with AVX512-BF16 or AMX and on
+    # recent GPUs; log-probabilities and scores stay fp32 (bench/results.md); auto: as
+    # trainer.precision (native bf16 that a cached timing finds faster, else fp32).
     precision: str = "fp32"  # auto | fp32 | bf16
 
 

@@ -165,42 +165,39 @@ def make_batches(src_lens: np.ndarray, tgt_lens: np.ndarray, *, max_tokens: int,
 
     A batch holds sentences of one source length, sorted by target length with ties broken
     at random, so batch contents change from epoch to epoch. A batch has at most
-    `max_sentences` sentences and at most `max_tokens` padded tokens on either side. All in
-    numpy over the length arrays (memory-mapped ones too); a Python step per batch only.
+    `max_sentences` sentences and at most `max_tokens` padded tokens on either side. In
+    numpy over the length arrays (memory-mapped ones too), one source length at a time, so
+    that beside the order itself (8 bytes a pair) little is held, even for 40M pairs.
     """
     rng = np.random.default_rng([seed, epoch])
-    order = np.lexsort((rng.random(len(src_lens)), tgt_lens, src_lens))
-    ends = _batch_ends(np.asarray(src_lens)[order].astype(np.int64),
-                       np.asarray(tgt_lens)[order].astype(np.int64), max_tokens, max_sentences)
+    order = np.lexsort((rng.random(len(src_lens)), tgt_lens, src_lens))  # (N,)
+    group_ends = np.cumsum(np.bincount(src_lens)) if len(order) else np.zeros(0)
     batches, start = [], 0
-    while start < len(order):
-        end = int(ends[start])
-        batches.append(order[start:end])
+    for length, end in enumerate(group_ends.tolist()):  # pairs of one source length
+        if end == start:
+            continue
+        ends = _batch_ends(length, tgt_lens[order[start:end]], max_tokens, max_sentences)
+        first = 0
+        while first < len(ends):  # one Python step per batch
+            last = int(ends[first])
+            batches.append(order[start + first: start + last])
+            first = last
         start = end
     rng.shuffle(batches)
     return batches
 
 
-def _batch_ends(s: np.ndarray, t: np.ndarray, max_tokens: int, max_sentences: int) -> np.ndarray:
-    """For every position p of the sorted pairs, where a batch starting at p ends.
+def _batch_ends(s: int, t: np.ndarray, max_tokens: int, max_sentences: int) -> np.ndarray:
+    """Where a batch starting at each position ends, within one source length `s` whose
+    target lengths `t` ascend.
 
-    Within one source length (a group), targets ascend, so a batch from p can take pair j
-    while (j - p + 1) * max(s, t_j + 1) <= max_tokens, i.e. while f_j = j + 1 - cap_j <= p
-    with cap_j = max_tokens // max(s, t_j + 1). f strictly increases within a group, so
-    the first j that does not fit is a binary search; offsetting each group by a constant
-    larger than f's range makes one search over all groups stop at the group's end too.
+    A batch from p can take pair j while (j - p + 1) * max(s, t_j + 1) <= max_tokens, i.e.
+    while f_j = j + 1 - cap_j <= p with cap_j = max_tokens // max(s, t_j + 1). cap does not
+    grow with j, so f strictly increases and the first j that does not fit is a binary search.
     """
-    n = len(s)
-    first = np.flatnonzero(np.diff(s)) + 1 if n else np.zeros(0, np.int64)  # groups' starts
-    group = np.zeros(n, np.int64)
-    group[first] = 1
-    group = np.cumsum(group)  # (n,) group number of each position
-    cap = max_tokens // np.maximum(s, t + 1)
-    span = n + max_tokens + 2
-    key = np.arange(1, n + 1) - cap + group * span  # strictly increasing over all positions
-    p = np.arange(n)
-    ends = np.searchsorted(key, p + group * span, side="right")
-    ends = np.minimum(ends, p + max_sentences)
+    p = np.arange(len(t))
+    f = p + 1 - max_tokens // np.maximum(s, t.astype(np.int64) + 1)
+    ends = np.minimum(np.searchsorted(f, p, side="right"), p + max_sentences)
     return np.maximum(ends, p + 1)  # a single over-long sentence still forms a batch
 
 

@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -69,10 +70,12 @@ def prepare(cfg: TrainConfig) -> Path:
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    d = cfg.data
+    d, clock = cfg.data, _Clock()
     splits = {"train": load_split(d, d.train_split, d.max_train_sentences),
               "dev": load_split(d, d.dev_split), "test": load_split(d, d.test_split)}
+    clock.done("load")
     tok = _train_tokenizer(cfg, splits["train"], tmp)
+    clock.done("sentencepiece")
     for name in ("dev", "test"):
         (tmp / f"{name}.src").write_text("".join(s + "\n" for s in splits[name]["src"]))
         (tmp / f"{name}.ref").write_text("".join(s + "\n" for s in splits[name]["tgt"]))
@@ -83,11 +86,27 @@ def prepare(cfg: TrainConfig) -> Path:
     # Dev perplexity is measured on every dev pair with two non-empty sides.
     for name, max_len in (("train", d.max_len), ("dev", 10**9)):
         _write_ids(splits[name], tok, tmp, name, max_len, d.num_proc)
-    (tmp / "prepare.json").write_text(json.dumps(_settings(cfg), indent=2) + "\n")
+        clock.done(f"encode {name}")
+    record = {**_settings(cfg), "seconds": clock.seconds}  # the stages' times, for the record
+    (tmp / "prepare.json").write_text(json.dumps(record, indent=2) + "\n")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)  # complete or absent, never half written
     log.info("prepared data: %s", out)
     return out
+
+
+class _Clock:
+    """Seconds each stage of a preparation took, logged as it ends."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.last = time.monotonic()
+
+    def done(self, stage: str) -> None:
+        now = time.monotonic()
+        self.seconds[stage] = round(now - self.last, 2)
+        log.info("%s: %.1f s", stage, now - self.last)
+        self.last = now
 
 
 def _write_ids(ds: datasets.Dataset, tok: Tokenizer, out: Path, name: str, max_len: int,

@@ -52,6 +52,8 @@ class Run:
         self.cfg, tc, self.ranks = cfg, cfg.trainer, ranks
         self.paths = RunDir(tc.run_dir)
         self.device = distributed.start(ranks, pick_device(tc.device))
+        if tc.threads > 0:  # before auto's timing, which must see the run's threads
+            torch.set_num_threads(tc.threads)
         self.precision = pick_precision(tc.precision, self.device, "trainer.precision")
         if not ranks.main:
             ranks.barrier()  # rank 0 prepares the data and the run directory first
@@ -66,8 +68,6 @@ class Run:
         self._epoch_batches: tuple[int, list] = (-1, [])
         self.dev_src = (prepared / "dev.src").read_text().splitlines()
         self.dev_ref = (prepared / "dev.ref").read_text().splitlines()
-        if tc.threads > 0:
-            torch.set_num_threads(tc.threads)
         torch.manual_seed(tc.seed)  # the same initial parameters on every rank
         random.seed(tc.seed)
         self.model = build_model(cfg.model, self.tok.src_vocab_size,
