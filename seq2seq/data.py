@@ -167,10 +167,12 @@ def make_batches(src_lens: np.ndarray, tgt_lens: np.ndarray, *, max_tokens: int,
     at random, so batch contents change from epoch to epoch. A batch has at most
     `max_sentences` sentences and at most `max_tokens` padded tokens on either side. In
     numpy over the length arrays (memory-mapped ones too), one source length at a time, so
-    that beside the order itself (8 bytes a pair) little is held, even for 40M pairs.
+    that beside the order itself (4 bytes a pair) little is held, even for 40M pairs.
     """
     rng = np.random.default_rng([seed, epoch])
     order = np.lexsort((rng.random(len(src_lens)), tgt_lens, src_lens))  # (N,)
+    if len(order) < 1 << 31:  # the batches are views of the order: 4 bytes a pair, not 8
+        order = order.astype(np.int32)
     group_ends = np.cumsum(np.bincount(src_lens)) if len(order) else np.zeros(0)
     batches, start = [], 0
     for length, end in enumerate(group_ends.tolist()):  # pairs of one source length

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import datasets
+import numpy as np
 import torch
 from omegaconf import OmegaConf
 from torch.nn.parallel import DistributedDataParallel
@@ -107,9 +108,12 @@ class Run:
         """This rank's share of the epoch's shuffled length buckets (cut once an epoch)."""
         if self._epoch_batches[0] != epoch:
             tc = self.cfg.trainer
-            self._epoch_batches = (epoch, self.ranks.shard(self.train.batches(
+            mine = self.ranks.shard(self.train.batches(
                 max_tokens=tc.max_tokens, max_sentences=tc.max_sentences, seed=tc.seed,
-                epoch=epoch)))
+                epoch=epoch))
+            if self.ranks.world > 1 and mine:  # a copy of this rank's share: the order goes
+                mine = np.split(np.concatenate(mine), np.cumsum([len(b) for b in mine])[:-1])
+            self._epoch_batches = (epoch, mine)
         return self._epoch_batches[1]
 
     @property
