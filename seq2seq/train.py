@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import datasets
-import numpy as np
 import torch
 from omegaconf import OmegaConf
 from torch.nn.parallel import DistributedDataParallel
@@ -108,12 +107,9 @@ class Run:
         """This rank's share of the epoch's shuffled length buckets (cut once an epoch)."""
         if self._epoch_batches[0] != epoch:
             tc = self.cfg.trainer
-            mine = self.ranks.shard(self.train.batches(
+            self._epoch_batches = (epoch, self.ranks.shard(self.train.batches(
                 max_tokens=tc.max_tokens, max_sentences=tc.max_sentences, seed=tc.seed,
-                epoch=epoch))
-            if self.ranks.world > 1 and mine:  # a copy of this rank's share: the order goes
-                mine = np.split(np.concatenate(mine), np.cumsum([len(b) for b in mine])[:-1])
-            self._epoch_batches = (epoch, mine)
+                epoch=epoch)))
         return self._epoch_batches[1]
 
     @property

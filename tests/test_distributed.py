@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import ddp_steps
 from conftest import run_cli
 from seq2seq import checkpoint
+from seq2seq.distributed import Ranks
 
 HERE = Path(__file__).parent
 
@@ -22,6 +24,17 @@ def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([exe, "--standalone", "--nproc_per_node=2", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_each_rank_takes_every_world_th_batch_as_its_own_copy():
+    order = np.arange(20)
+    batches = [order[i:i + 3] for i in range(0, 21, 3)]  # 7 batches (the last one short)
+    assert all(a is b for a, b in zip(Ranks().shard(batches), batches, strict=True))  # alone
+    shares = [Ranks(rank, 3).shard(batches) for rank in range(3)]
+    assert [len(s) for s in shares] == [2, 2, 2]  # the same count on every rank
+    for rank, share in enumerate(shares):
+        assert [b.tolist() for b in share] == [b.tolist() for b in batches[rank:6:3]]
+        assert all(not np.shares_memory(b, order) for b in share)  # the order can go
 
 
 def test_two_ranks_with_half_batches_equal_one_process_with_whole_batches(tmp_path):
