@@ -49,9 +49,6 @@ class Ranks:
         dist.all_reduce(t)  # a CPU tensor: gloo carries it, beside NCCL too (see start)
         return t.tolist()
 
-    def any(self, flag: bool) -> bool:
-        return bool(self.sum([float(flag)])[0]) if self.world > 1 else flag
-
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()
