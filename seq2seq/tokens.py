@@ -81,9 +81,14 @@ class _Side:
 
     def __init__(self, directory: Path, side: str, dtype: str, pairs: int):
         def mapped(kind: str, dt, count: int) -> np.ndarray:
+            path, size = directory / f"{side}.{kind}", count * np.dtype(dt).itemsize
+            actual = path.stat().st_size if path.is_file() else None
+            if actual != size:  # cut short or rewritten: reading it would index garbage
+                raise ValueError(f"{path}: {'missing' if actual is None else f'{actual} bytes'}"
+                                 f", expected {size} (prepare again: delete {directory.parent})")
             if count == 0:  # np.memmap refuses empty files
                 return np.zeros(0, dt)
-            return np.memmap(directory / f"{side}.{kind}", dtype=dt, mode="r", shape=(count,))
+            return np.memmap(path, dtype=dt, mode="r", shape=(count,))
         self.offsets = mapped("offsets", np.int64, pairs + 1)
         self.lens = mapped("lens", np.int32, pairs)
         self.ids = mapped("ids", np.dtype(dtype), int(self.offsets[-1]) if pairs else 0)

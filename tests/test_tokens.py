@@ -75,3 +75,16 @@ def test_a_directory_that_is_not_a_prepared_split_is_named(tmp_path):
     (tmp_path / "train").mkdir()
     with pytest.raises(FileNotFoundError, match=r"train/meta.json: not a prepared split"):
         PairArrays(tmp_path / "train")
+
+
+@pytest.mark.parametrize("name", ["src.ids", "tgt.offsets", "src.lens"])
+def test_a_truncated_or_missing_file_is_named_in_one_line(tmp_path, name):
+    src, tgt = _random_pairs(20, 100)
+    _write(tmp_path / "train", src, tgt, 100)
+    path = tmp_path / "train" / name
+    path.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(ValueError, match=rf"train/{name}: \d+ bytes, expected \d+"):
+        PairArrays(tmp_path / "train")
+    path.unlink()
+    with pytest.raises(ValueError, match=rf"train/{name}: missing"):
+        PairArrays(tmp_path / "train")
