@@ -144,7 +144,8 @@ class PairArrays:
         width = int(self.tgt.lens[index].max()) + 1
         tgt_in, tgt_lens = self.tgt.rows(index, width, 1)
         tgt_in[:, 0] = BOS
-        tgt_out, _ = self.tgt.rows(index, width, 0)
+        tgt_out = np.full_like(tgt_in, PAD)  # the same tokens one step earlier, then eos
+        tgt_out[:, :-1] = tgt_in[:, 1:]
         tgt_out[np.arange(len(index)), tgt_lens] = EOS
         return Batch(src_ids=torch.from_numpy(src), src_lens=torch.from_numpy(src_lens),
                      tgt_in=torch.from_numpy(tgt_in), tgt_out=torch.from_numpy(tgt_out),
