@@ -18,25 +18,27 @@ import time
 
 import torch
 
-from seq2seq.config import DecodeConfig
+from seq2seq.config import DecodeConfig, DecoderConfig, EncoderConfig, ModelConfig
 from seq2seq.distributed import Ranks
 from seq2seq.hardware import autocast
-from seq2seq.model import Seq2Seq, TokenLoss
+from seq2seq.model import Seq2Seq, build_model
 from seq2seq.optim import build_optimizer, gradients
 from seq2seq.translator import decode_ids
 
 
 def build(work: dict, kind: str) -> Seq2Seq:
     s = work["shape"]
-    options = (dict(bidirectional=True, attention="general", input_feeding=True)
-               if kind == "same" else {})
-    return Seq2Seq(src_vocab=work["src_vocab"], tgt_vocab=work["tgt_vocab"], emb_dim=s["emb"],
-                   hidden_dim=s["hidden"], layers=s["layers"], dropout=s["dropout"], **options)
+    same = kind == "same"
+    cfg = ModelConfig(emb_dim=s["emb"], hidden_dim=s["hidden"], layers=s["layers"],
+                      dropout=s["dropout"], encoder=EncoderConfig(bidirectional=same),
+                      decoder=DecoderConfig(attention="general" if same else "none",
+                                            input_feeding=same))
+    return build_model(cfg, work["src_vocab"], work["tgt_vocab"])
 
 
 def step_flops(model: Seq2Seq, b) -> float:
     """Matmul FLOPs of one training step: forward and backward (twice the forward)."""
-    return 3 * forward_flops(model, int(b.src_lens.sum()), b.n_tokens, b.src_ids.size(1))
+    return 3 * forward_flops(model, int(b.src.lens.sum()), b.n_tokens, b.src.values.size(1))
 
 
 def forward_flops(model: Seq2Seq, src: int, tgt: int, S: int) -> float:
@@ -46,13 +48,14 @@ def forward_flops(model: Seq2Seq, src: int, tgt: int, S: int) -> float:
     def weights(module) -> int:
         return sum(w.numel() for name, w in module.named_parameters()
                    if name.split(".")[-1].startswith("weight"))
-    macs = (weights(model.encoder.rnn) * src + weights(model.decoder) * tgt
-            + model.out.weight.numel() * tgt)
-    if model.attention is not None:
-        H = model.out.in_features
+    dec = model.decoder
+    macs = (weights(model.encoder.rnn) * src + weights(dec.rnn) * tgt
+            + dec.out.weight.numel() * tgt)
+    if dec.attention is not None:
+        H = dec.out.in_features
         bridge = 0 if model.encoder.bridge is None else model.encoder.bridge.weight.numel()
-        keys = 0 if model.attention.proj is None else model.attention.proj.weight.numel()
-        macs += ((bridge + keys) * src + model.attention.combine.weight.numel() * tgt
+        keys = 0 if dec.attention.proj is None else dec.attention.proj.weight.numel()
+        macs += ((bridge + keys) * src + dec.attention.combine.weight.numel() * tgt
                  + 2 * S * H * tgt)
     return 2 * macs
 
@@ -61,8 +64,10 @@ def train(work: dict, kind: str, precision: str, steps: int, warmup: int, senten
     # Here, not at the top: seq2seq.data loads `datasets` (~100 MB), which seq2seq-translate
     # never does, so a decoding process must not either.
     from seq2seq.data import collate
+    from seq2seq.tasks import Objective, Translation
     model = build(work, kind)
-    loss_fn, params = TokenLoss(model), list(model.parameters())
+    # the translation task's loss, as seq2seq-train wraps it (no tokenizer: only the loss runs)
+    loss_fn, params = Objective(model, Translation(None, DecodeConfig())), list(model.parameters())
     opt = build_optimizer("sgd", params, 0.1)
     key = "train" if sentences == work["sentences"] else f"train_{sentences}"
     batches = [collate(s, t) for s, t in work[key][: warmup + steps]]

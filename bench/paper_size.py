@@ -23,9 +23,11 @@ from seq2seq.config import load_config
 from seq2seq.data import collate
 from seq2seq.distributed import Ranks
 from seq2seq.hardware import autocast, native_bf16
-from seq2seq.model import TokenLoss, build_model
+from seq2seq.model import build_model
 from seq2seq.optim import build_optimizer, gradients
 from seq2seq.search import beam_search
+from seq2seq.sources import Source
+from seq2seq.tasks import Objective, build_task
 
 ROOT = Path(__file__).resolve().parent.parent
 WMT14_TARGET_TOKENS = 348e6 + 12e6  # French words + one eos per sentence (paper, 3.1)
@@ -47,7 +49,8 @@ def flops_per_target_token(model) -> float:
     forward 2 per multiply-add of every LSTM weight and the output layer, backward twice."""
     def lstm(rnn):
         return sum(w.numel() for name, w in rnn.named_parameters() if name.startswith("weight"))
-    return 3 * 2 * (lstm(model.encoder.rnn) + lstm(model.decoder) + model.out.weight.numel())
+    return 3 * 2 * (lstm(model.encoder.rnn) + lstm(model.decoder.rnn)
+                    + model.decoder.out.weight.numel())
 
 
 def utilisation(device: torch.device) -> float | None:
@@ -57,8 +60,8 @@ def utilisation(device: torch.device) -> float | None:
         return None
 
 
-def train(model, device, precision: str, sentences: int, steps: int) -> dict:
-    loss_fn, params = TokenLoss(model), list(model.parameters())
+def train(model, task, device, precision: str, sentences: int, steps: int) -> dict:
+    loss_fn, params = Objective(model, task), list(model.parameters())
     opt = build_optimizer("sgd", params, 0.7)
     gen = torch.Generator().manual_seed(1)
     tokens, busy, start = 0, [], 0.0
@@ -66,7 +69,8 @@ def train(model, device, precision: str, sentences: int, steps: int) -> dict:
         if i == 1:
             sync(device)
             tokens, start = 0, time.perf_counter()
-        b = batch(sentences, model.encoder.emb.num_embeddings, model.out.out_features, gen)
+        b = batch(sentences, model.encoder.embed.num_embeddings,
+                  model.decoder.out.out_features, gen)
         gradients(loss_fn, b.to(device), params, Ranks(), loss_per="sentence",
                   clip_norm=5.0, autocast=autocast(device, precision))
         opt.step()
@@ -84,14 +88,16 @@ def train(model, device, precision: str, sentences: int, steps: int) -> dict:
 def decode(model, device, sentences: int, beam: int, precision: str) -> dict:
     model.eval()
     gen = torch.Generator().manual_seed(2)
-    b = batch(sentences, model.encoder.emb.num_embeddings, model.out.out_features, gen)
-    ids, lens = b.src_ids.to(device), b.src_lens.to(device)
-    max_len = torch.full_like(lens, 30)  # an untrained model rarely ends: 30 words each
+    b = batch(sentences, model.encoder.embed.num_embeddings, model.decoder.out.out_features,
+              gen)
+    src = b.src.to(device)
+    max_len = torch.full_like(src.lens, 30)  # an untrained model rarely ends: 30 words each
     with autocast(device, precision):
-        beam_search(model, ids[:2], lens[:2], max_len[:2], beam_size=beam)  # warm-up
+        beam_search(model, Source(src.values[:2], src.lens[:2]), max_len[:2],
+                    beam_size=beam)  # warm-up
         sync(device)
         start = time.perf_counter()
-        beam_search(model, ids, lens, max_len, beam_size=beam)
+        beam_search(model, src, max_len, beam_size=beam)
         sync(device)
     return {"sentences_per_s": sentences / (time.perf_counter() - start), "precision": precision}
 
@@ -118,14 +124,15 @@ def main() -> None:
     cfg = load_config(["experiment=sutskever2014", *args.overrides])
     torch.manual_seed(1)
     model = build_model(cfg.model, 160_000, 80_000).to(device)  # the paper's vocabularies
+    task = build_task(cfg, tokenizer=None)  # translation; only its loss runs, no tokenizer
     r = {"device": torch.cuda.get_device_name(device) if device.type == "cuda"
          else f"CPU, {torch.get_num_threads()} threads", "torch": torch.__version__,
          "sentences": args.sentences, "length": LENGTH}
     precisions = ("fp32", "bf16") if native_bf16(device) else ("fp32",)
     r["tflop_per_target_token"] = flops_per_target_token(model) / 1e12
     for precision in precisions:
-        t = r[f"train_{precision}"] = train(model.train(), device, precision, args.sentences,
-                                            args.steps)
+        t = r[f"train_{precision}"] = train(model.train(), task, device, precision,
+                                            args.sentences, args.steps)
         t["tflop_per_s"] = t["tokens_per_s"] * r["tflop_per_target_token"]
     r["decode_beam12"] = decode(model, device, args.decode_sentences, 12, precisions[-1])
     best = max(r[f"train_{p}"]["tokens_per_s"] for p in precisions)

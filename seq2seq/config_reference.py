@@ -1,5 +1,5 @@
 """The config reference: every group and key of the schema with its default and why one
-would change it, read from the comments beside each field in `config.py`, so the
+would change it, read from the comments beside each field in `schema.py`, so the
 documentation cannot drift from the code.
 
     python -m seq2seq.config_reference      # the Markdown in the README's "Config reference"
@@ -13,9 +13,13 @@ import inspect
 
 from seq2seq import config
 
-GROUPS = [("data", config.DataConfig), ("tokenizer", config.TokenizerConfig),
-          ("model", config.ModelConfig), ("optim", config.OptimConfig),
-          ("trainer", config.TrainerConfig), ("decode", config.DecodeConfig)]
+# The top level's own keys (task), then each group; a group inside a group (model.encoder)
+# gets its own table.
+GROUPS = [("", config.TrainConfig), ("data", config.DataConfig),
+          ("tokenizer", config.TokenizerConfig), ("model", config.ModelConfig),
+          ("model.encoder", config.EncoderConfig), ("model.decoder", config.DecoderConfig),
+          ("optim", config.OptimConfig), ("trainer", config.TrainerConfig),
+          ("decode", config.DecodeConfig)]
 START, END = "<!-- config reference: start -->", "<!-- config reference: end -->"
 
 
@@ -35,6 +39,13 @@ def field_comments(cls: type) -> dict[str, str]:
     return comments
 
 
+def own_fields(cls: type) -> list[dataclasses.Field]:
+    """The keys of a group, without the groups inside it (they have their own tables)."""
+    return [f for f in dataclasses.fields(cls)
+            if f.default is not dataclasses.MISSING or
+            not dataclasses.is_dataclass(f.default_factory())]
+
+
 def _default(f: dataclasses.Field) -> str:
     """As one would write it on the command line."""
     value = f.default_factory() if f.default is dataclasses.MISSING else f.default
@@ -48,11 +59,12 @@ def reference() -> str:
     out = [START]
     for group, cls in GROUPS:
         comments = field_comments(cls)
-        out += ["", f"**{group}**", "", "| key | default | what, and why change it |",
-                "| --- | --- | --- |"]
-        for f in dataclasses.fields(cls):
+        out += ["", f"**{group or 'top level'}**", "", "| key | default | what, and why "
+                "change it |", "| --- | --- | --- |"]
+        for f in own_fields(cls):
             why = comments.get(f.name, "").replace("|", "\\|")
-            out.append(f"| `{group}.{f.name}` | `{_default(f)}` | {why} |")
+            key = f"{group}.{f.name}" if group else f.name
+            out.append(f"| `{key}` | `{_default(f)}` | {why} |")
     return "\n".join(out + ["", END])
 
 

@@ -29,7 +29,8 @@ import torch
 
 from seq2seq.config import CONF_DIR, DataConfig
 from seq2seq.textfile import count_lines, decoded_lines, file_stamp, read_lines
-from seq2seq.tokenizer import BOS, EOS, PAD, Tokenizer
+from seq2seq.sources import Source, pad
+from seq2seq.tokenizer import BOS, EOS, Tokenizer, source_pieces
 
 log = logging.getLogger(__name__)
 REPO_ROOT = CONF_DIR.parent
@@ -140,9 +141,9 @@ def length_filter(ds: datasets.Dataset, max_len: int, name: str) -> np.ndarray:
     """Which pairs to keep: both sides non-empty, neither over max_len pieces (logged)."""
     src_lens = pc.list_value_length(ds.data.column("src_ids")).to_numpy()
     tgt_lens = pc.list_value_length(ds.data.column("tgt_ids")).to_numpy()
-    # src_ids always ends with eos, so an empty (or whitespace-only) source has length 1.
-    non_empty = (src_lens > 1) & (tgt_lens > 0)
-    keep = non_empty & (src_lens <= max_len + 1) & (tgt_lens <= max_len)
+    src_pieces = source_pieces(src_lens)
+    non_empty = (src_pieces > 0) & (tgt_lens > 0)
+    keep = non_empty & (src_pieces <= max_len) & (tgt_lens <= max_len)
     log.info("%s: kept %d of %d pairs; dropped %d with an empty side, %d over %d pieces",
              name, keep.sum(), len(ds), len(ds) - non_empty.sum(), non_empty.sum() - keep.sum(),
              max_len)
@@ -205,36 +206,30 @@ def _batch_ends(s: int, t: np.ndarray, max_tokens: int, max_sentences: int) -> n
 
 @dataclass
 class Batch:
-    src_ids: torch.Tensor  # (B, S) reversed source + eos, padded
-    src_lens: torch.Tensor  # (B,)
+    src: Source  # what the encoder reads: (B, S) reversed source + eos, padded, and lengths
     tgt_in: torch.Tensor  # (B, T) bos + target
     tgt_out: torch.Tensor  # (B, T) target + eos, padded with PAD (ignored by the loss)
     n_tokens: int  # real target tokens (eos included): counted here, never on a GPU
 
+    @property
+    def size(self) -> int:
+        """Sentences in the batch."""
+        return self.tgt_in.size(0)
+
     def pinned(self) -> "Batch":
         """In page-locked memory, from which a copy to a GPU does not block the host."""
-        return Batch(self.src_ids.pin_memory(), self.src_lens.pin_memory(),
-                     self.tgt_in.pin_memory(), self.tgt_out.pin_memory(), self.n_tokens)
+        return Batch(self.src.pinned(), self.tgt_in.pin_memory(), self.tgt_out.pin_memory(),
+                     self.n_tokens)
 
     def to(self, device: torch.device) -> "Batch":
         """On `device` (asynchronously from pinned memory)."""
-        def move(t: torch.Tensor) -> torch.Tensor:
-            return t.to(device, non_blocking=True)
-        return Batch(move(self.src_ids), move(self.src_lens), move(self.tgt_in),
-                     move(self.tgt_out), self.n_tokens)
-
-
-def pad(seqs: list[list[int]]) -> torch.Tensor:
-    """(B, max_len) tensor of the sequences, right-padded with PAD."""
-    out = torch.full((len(seqs), max(map(len, seqs))), PAD, dtype=torch.long)
-    for i, seq in enumerate(seqs):
-        out[i, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-    return out
+        return Batch(self.src.to(device), self.tgt_in.to(device, non_blocking=True),
+                     self.tgt_out.to(device, non_blocking=True), self.n_tokens)
 
 
 def collate(src: list[list[int]], tgt: list[list[int]]) -> Batch:
-    return Batch(src_ids=pad(src),
-                 src_lens=torch.tensor([len(s) for s in src]),
-                 tgt_in=pad([[BOS] + t for t in tgt]),
-                 tgt_out=pad([t + [EOS] for t in tgt]),
+    """A batch from id lists (tokens.py collates the training data from its arrays)."""
+    width = max(map(len, tgt)) + 1
+    return Batch(src=Source.of_ids(src), tgt_in=pad([[BOS] + t for t in tgt], width),
+                 tgt_out=pad([t + [EOS] for t in tgt], width),
                  n_tokens=sum(len(t) + 1 for t in tgt))

@@ -13,6 +13,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from seq2seq.sources import Source
 from seq2seq.tokenizer import Tokenizer
 
 
@@ -29,8 +30,8 @@ class Ensemble(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(models)
 
-    def encode(self, src_ids: torch.Tensor, src_lens: torch.Tensor) -> EnsembleState:
-        return EnsembleState(m.encode(src_ids, src_lens) for m in self.members)
+    def encode(self, src: Source) -> EnsembleState:
+        return EnsembleState(m.encode(src) for m in self.members)
 
     def decode_step(self, tgt_ids: torch.Tensor,
                     state: EnsembleState) -> tuple[torch.Tensor, EnsembleState]:

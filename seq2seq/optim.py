@@ -51,8 +51,8 @@ def gradients(loss_fn: torch.nn.Module, b, params: list[torch.nn.Parameter], ran
     the loss is scaled for backward and `opt`'s gradients unscaled before clipping.
     """
     with autocast:
-        loss_sum = loss_fn(b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)
-    divisor = b.src_ids.size(0) if loss_per == "sentence" else b.n_tokens
+        loss_sum = loss_fn(b)  # summed over the batch's target tokens
+    divisor = b.size if loss_per == "sentence" else b.n_tokens
     loss, n_tokens = None, b.n_tokens
     if ranks.world > 1:
         divisor, loss, n_tokens = ranks.sum([divisor, float(loss_sum.detach()), n_tokens])

@@ -46,6 +46,11 @@ class State(NamedTuple):
                      pick(self.memory, sentences, 0), pick(self.mask, sentences, 0),
                      pick(self.keys, sentences, 0))
 
+    def by_memory(self, rows: torch.Tensor) -> torch.Tensor:
+        """(N, H) values of the hypotheses -> (A, N/A, H): those that read each memory,
+        together (the layout search keeps with `select`)."""
+        return rows.view(self.memory.size(0), -1, rows.size(-1))
+
     def rnn_state(self):
         return self.h if self.c is None else (self.h, self.c)
 

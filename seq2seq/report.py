@@ -104,8 +104,8 @@ class Reporter:
                                f"ppl {ppl:.1f} lr {lr:.3g} {speed:.0f} tok/s ETA {_clock(left)}")
         self.bar.update(0)  # redraws at most every mininterval
 
-    def evaluation(self, *, step: int, epoch: float, elapsed: float, ppl: float,
-                   bleu: Optional[Score]) -> None:
+    def evaluation(self, *, step: int, epoch: float, elapsed: float, metrics: dict) -> None:
+        ppl, bleu = metrics["ppl"], metrics.get("bleu")  # (interim: the metrics branch)
         log.info("eval epoch %.2f step %d | dev ppl %.2f%s", epoch, step, ppl,
                  f" | dev {bleu}" if bleu else "")
         record = {"step": step, "epoch": round(epoch, 4), "elapsed": round(elapsed, 1),

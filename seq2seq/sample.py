@@ -16,7 +16,8 @@ import torch
 
 from seq2seq.cli import run as run_cli
 from seq2seq.search import left_to_right
-from seq2seq.tokenizer import EOS, UNK
+from seq2seq.sources import Source
+from seq2seq.tokenizer import UNK
 from seq2seq.hardware import pick_device
 from seq2seq.translator import load_run
 
@@ -37,13 +38,13 @@ def sample(model, n: int, max_len: int, *, temperature: float = 1.0, top_k: int 
            generator: torch.Generator | None = None) -> list[list[int]]:
     """`n` token sequences (without bos/eos), each ending at eos or after `max_len`."""
     device = next(model.parameters()).device
-    no_source = torch.full((n, 1), EOS, device=device)  # a language model reads no source
 
     def choose(log_probs: torch.Tensor) -> torch.Tensor:
         log_probs[:, UNK] = float("-inf")  # sampled text holds words, never <unk>
         return next_tokens(log_probs, temperature, top_k, generator)
-    return left_to_right(model, no_source, torch.ones(n, dtype=torch.long, device=device),
-                         torch.full((n,), max_len, device=device), choose)
+    ids, _ = left_to_right(model, Source.empty(n, device),  # a language model reads none
+                           torch.full((n,), max_len, device=device), choose)
+    return ids
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,9 +64,9 @@ def main(argv: list[str] | None = None) -> None:
             raise ValueError("need --n >= 1, --temperature >= 0, --top-k >= 0, --max-len >= 1")
         device = pick_device(args.device)
         model, tok, cfg = load_run(args.run, device)
-        if not cfg.model.language_model:
-            raise ValueError(f"{args.run}: a translation model; seq2seq-sample needs a "
-                             "language model (model.language_model=true)")
+        if cfg.task != "language_model":
+            raise ValueError(f"{args.run}: a {cfg.task} model; seq2seq-sample needs a "
+                             "language model (task=language_model)")
         gen = torch.Generator(device=device).manual_seed(args.seed)
         ids = sample(model, args.n, args.max_len, temperature=args.temperature,
                      top_k=args.top_k, generator=gen)

@@ -1,7 +1,8 @@
 """Left-to-right decoding: greedy and batched beam search.
 
-Both take any model with `encode(src_ids, src_lens) -> state` and
-`decode_step(tokens, state) -> (log_probs, state)`, where `state.select(rows)` reorders it.
+Both take any model with `encode(source) -> state` and
+`decode_step(tokens, state) -> (log_probs, state)`, where `state.select(rows)` reorders it;
+what the source is (`seq2seq.sources.Source`) only the model's encoder knows.
 
 Beam search keeps a (sentences x beam) grid of hypotheses. Each step:
 
@@ -10,7 +11,8 @@ Beam search keeps a (sentences x beam) grid of hypotheses. Each step:
                      |   the best K that do not end in eos   -> next grid
     one index_select reorders the state rows and drops sentences that are done.
 
-A sentence's K hypotheses are consecutive rows of the state; its memory is held once.
+The row layout is search's: a sentence's K hypotheses are consecutive rows of the state,
+and its memory (attention) is held once for them (`State.by_memory` reads it that way).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Callable
 
 import torch
 
+from seq2seq.sources import Source
 from seq2seq.tokenizer import BOS, EOS, PAD
 
 
@@ -44,26 +47,34 @@ def mask_specials(log_probs: torch.Tensor, at_max: torch.Tensor) -> torch.Tensor
     return log_probs
 
 
-def greedy(model, src_ids: torch.Tensor, src_lens: torch.Tensor,
-           max_len: torch.Tensor) -> list[list[int]]:
-    """The most probable next token at each step, until eos or the maximum length."""
-    return left_to_right(model, src_ids, src_lens, max_len, lambda lp: lp.argmax(-1))
+def greedy(model, src: Source, max_len: torch.Tensor,
+           length_penalty: float = 0.0) -> list[Hypothesis]:
+    """The most probable next token at each step, until eos or the maximum length; scored
+    as beam search scores (so beam size 1 gives the same hypotheses and scores)."""
+    ids, scores = left_to_right(model, src, max_len, lambda lp: lp.argmax(-1))
+    return [Hypothesis(out, score / (len(out) + 1) ** length_penalty)
+            for out, score in zip(ids, scores)]
 
 
 @torch.inference_mode()
-def left_to_right(model, src_ids: torch.Tensor, src_lens: torch.Tensor, max_len: torch.Tensor,
-                  choose: Callable[[torch.Tensor], torch.Tensor]) -> list[list[int]]:
+def left_to_right(model, src: Source, max_len: torch.Tensor,
+                  choose: Callable[[torch.Tensor], torch.Tensor]
+                  ) -> tuple[list[list[int]], list[float]]:
     """One hypothesis per sentence: `choose` picks each next token from the (B, V)
-    log-probabilities (argmax: greedy; a draw: sampling), until eos or the maximum length."""
-    B, device = src_ids.size(0), src_ids.device
-    state = model.encode(src_ids, src_lens)
+    log-probabilities (argmax: greedy; a draw: sampling), until eos or the maximum length.
+    Returns the tokens (without eos) and the sum of their log-probabilities (with eos)."""
+    B, device = src.rows, src.lens.device
+    state = model.encode(src)
     tokens = torch.full((B,), BOS, dtype=torch.long, device=device)
     out: list[list[int]] = [[] for _ in range(B)]
+    scores = torch.zeros(B, device=device)
     rows = torch.arange(B, device=device)  # the sentence of each row still decoding
     max_len = max_len.to(device)
     for t in range(int(max_len.max()) + 1):
         log_probs, state = model.decode_step(tokens, state)
-        tokens = choose(mask_specials(log_probs, max_len == t))  # (A,) for A rows left
+        log_probs = mask_specials(log_probs, max_len == t)
+        tokens = choose(log_probs)  # (A,) for A rows left
+        scores[rows] += log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1)
         going = tokens != EOS
         for i, token in zip(rows[going].tolist(), tokens[going].tolist()):
             out[i].append(token)
@@ -73,18 +84,17 @@ def left_to_right(model, src_ids: torch.Tensor, src_lens: torch.Tensor, max_len:
             keep = going.nonzero().flatten()
             state, tokens, max_len, rows = (state.select(keep, keep), tokens[keep],
                                             max_len[keep], rows[keep])
-    return out
+    return out, scores.tolist()
 
 
 @torch.inference_mode()
-def beam_search(model, src_ids: torch.Tensor, src_lens: torch.Tensor, max_len: torch.Tensor,
-                *, beam_size: int, length_penalty: float = 0.0,
-                nbest: int = 1) -> list[list[Hypothesis]]:
+def beam_search(model, src: Source, max_len: torch.Tensor, *, beam_size: int,
+                length_penalty: float = 0.0, nbest: int = 1) -> list[list[Hypothesis]]:
     """The `nbest` best hypotheses of each sentence, best first."""
-    B, K, device = src_ids.size(0), beam_size, src_ids.device
+    B, K, device = src.rows, beam_size, src.lens.device
     sent = torch.arange(B, device=device)  # original index of each active sentence
     rows = sent.repeat_interleave(K)
-    state = model.encode(src_ids, src_lens).select(rows)  # (L, B*K, H); memory (B, S, H)
+    state = model.encode(src).select(rows)  # (L, B*K, H); memory (B, S, H)
     scores = torch.full((B, K), float("-inf"), device=device)
     scores[:, 0] = 0.0  # one live hypothesis per sentence at the start
     seqs = torch.full((B, K, 1), BOS, dtype=torch.long, device=device)  # (A, K, t+1)

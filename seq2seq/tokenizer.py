@@ -87,6 +87,12 @@ def encode_words(sp: spm.SentencePieceProcessor, texts: list[str]) -> list[list[
     return out
 
 
+def source_pieces(length):
+    """Pieces of a source sentence whose encoded ids are `length` long (an int or an
+    array): `Tokenizer.encode_source` ends every source with eos, which is not one."""
+    return length - 1
+
+
 class Tokenizer:
     """The source and target sentencepiece models of one run (the same model if joint)."""
 
@@ -113,7 +119,8 @@ class Tokenizer:
     def encode_source(self, texts: list[str]) -> list[list[int]]:
         """Source ids as the encoder reads them: reversed (if configured), then eos.
 
-        This is the only place the source is reversed.
+        This is the only place the source is reversed, and where the eos is added
+        (`source_pieces` takes it off a length).
         """
         pieces = encode_texts(self.src, texts, by_word=self._by_word["src"])
         if self.reverse_source:

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import torch
 
 from seq2seq.data import Batch, make_batches
+from seq2seq.sources import Source
 from seq2seq.tokenizer import BOS, EOS, PAD
 
 SIDES = ("src", "tgt")
@@ -147,6 +148,6 @@ class PairArrays:
         tgt_out = np.full_like(tgt_in, PAD)  # the same tokens one step earlier, then eos
         tgt_out[:, :-1] = tgt_in[:, 1:]
         tgt_out[np.arange(len(index)), tgt_lens] = EOS
-        return Batch(src_ids=torch.from_numpy(src), src_lens=torch.from_numpy(src_lens),
+        return Batch(src=Source(torch.from_numpy(src), torch.from_numpy(src_lens)),
                      tgt_in=torch.from_numpy(tgt_in), tgt_out=torch.from_numpy(tgt_out),
                      n_tokens=int(tgt_lens.sum()) + len(index))

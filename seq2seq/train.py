@@ -31,16 +31,15 @@ from seq2seq.config import TrainConfig, cli_config, config_to_dict
 from seq2seq.data import Batch
 from seq2seq.distributed import Ranks
 from seq2seq.hardware import autocast, pick_device, pick_precision
-from seq2seq.metrics import bleu
-from seq2seq.model import TokenLoss, build_model, token_loss
+from seq2seq.model import build_model, upgrade_weights
 from seq2seq.optim import build_optimizer, gradients, paper_lr
 from seq2seq.prefetch import Prefetcher
 from seq2seq.prepare import prepare
 from seq2seq.report import Budget, Reporter, wants_bar
 from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
+from seq2seq.tasks import DevSet, Objective, build_task
 from seq2seq.tokens import PairArrays
-from seq2seq.translator import Translator
 
 log = logging.getLogger("seq2seq.train")
 
@@ -63,16 +62,19 @@ class Run:
             ranks.barrier()
         self.tok = Tokenizer.load(self.paths.spm, reverse_source=cfg.model.reverse_source)
         # memory-mapped token arrays: one copy in the page cache, whatever the ranks
-        self.train, self.dev = PairArrays(prepared / "train"), PairArrays(prepared / "dev")
+        self.train = PairArrays(prepared / "train")
+        self.dev = DevSet(PairArrays(prepared / "dev"),
+                          (prepared / "dev.src").read_text().splitlines(),
+                          (prepared / "dev.ref").read_text().splitlines(),
+                          max_tokens=tc.max_tokens, max_sentences=tc.max_sentences)
         self.prefetch = Prefetcher(self.train.collate, self.device)
         self._epoch_batches: tuple[int, list] = (-1, [])
-        self.dev_src = (prepared / "dev.src").read_text().splitlines()
-        self.dev_ref = (prepared / "dev.ref").read_text().splitlines()
         torch.manual_seed(tc.seed)  # the same initial parameters on every rank
         random.seed(tc.seed)
         self.model = build_model(cfg.model, self.tok.src_vocab_size,
                                  self.tok.tgt_vocab_size).to(self.device)
-        self.loss: torch.nn.Module = TokenLoss(self.model, cfg.optim.label_smoothing)
+        self.task = build_task(cfg, self.tok)
+        self.loss: torch.nn.Module = Objective(self.model, self.task)
         if ranks.world > 1:
             self.loss = DistributedDataParallel(
                 self.loss, device_ids=[self.device] if self.device.type == "cuda" else None)
@@ -139,7 +141,7 @@ class Run:
         if s.get("world", 1) != self.ranks.world:
             raise ValueError(f"{path}: saved by {s.get('world', 1)} processes, resumed with "
                              f"{self.ranks.world}: the data order would differ")
-        checkpoint.load_weights(self.model, s["model"], path)
+        checkpoint.load_weights(self.model, upgrade_weights(s["model"]), path)
         self.opt.load_state_dict(s["optimizer"])
         if s.get("scaler"):  # fp16 runs (an older checkpoint has none)
             self.scaler.load_state_dict(s["scaler"])
@@ -152,35 +154,21 @@ class Run:
         log.info("resumed from %s at epoch %.3f (step %d)", path, self.progress, self.step)
 
     # ------------------------------------------------------------ evaluation
-    @torch.no_grad()
     def evaluate(self, reporter: Reporter) -> None:
-        """Dev perplexity (teacher forced) and dev BLEU (beam search, detokenised); then
+        """The task's dev metrics (and its dev predictions, in translations/dev.hyp); then
         best.pt if it is the best so far, and last.pt. Rank 0 only: the others wait for
         it at the next gradient exchange."""
         if not self.ranks.main:
             return
         self.model.eval()
-        total, tokens = 0.0, 0
-        tc = self.cfg.trainer
-        for index in self.dev.batches(max_tokens=tc.max_tokens, max_sentences=tc.max_sentences,
-                                      seed=0, epoch=0):
-            b = self.dev.collate(index).to(self.device)
-            total += float(token_loss(self.model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out))
-            tokens += b.n_tokens
-        score = self._dev_bleu() if tc.eval_bleu else None
+        result = self.task.evaluate(self.model, self.dev, self.device)
         self.model.train()
-        ppl = math.exp(total / max(tokens, 1))
-        reporter.evaluation(step=self.step, epoch=self.progress, elapsed=self.elapsed, ppl=ppl,
-                            bleu=score)
-        self._keep_best(score.score if tc.best_metric == "bleu" else -ppl)
-
-    def _dev_bleu(self):
-        n = self.cfg.trainer.eval_max_sentences or len(self.dev_src)
-        translator = Translator(self.model, self.tok, self.cfg.decode, self.device)
-        hyps = translator.translate(self.dev_src[:n])
-        checkpoint.write_text_atomic(self.paths.translations / "dev.hyp",
-                                     "".join(h + "\n" for h in hyps))
-        return bleu(hyps, [self.dev_ref[:n]])
+        if result.predictions is not None:
+            checkpoint.write_text_atomic(self.paths.translations / "dev.hyp",
+                                         "".join(h + "\n" for h in result.predictions))
+        reporter.evaluation(step=self.step, epoch=self.progress, elapsed=self.elapsed,
+                            metrics=result.metrics)
+        self._keep_best(result.best_value)
 
     def _keep_best(self, value: float) -> None:
         if self.best is None or value > self.best:

@@ -25,9 +25,8 @@ from seq2seq import checkpoint
 from seq2seq.cli import run as run_cli
 from seq2seq.config import DECODE_PRECISIONS
 from seq2seq.report import wants_bar
-from seq2seq.search import Hypothesis
 from seq2seq.textfile import read_lines
-from seq2seq.tokenizer import Tokenizer
+from seq2seq.tokenizer import source_pieces
 from seq2seq.translator import Translator
 
 
@@ -78,22 +77,10 @@ def warn_long_lines(t: Translator, lines: list[str], name: str, first: int = 1) 
     """Lines longer than training ever saw are decoded anyway; say which ones."""
     max_len = t.max_train_len
     for number, ids in enumerate(t.tokenizer.encode_source(lines), start=first):
-        if max_len is not None and len(ids) - 1 > max_len:  # ids end with eos
-            print(f"seq2seq-translate: warning: {name}:{number}: {len(ids) - 1} pieces, longer "
+        if max_len is not None and source_pieces(len(ids)) > max_len:
+            print(f"seq2seq-translate: warning: {name}:{number}: {source_pieces(len(ids))} "
+                  "pieces, longer "
                   f"than the {max_len} of training; decoded anyway", file=sys.stderr)
-
-
-def format_output(hyps: list[list[Hypothesis]], tok: Tokenizer, nbest: int,
-                  first_index: int = 0) -> list[str]:
-    if nbest == 1:
-        texts = tok.decode_target([h[0].ids if h else [] for h in hyps])
-        return [t if h else "" for t, h in zip(texts, hyps)]
-    out = []
-    for i, h in enumerate(hyps, start=first_index):
-        for hyp in h:
-            out.append(f"{i} ||| {tok.decode_target([hyp.ids])[0]} ||| {hyp.score:.4f}")
-        out.extend(f"{i} |||  ||| -inf" for _ in range(nbest - len(h)))
-    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,16 +98,15 @@ def _main(args: argparse.Namespace) -> None:
         for number, raw in enumerate(_stdin_lines(), start=1):
             line = _decode_line(raw, "<stdin>", number)
             warn_long_lines(t, [line], "<stdin>", first=number)
-            out = format_output(t.hypotheses([line], decode), t.tokenizer, decode.nbest,
-                                first_index=number - 1)
+            out = t.output_lines(t.hypotheses([line], decode), decode.nbest,
+                                 first_index=number - 1)
             sys.stdout.write("".join(o + "\n" for o in out))
             sys.stdout.flush()
         return
     # Batch: every line is read and checked before anything is written.
     lines = read_input(args.input)
     warn_long_lines(t, lines, str(args.input or "<stdin>"))
-    out = format_output(t.hypotheses(lines, decode, progress=wants_bar()), t.tokenizer,
-                        decode.nbest)
+    out = t.output_lines(t.hypotheses(lines, decode, progress=wants_bar()), decode.nbest)
     text = "".join(line + "\n" for line in out)
     if args.output is None:
         sys.stdout.write(text)

@@ -21,12 +21,13 @@ from torch import nn
 from tqdm import tqdm
 
 from seq2seq import checkpoint
-from seq2seq.config import DECODE_PRECISIONS, DecodeConfig, TrainConfig, config_from_dict
+from seq2seq.config import ConfigError, DecodeConfig, TrainConfig, check_decode, config_from_dict
 from seq2seq.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.hardware import autocast, pick_device, pick_precision
-from seq2seq.model import build_model
+from seq2seq.model import build_model, upgrade_weights
 from seq2seq.rundir import RunDir, find_checkpoint
 from seq2seq.search import Hypothesis, beam_search, greedy, max_lengths
+from seq2seq.sources import Source
 from seq2seq.tokenizer import Tokenizer
 
 
@@ -38,13 +39,13 @@ def load_run(path: Path, device: torch.device) -> tuple[nn.Module, Tokenizer, Tr
     tok = Tokenizer.load(RunDir.of_checkpoint(ckpt_path).spm,
                          reverse_source=cfg.model.reverse_source)
     model = build_model(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)
-    checkpoint.load_weights(model, payload["model"], ckpt_path)
+    checkpoint.load_weights(model, upgrade_weights(payload["model"]), ckpt_path)
     return model.to(device).eval(), tok, cfg
 
 
 @torch.inference_mode()
-def translate(model: nn.Module, tok: Tokenizer, lines: Sequence[str], decode: DecodeConfig,
-              device: torch.device, progress: bool = False) -> list[list[Hypothesis]]:
+def search_lines(model: nn.Module, tok: Tokenizer, lines: Sequence[str], decode: DecodeConfig,
+                 device: torch.device, progress: bool = False) -> list[list[Hypothesis]]:
     """The n-best hypotheses of every line, in input order ([] for an empty line);
     `progress`: a bar of sentences done on stderr."""
     was_training = model.training
@@ -73,23 +74,20 @@ def decode_ids(model: nn.Module, src: Sequence[Sequence[int]], decode: DecodeCon
     order = sorted(range(len(src)), key=lambda j: len(src[j]))  # similar lengths together
     for start in range(0, len(order), decode.batch_size):
         chunk = order[start: start + decode.batch_size]
-        lens = torch.tensor([len(src[j]) for j in chunk])
-        ids = torch.zeros(len(chunk), int(lens.max()), dtype=torch.long)  # (B, S), 0 = pad
-        for row, j in enumerate(chunk):
-            ids[row, : len(src[j])] = torch.tensor(src[j])
-        max_len = max_lengths(lens, decode.max_len_a, decode.max_len_b)
+        batch = Source.of_ids([src[j] for j in chunk])  # (B, S) padded ids, lengths
+        max_len = max_lengths(batch.lens, decode.max_len_a, decode.max_len_b)
         with autocast(device, precision):
-            hyps = _decode(model, ids.to(device), lens.to(device), max_len, decode)
+            hyps = _decode(model, batch.to(device), max_len, decode)
         for j, h in zip(chunk, hyps):
             results[j] = h
         done(len(chunk))
     return results
 
 
-def _decode(model, ids, lens, max_len, decode: DecodeConfig) -> list[list[Hypothesis]]:
+def _decode(model, src: Source, max_len, decode: DecodeConfig) -> list[list[Hypothesis]]:
     if decode.beam_size == 1:
-        return [[Hypothesis(out, 0.0)] for out in greedy(model, ids, lens, max_len)]
-    return beam_search(model, ids, lens, max_len, beam_size=decode.beam_size,
+        return [[h] for h in greedy(model, src, max_len, decode.length_penalty)]
+    return beam_search(model, src, max_len, beam_size=decode.beam_size,
                        length_penalty=decode.length_penalty, nbest=decode.nbest)
 
 
@@ -128,17 +126,13 @@ class Translator:
                  "precision": precision}
         cfg = dataclasses.replace(self.decode,
                                   **{k: v for k, v in given.items() if v is not None})
-        if (cfg.beam_size < 1 or not 1 <= cfg.nbest <= cfg.beam_size or cfg.batch_size < 1
-                or cfg.precision not in DECODE_PRECISIONS):
-            raise ValueError(f"need beam size >= 1, 1 <= nbest <= beam size, batch size >= 1, "
-                             f"precision {' | '.join(DECODE_PRECISIONS)} (got {cfg.beam_size}, "
-                             f"{cfg.nbest}, {cfg.batch_size}, {cfg.precision})")
+        check_decode(cfg)  # the config's own checks: one line naming the decode key
         return cfg
 
     def hypotheses(self, lines: Sequence[str], decode: DecodeConfig,
                    progress: bool = False) -> list[list[Hypothesis]]:
         """Token-level n-best lists, for callers that want ids and scores."""
-        return translate(self.model, self.tokenizer, lines, decode, self.device, progress)
+        return search_lines(self.model, self.tokenizer, lines, decode, self.device, progress)
 
     def translate(self, lines: Sequence[str], beam: Optional[int] = None) -> list[str]:
         """One detokenised translation per line (beam: default the run's beam size)."""
@@ -149,6 +143,22 @@ class Translator:
     def translate_nbest(self, lines: Sequence[str], beam: Optional[int] = None,
                         nbest: int = 1) -> list[list[tuple[str, float]]]:
         """The `nbest` best (text, score) of each line, best first; [] for an empty line."""
-        hyps = self.hypotheses(lines, self.settings(beam, nbest))
-        return [[(self.tokenizer.decode_target([h.ids])[0], h.score) for h in line_hyps]
-                for line_hyps in hyps]
+        return self.texts(self.hypotheses(lines, self.settings(beam, nbest)))
+
+    def texts(self, hyps: list[list[Hypothesis]]) -> list[list[tuple[str, float]]]:
+        """(detokenised text, score) of each hypothesis of each line."""
+        return [list(zip(self.tokenizer.decode_target([h.ids for h in line]),
+                         [h.score for h in line])) if line else [] for line in hyps]
+
+    def output_lines(self, hyps: list[list[Hypothesis]], nbest: int,
+                     first_index: int = 0) -> list[str]:
+        """What seq2seq-translate writes: a translation per line (an empty line for an empty
+        input), or with nbest > 1 exactly nbest lines `index ||| text ||| score` each."""
+        if nbest == 1:
+            texts = self.tokenizer.decode_target([h[0].ids if h else [] for h in hyps])
+            return [t if h else "" for t, h in zip(texts, hyps)]
+        out = []
+        for i, line in enumerate(self.texts(hyps), start=first_index):
+            out.extend(f"{i} ||| {text} ||| {score:.4f}" for text, score in line)
+            out.extend(f"{i} |||  ||| -inf" for _ in range(nbest - len(line)))
+        return out

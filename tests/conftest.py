@@ -29,10 +29,11 @@ import datasets  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from seq2seq.config import CONF_DIR, TrainConfig, load_config  # noqa: E402
+from seq2seq.config import (CONF_DIR, NO_ENCODER, TEXT_ENCODER, DecoderConfig,  # noqa: E402
+                            EncoderConfig, ModelConfig, TrainConfig, load_config)
 from seq2seq.textfile import read_lines  # noqa: E402
 from seq2seq.hardware import onednn_bf16  # noqa: E402
-from seq2seq.model import Seq2Seq  # noqa: E402
+from seq2seq.model import Seq2Seq, build_model  # noqa: E402
 from seq2seq.tokenizer import Tokenizer, load_spm, train_spm  # noqa: E402
 
 datasets.disable_progress_bars()
@@ -70,10 +71,9 @@ def assert_forced_equals_stepwise(model, batch) -> None:
     implementations check each other.
     """
     import torch.nn.functional as F
-    forced = F.log_softmax(model.logits(model(batch.src_ids, batch.src_lens,
-                                              batch.tgt_in)), -1).detach()
+    forced = F.log_softmax(model.logits(model(batch.src, batch.tgt_in)), -1).detach()
     with torch.inference_mode():
-        state = model.encode(batch.src_ids, batch.src_lens)
+        state = model.encode(batch.src)
         for t in range(batch.tgt_in.size(1)):
             step, state = model.decode_step(batch.tgt_in[:, t], state)  # (B, V)
             torch.testing.assert_close(forced[:, t], step, atol=1e-5, rtol=0)
@@ -140,21 +140,32 @@ def bf16_kernels(request):
     return lambda: torch.backends.mkldnn.flags(enabled=onednn)
 
 
+def model_config(*, emb_dim: int = 8, hidden_dim: int = 16, layers: int = 2,
+                 init_range: float = 0.08, dropout: float = 0.0, cell: str = "lstm",
+                 encoder: str = "rnn", attention: str = "none", input_feeding: bool = False,
+                 encoder_hidden_dim: int | None = None) -> ModelConfig:
+    """A ModelConfig as the conf/model files compose it; `encoder`: rnn | birnn | none, or
+    the dotted path of an encoder's build function."""
+    build = {"none": NO_ENCODER, "rnn": TEXT_ENCODER, "birnn": TEXT_ENCODER}.get(encoder,
+                                                                               encoder)
+    return ModelConfig(emb_dim=emb_dim, hidden_dim=hidden_dim, layers=layers, dropout=dropout,
+                       init_range=init_range, cell=cell,
+                       encoder=EncoderConfig(build=build, bidirectional=encoder == "birnn",
+                                             hidden_dim=encoder_hidden_dim),
+                       decoder=DecoderConfig(attention=attention, input_feeding=input_feeding))
+
+
 @pytest.fixture
 def make_model():
     """A factory for tiny seeded random models, in eval mode."""
-    def make(*, src_vocab: int = 11, tgt_vocab: int = 9, emb_dim: int = 8,
-             hidden_dim: int = 16, layers: int = 2, init_range: float = 0.08,
-             seed: int = 0, dropout: float = 0.0, attention: bool = False) -> Seq2Seq:
+    def make(*, src_vocab: int = 11, tgt_vocab: int = 9, seed: int = 0,
+             attention: bool = False, language_model: bool = False, **sizes) -> Seq2Seq:
         """`attention`: the options' full model (bidirectional encoder, general attention,
-        input feeding) rather than the paper's."""
+        input feeding) rather than the paper's; `language_model`: no encoder."""
         torch.manual_seed(seed)
-        options = (dict(bidirectional=True, attention="general", input_feeding=True)
-                   if attention else {})
-        model = Seq2Seq(src_vocab=src_vocab, tgt_vocab=tgt_vocab, emb_dim=emb_dim,
-                        hidden_dim=hidden_dim, layers=layers, dropout=dropout,
-                        init_range=init_range, **options)
-        return model.eval()
+        options = (dict(encoder="birnn", attention="general", input_feeding=True)
+                   if attention else dict(encoder="none") if language_model else {})
+        return build_model(model_config(**sizes, **options), src_vocab, tgt_vocab).eval()
     return make
 
 

@@ -15,9 +15,11 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from seq2seq import distributed
+from seq2seq.config import DecodeConfig, DecoderConfig, EncoderConfig, ModelConfig
 from seq2seq.data import collate
-from seq2seq.model import Seq2Seq, TokenLoss
+from seq2seq.model import Seq2Seq, build_model
 from seq2seq.optim import build_optimizer, gradients
+from seq2seq.tasks import Objective, Translation
 
 STEPS, SENTENCES, VOCAB = 4, 8, 13
 
@@ -33,8 +35,11 @@ def batches() -> list[tuple[list[list[int]], list[list[int]]]]:
 
 
 def model() -> Seq2Seq:
-    return Seq2Seq(src_vocab=VOCAB, tgt_vocab=VOCAB, emb_dim=8, hidden_dim=12, layers=2,
-                   dropout=0.0, attention="general", bidirectional=True)
+    """A bidirectional encoder with general attention (every part has parameters)."""
+    cfg = ModelConfig(emb_dim=8, hidden_dim=12, layers=2, dropout=0.0,
+                      encoder=EncoderConfig(bidirectional=True),
+                      decoder=DecoderConfig(attention="general"))
+    return build_model(cfg, VOCAB, VOCAB)
 
 
 def main(out_path: str) -> None:
@@ -42,7 +47,9 @@ def main(out_path: str) -> None:
     distributed.start(ranks, torch.device("cpu"))
     torch.manual_seed(0)
     net = model()
-    loss_fn: torch.nn.Module = TokenLoss(net)
+    # The translation task's loss, as seq2seq-train wraps it (only its loss is used here,
+    # so it needs no tokenizer).
+    loss_fn: torch.nn.Module = Objective(net, Translation(None, DecodeConfig()))
     if ranks.world > 1:
         loss_fn = DistributedDataParallel(loss_fn)
     params = list(net.parameters())

@@ -14,11 +14,17 @@ from seq2seq.config import (CONF_DIR, ConfigError, config_from_dict, config_to_d
 
 from conftest import run_cli
 
-GROUPS = sorted(d.name for d in CONF_DIR.iterdir() if d.is_dir())
+# Nested groups too (model/encoder, model/decoder); Hydra's own settings are not ours.
+GROUPS = sorted(d.relative_to(CONF_DIR).as_posix() for d in CONF_DIR.rglob("*")
+                if d.is_dir() and not d.relative_to(CONF_DIR).as_posix().startswith("hydra"))
 GROUP_FILES = [(g, f.stem) for g in GROUPS if g not in ("experiment", "debug")
                for f in sorted((CONF_DIR / g).glob("*.yaml"))]
 GLOBAL_FILES = [(g, f.stem) for g in ("experiment", "debug")
                 for f in sorted((CONF_DIR / g).glob("*.yaml"))]
+
+
+# Parts that only compose with another choice: no encoder is a language model's.
+NEEDS = {("model/encoder", "none"): ["task=language_model"]}
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -38,15 +44,17 @@ def _yaml(group: str, name: str) -> dict:
 
 
 def test_the_shipped_groups_are_all_found():
-    assert {"data", "tokenizer", "model", "optim", "trainer", "decode", "experiment",
-            "debug"} <= set(GROUPS)
+    assert {"data", "tokenizer", "model", "model/encoder", "model/decoder", "optim", "trainer",
+            "decode", "experiment", "debug"} <= set(GROUPS)
     assert len(GROUP_FILES) >= 6 and len(GLOBAL_FILES) >= 2
 
 
 @pytest.mark.parametrize("group,name", GROUP_FILES, ids=[f"{g}={n}" for g, n in GROUP_FILES])
 def test_every_group_file_composes_and_applies(group, name):
-    cfg = config_to_dict(load_config([f"{group}={name}"]))
-    composed = _flat(cfg[group])
+    cfg = config_to_dict(load_config([f"{group}={name}", *NEEDS.get((group, name), [])]))
+    for part in group.split("/"):  # model/encoder: cfg["model"]["encoder"]
+        cfg = cfg[part]
+    composed = _flat(cfg)
     for key, value in _flat(_yaml(group, name)).items():
         if isinstance(value, str) and "${" in value:
             continue  # an interpolation: resolved, so not equal to its text
@@ -65,9 +73,10 @@ def test_every_experiment_and_debug_file_composes_and_applies(group, name):
     for entry in raw.get("defaults", []):
         for k, v in (entry.items() if isinstance(entry, dict) else []):
             target = k.split()[-1].strip("/")
+            prefix = target.replace("/", ".")  # model/encoder -> model.encoder
             for key, value in _flat(_yaml(target, v)).items():
-                if f"{target}.{key}" not in own:
-                    assert cfg[f"{target}.{key}"] == value, f"{target}.{key}"
+                if f"{prefix}.{key}" not in own:
+                    assert cfg[f"{prefix}.{key}"] == value, f"{prefix}.{key}"
 
 
 def test_debug_smoke_shrinks_every_experiment():
@@ -76,7 +85,7 @@ def test_debug_smoke_shrinks_every_experiment():
         assert cfg.trainer.max_steps is not None and cfg.model.hidden_dim <= 64
 
 
-ALL = [[]] + [[f"{g}={n}"] for g, n in GROUP_FILES + GLOBAL_FILES]
+ALL = [[]] + [[f"{g}={n}", *NEEDS.get((g, n), [])] for g, n in GROUP_FILES + GLOBAL_FILES]
 
 
 @pytest.mark.parametrize("overrides", ALL, ids=[" ".join(o) or "default" for o in ALL])
@@ -86,7 +95,8 @@ def test_config_survives_the_checkpoint_round_trip(overrides):
 
 
 def test_every_config_file_says_how_to_run_it():
-    for path in [CONF_DIR / "train.yaml", *sorted(CONF_DIR.glob("*/*.yaml"))]:
+    for path in [CONF_DIR / "train.yaml", *sorted(CONF_DIR.glob("*/*.yaml")),
+                 *sorted(CONF_DIR.glob("model/*/*.yaml"))]:
         head = path.read_text().splitlines()[:4]
         assert any(line.startswith("#") and "seq2seq-" in line for line in head), path
 
@@ -211,8 +221,13 @@ def test_the_readme_config_reference_is_current():
 
 
 def test_every_key_has_a_comment_in_the_reference():
-    from seq2seq.config_reference import GROUPS, field_comments
+    from seq2seq.config_reference import GROUPS, field_comments, own_fields
+    covered = set()
     for group, cls in GROUPS:
         comments = field_comments(cls)
-        for f in dataclasses.fields(cls):
-            assert comments.get(f.name), f"{group}.{f.name} has no comment in config.py"
+        covered.add(cls)
+        for f in own_fields(cls):
+            assert comments.get(f.name), f"{group}.{f.name} has no comment in schema.py"
+    # and every group of the schema has its table
+    assert {f.default_factory for f in dataclasses.fields(config_mod.TrainConfig)
+            if f.default is dataclasses.MISSING} <= covered

@@ -163,11 +163,11 @@ def test_collate_shapes_and_padding():
     src = [[5, 6, EOS], [7, EOS], [8, 9, 10, 11, EOS]]
     tgt = [[4, 5], [6, 7, 8, 9], [10]]
     b = collate(src, tgt)
-    assert b.src_ids.shape == (3, 5) and b.tgt_in.shape == b.tgt_out.shape == (3, 5)
-    assert b.src_lens.tolist() == [3, 2, 5]
+    assert b.src.values.shape == (3, 5) and b.tgt_in.shape == b.tgt_out.shape == (3, 5)
+    assert b.src.lens.tolist() == [3, 2, 5] and b.size == 3
     assert b.n_tokens == sum(len(t) + 1 for t in tgt)
     for i, (s, t) in enumerate(zip(src, tgt)):
-        assert b.src_ids[i].tolist() == s + [PAD] * (5 - len(s))
+        assert b.src.values[i].tolist() == s + [PAD] * (5 - len(s))
         assert b.tgt_in[i].tolist() == [BOS] + t + [PAD] * (4 - len(t))
         assert b.tgt_out[i].tolist() == t + [EOS] + [PAD] * (4 - len(t))
     # Teacher forcing: the input at t+1 is the output at t.
@@ -175,8 +175,7 @@ def test_collate_shapes_and_padding():
     assert torch.equal(b.tgt_in[:, 1:][word], b.tgt_out[:, :-1][word])
     moved = b.to(torch.device("cpu"))
     assert all(torch.equal(x, y) for x, y in zip(
-        (moved.src_ids, moved.src_lens, moved.tgt_in, moved.tgt_out),
-        (b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)))
+        (*moved.src, moved.tgt_in, moved.tgt_out), (*b.src, b.tgt_in, b.tgt_out)))
 
 
 def _batches_before_numpy(src_lens, tgt_lens, *, max_tokens, max_sentences, seed, epoch):

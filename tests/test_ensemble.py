@@ -19,7 +19,7 @@ SRC = [[4, 5, 6, 7, 8, EOS], [7, EOS], [6, 6, 4, EOS]]
 def decode(model, beam: int):
     b = collate(SRC, [[4]] * len(SRC))
     max_len = torch.full((len(SRC),), 7)
-    return beam_search(model, b.src_ids, b.src_lens, max_len, beam_size=beam, nbest=2)
+    return beam_search(model, b.src, max_len, beam_size=beam, nbest=2)
 
 
 @pytest.mark.parametrize("copies", [1, 2])
@@ -36,15 +36,17 @@ def test_ensemble_step_is_the_mean_of_the_members_log_probabilities(make_model):
     batch = collate(SRC, [[4]] * len(SRC))
     tokens = torch.tensor([4, 5, 6])
     with torch.no_grad():
-        got, state = ens.decode_step(tokens, ens.encode(batch.src_ids, batch.src_lens))
-        lp_a, _ = a.decode_step(tokens, a.encode(batch.src_ids, batch.src_lens))
-        lp_b, _ = b.decode_step(tokens, b.encode(batch.src_ids, batch.src_lens))
+        got, state = ens.decode_step(tokens, ens.encode(batch.src))
+        lp_a, _ = a.decode_step(tokens, a.encode(batch.src))
+        lp_b, _ = b.decode_step(tokens, b.encode(batch.src))
     torch.testing.assert_close(got, (lp_a + lp_b) / 2, rtol=0, atol=1e-6)
     assert len(state.select(torch.tensor([2, 0]))) == 2
     # and search runs on it: beam 1 is greedy for an ensemble too
     max_len = torch.full((len(SRC),), 7)
-    one = beam_search(ens, batch.src_ids, batch.src_lens, max_len, beam_size=1)
-    assert [h[0].ids for h in one] == greedy(ens, batch.src_ids, batch.src_lens, max_len)
+    one = beam_search(ens, batch.src, max_len, beam_size=1)
+    g = greedy(ens, batch.src, max_len)
+    assert [h[0].ids for h in one] == [h.ids for h in g]
+    assert [h[0].score for h in one] == [h.score for h in g]
 
 
 def test_members_must_share_the_vocabulary(tokenizer, tmp_path):

@@ -1,44 +1,61 @@
 """The language model (the decoder alone) and sampling from it."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import assert_forced_equals_stepwise, run_cli
+from conftest import assert_forced_equals_stepwise, model_config, run_cli
 from seq2seq import checkpoint
 from seq2seq.data import collate
-from seq2seq.model import LanguageModel, token_loss
+from seq2seq.encoders import NoEncoder
+from seq2seq.model import Seq2Seq, build_model
 from seq2seq.sample import sample
 from seq2seq.search import greedy
+from seq2seq.sources import Source
+from seq2seq.tasks import token_loss
 from seq2seq.tokenizer import BOS, EOS, PAD, UNK
 
 
-def lm(cell: str = "lstm", seed: int = 0) -> LanguageModel:
+def lm(cell: str = "lstm", seed: int = 0) -> Seq2Seq:
+    """A language model: no encoder (model/encoder=none), a 15-piece target vocabulary."""
     torch.manual_seed(seed)
-    return LanguageModel(vocab=15, emb_dim=8, hidden_dim=16, layers=2, init_range=0.5,
-                         cell=cell).eval()
+    model = build_model(model_config(emb_dim=8, hidden_dim=16, layers=2, init_range=0.5,
+                                     cell=cell, encoder="none"), src_vocab=15, tgt_vocab=15)
+    assert isinstance(model.encoder, NoEncoder)
+    assert not any(name.startswith("encoder.") for name, _ in model.named_parameters())
+    return model.eval()
 
 
 def greedy_lm(model, n: int, max_len: int) -> list[list[int]]:
-    no_source = torch.full((n, 1), EOS)
-    return greedy(model, no_source, torch.ones(n, dtype=torch.long), torch.full((n,), max_len))
+    return [h.ids for h in greedy(model, Source.empty(n), torch.full((n,), max_len))]
+
+
+def first_step(model) -> torch.Tensor:
+    """log p(first token), (V,): one step from bos with no source."""
+    with torch.no_grad():
+        log_probs, _ = model.decode_step(torch.tensor([BOS]), model.encode(Source.empty(1)))
+    return log_probs[0]
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_teacher_forcing_equals_step_by_step(cell):
     model = lm(cell)
     b = collate([[EOS]] * 3, [[4, 5, 6, 7], [8, 9], [10]])
-    assert_forced_equals_stepwise(model, b)
+    assert_forced_equals_stepwise(model, dataclasses.replace(b, src=Source.empty(3)))
 
 
 def test_the_source_is_ignored():
     model = lm()
     tgt = [[4, 5, 6], [7, 8, 9]]
     a, b = collate([[EOS], [EOS]], tgt), collate([[4, 5, 6, EOS], [9, EOS]], tgt)
+    none = dataclasses.replace(a, src=Source.empty(2))
     with torch.no_grad():
-        assert float(token_loss(model, a.src_ids, a.src_lens, a.tgt_in, a.tgt_out)) == \
-            pytest.approx(float(token_loss(model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)))
+        loss = float(token_loss(model, none))
+        assert float(token_loss(model, a)) == pytest.approx(loss)
+        assert float(token_loss(model, b)) == pytest.approx(loss)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -56,10 +73,7 @@ def test_sampling_draws_from_the_distribution():
     model = lm()
     n = 4000
     drawn = sample(model, n, 1, temperature=1.0, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        log_probs, _ = model.decode_step(torch.tensor([BOS]), model.encode(
-            torch.full((1, 1), EOS), torch.ones(1, dtype=torch.long)))
-    probs = log_probs[0].exp()
+    probs = first_step(model).exp()
     probs[[PAD, BOS, UNK]] = 0  # never drawn
     probs /= probs.sum()
     counts = torch.bincount(torch.tensor([s[0] if s else EOS for s in drawn]), minlength=15)
@@ -70,10 +84,7 @@ def test_sampling_draws_from_the_distribution():
 
 def test_top_k_draws_only_among_the_k_best():
     model = lm()
-    with torch.no_grad():
-        log_probs, _ = model.decode_step(torch.tensor([BOS]), model.encode(
-            torch.full((1, 1), EOS), torch.ones(1, dtype=torch.long)))
-    lp = log_probs[0].clone()
+    lp = first_step(model).clone()
     lp[[PAD, BOS, UNK]] = float("-inf")
     best3 = set(lp.topk(3).indices.tolist())
     drawn = sample(model, 500, 1, temperature=1.0, top_k=3,
@@ -89,7 +100,10 @@ def test_language_model_trains_and_samples_through_the_cli(smoke_run, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     log = (run_dir / "train.log").read_text()
     assert "dev ppl" in log and "BLEU" not in log
-    assert "exp_avg" not in str(checkpoint.load(run_dir / "checkpoints" / "last.pt")["optimizer"])
+    last = checkpoint.load(run_dir / "checkpoints" / "last.pt")
+    assert "exp_avg" not in str(last["optimizer"])
+    assert last["config"]["task"] == "language_model"
+    assert not any(name.startswith("encoder.") for name in last["model"])  # no encoder
     result = run_cli("seq2seq-sample", run_dir, "--n", "3", "--temperature", "0.8",
                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -116,9 +130,8 @@ def test_label_smoothing_is_the_mixture_with_the_uniform_distribution(make_model
     b = collate([[4, 5, EOS], [6, EOS]], [[4, 5, 6], [7]])
     eps = 0.1
     with torch.no_grad():
-        smoothed = token_loss(model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out,
-                              label_smoothing=eps)
-        log_p = F.log_softmax(model.logits(model(b.src_ids, b.src_lens, b.tgt_in)), -1)
+        smoothed = token_loss(model, b, label_smoothing=eps)
+        log_p = F.log_softmax(model.logits(model(b.src, b.tgt_in)), -1)
         mask = b.tgt_out != PAD
         nll = -log_p.gather(-1, b.tgt_out.unsqueeze(-1)).squeeze(-1)[mask].sum()
         uniform = -log_p.mean(-1)[mask].sum()

@@ -1,6 +1,8 @@
 """The encoder-decoder: initialisation, teacher forcing vs step-by-step decoding, padding."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -8,8 +10,10 @@ from torch import nn
 from conftest import assert_forced_equals_stepwise
 from seq2seq.config import ModelConfig
 from seq2seq.data import collate
-from seq2seq.model import build_model, token_loss
+from seq2seq.model import build_model
 from seq2seq.recurrent import State
+from seq2seq.sources import Source
+from seq2seq.tasks import token_loss
 from seq2seq.tokenizer import EOS, PAD
 
 SRC = [[4, 5, 6, 7, 8, 9, EOS], [10, EOS], [6, 6, 4, EOS], [7, 8, 9, 10, 4, EOS], [EOS]]
@@ -34,10 +38,11 @@ def test_every_parameter_is_uniform_in_the_init_range(make_model, init_range):
 def test_build_model_takes_its_sizes_from_the_config():
     cfg = ModelConfig(emb_dim=6, hidden_dim=10, layers=3)
     model = build_model(cfg, 13, 17)
-    assert model.encoder.emb.weight.shape == (13, 6) and model.tgt_emb.weight.shape == (17, 6)
+    assert model.encoder.embed.weight.shape == (13, 6)
+    assert model.decoder.embed.weight.shape == (17, 6)
     assert (model.encoder.rnn.num_layers, model.encoder.rnn.hidden_size) == (3, 10)
-    assert (model.decoder.num_layers, model.decoder.hidden_size) == (3, 10)
-    assert model.out.weight.shape == (17, 10)
+    assert (model.decoder.rnn.num_layers, model.decoder.rnn.hidden_size) == (3, 10)
+    assert model.decoder.out.weight.shape == (17, 10)
 
 
 def test_teacher_forcing_equals_step_by_step_decoding(make_model):
@@ -50,8 +55,8 @@ def test_token_loss_is_the_summed_step_by_step_negative_log_likelihood(make_mode
     model = make_model(init_range=0.3)
     b = collate(SRC, TGT)
     with torch.no_grad():
-        loss = token_loss(model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out)
-        state, nll = model.encode(b.src_ids, b.src_lens), 0.0
+        loss = token_loss(model, b)
+        state, nll = model.encode(b.src), 0.0
         for t in range(b.tgt_in.size(1)):
             log_probs, state = model.decode_step(b.tgt_in[:, t], state)
             for i, y in enumerate(b.tgt_out[:, t].tolist()):
@@ -64,19 +69,19 @@ def test_a_sentence_is_scored_the_same_alone_and_in_a_padded_batch(make_model):
     """Varying source lengths take the packed path; padding must not leak into either side."""
     model = make_model(init_range=0.3)
     b = collate(SRC, TGT)
-    assert not bool((b.src_lens == b.src_ids.size(1)).all())  # the packed path is used
+    assert not bool((b.src.lens == b.src.values.size(1)).all())  # the per-length path
     with torch.no_grad():
-        batch_state = model.encode(b.src_ids, b.src_lens)
+        batch_state = model.encode(b.src)
         for i, (s, t) in enumerate(zip(SRC, TGT)):
             one = collate([s], [t])
-            alone = model.encode(one.src_ids, one.src_lens)
+            alone = model.encode(one.src)
             torch.testing.assert_close(batch_state.h[:, i], alone.h[:, 0], atol=1e-6, rtol=0)
             torch.testing.assert_close(batch_state.c[:, i], alone.c[:, 0], atol=1e-6, rtol=0)
             # Sentence i's loss inside the batch: every other row's targets set to PAD.
             only_i = torch.full_like(b.tgt_out, PAD)
             only_i[i] = b.tgt_out[i]
-            in_batch = token_loss(model, b.src_ids, b.src_lens, b.tgt_in, only_i)
-            by_itself = token_loss(model, one.src_ids, one.src_lens, one.tgt_in, one.tgt_out)
+            in_batch = token_loss(model, dataclasses.replace(b, tgt_out=only_i))
+            by_itself = token_loss(model, one)
             assert float(in_batch) == pytest.approx(float(by_itself), rel=1e-5)
 
 
@@ -86,28 +91,29 @@ def test_one_call_and_per_length_encoding_agree(make_model):
     src = [[4, 5, 6, EOS], [7, 8, 9, EOS]]
     b = collate(src, [[4], [5]])
     with torch.no_grad():
-        plain = model.encode(b.src_ids, b.src_lens)
-        padded = torch.cat([b.src_ids, torch.full((2, 3), PAD)], dim=1)  # forces per-length calls
-        split = model.encode(padded, b.src_lens)
+        plain = model.encode(b.src)
+        padded = torch.cat([b.src.values, torch.full((2, 3), PAD)], dim=1)  # per-length calls
+        split = model.encode(Source(padded, b.src.lens))
     torch.testing.assert_close(plain.h, split.h, atol=1e-6, rtol=0)
     torch.testing.assert_close(plain.c, split.c, atol=1e-6, rtol=0)
 
 
 def test_mixed_lengths_encode_as_each_sentence_alone(make_model):
     """A bidirectional encoder on a padded batch of several lengths: every sentence's final
-    states and memory are those it gets alone; padded positions hold zeros."""
+    states and memory are those it gets alone; padded positions are masked."""
     model = make_model(init_range=0.3, attention=True)
     b = collate(SRC, [[4]] * len(SRC))
     with torch.no_grad():
-        batch = model.encoder(b.src_ids, b.src_lens)
+        batch = model.encoder(b.src, memory=True)
         for i, src in enumerate(SRC):
             one = collate([src], [[4]])
-            alone = model.encoder(one.src_ids, one.src_lens)
+            alone = model.encoder(one.src, memory=True)
             n = len(src)
             torch.testing.assert_close(batch.h[:, i], alone.h[:, 0], atol=1e-6, rtol=0)
             torch.testing.assert_close(batch.c[:, i], alone.c[:, 0], atol=1e-6, rtol=0)
             torch.testing.assert_close(batch.memory[i, :n], alone.memory[0], atol=1e-6, rtol=0)
-            assert not batch.memory[i, n:].any()
+            # padded positions are masked out of attention (their memory is never read)
+            assert batch.mask[i, :n].all() and not batch.mask[i, n:].any()
 
 
 @pytest.mark.parametrize("attention", [False, True], ids=["paper", "attention"])
@@ -118,11 +124,11 @@ def test_mixed_lengths_encode_under_bf16_autocast(make_model, bf16_kernels, atte
     model = make_model(init_range=0.3, attention=attention)
     b = collate(SRC, [[4]] * len(SRC))
     with bf16_kernels(), torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        batch = model.encoder(b.src_ids, b.src_lens)
-        model.encode(b.src_ids, b.src_lens)  # and the attention's keys over that memory
+        batch = model.encoder(b.src, memory=True)
+        model.encode(b.src)  # and the attention's keys over that memory
         for i, src in enumerate(SRC):
             one = collate([src], [[4]])
-            alone = model.encoder(one.src_ids, one.src_lens)  # one length: one RNN call
+            alone = model.encoder(one.src, memory=True)  # one length: one RNN call
             assert (batch.h.dtype, batch.c.dtype) == (alone.h.dtype, alone.c.dtype)
             assert batch.memory.dtype == alone.memory.dtype
             torch.testing.assert_close(batch.h[:, i], alone.h[:, 0], atol=1e-2, rtol=0)
@@ -143,11 +149,11 @@ def test_per_length_encoding_keeps_a_lower_precision_the_rnn_returns(make_model,
     monkeypatch.setattr(rnn, "forward", bf16_out)
     b = collate(SRC, [[4]] * len(SRC))
     with torch.no_grad():
-        batch = model.encoder(b.src_ids, b.src_lens)
+        batch = model.encoder(b.src, memory=True)
         assert batch.h.dtype == batch.c.dtype == batch.memory.dtype == torch.bfloat16
         for i, src in enumerate(SRC):
             one = collate([src], [[4]])
-            alone = model.encoder(one.src_ids, one.src_lens)
+            alone = model.encoder(one.src, memory=True)
             assert torch.equal(batch.h[:, i], alone.h[:, 0])
             assert torch.equal(batch.memory[i, :len(src)], alone.memory[0, :len(src)])
 
@@ -155,9 +161,9 @@ def test_per_length_encoding_keeps_a_lower_precision_the_rnn_returns(make_model,
 def test_encoder_state_shapes(make_model):
     model = make_model(layers=3, hidden_dim=12)
     b = collate(SRC, TGT)
-    state = model.encode(b.src_ids, b.src_lens)
+    state = model.encode(b.src)
     assert state.h.shape == state.c.shape == (3, len(SRC), 12)
-    assert model(b.src_ids, b.src_lens, b.tgt_in).shape == (*b.tgt_in.shape, 12)
+    assert model(b.src, b.tgt_in).shape == (*b.tgt_in.shape, 12)
 
 
 def test_state_select_reorders_rows():
@@ -187,7 +193,7 @@ def test_dropout_only_in_training_mode(make_model):
     b = collate(SRC, TGT)
     with torch.no_grad():
         model.eval()
-        a = model(b.src_ids, b.src_lens, b.tgt_in)
-        assert torch.equal(a, model(b.src_ids, b.src_lens, b.tgt_in))
+        a = model(b.src, b.tgt_in)
+        assert torch.equal(a, model(b.src, b.tgt_in))
         model.train()
-        assert not torch.equal(a, model(b.src_ids, b.src_lens, b.tgt_in))
+        assert not torch.equal(a, model(b.src, b.tgt_in))

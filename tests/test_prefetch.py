@@ -28,7 +28,7 @@ def test_yields_every_batch_in_order():
     got = list(Prefetcher(_collate, CPU)(indices))
     assert len(got) == 20
     for index, b in zip(indices, got):
-        assert torch.equal(b.src_ids, _collate(index).src_ids)
+        assert torch.equal(b.src.values, _collate(index).src.values)
 
 
 def test_stopping_early_ends_the_thread():
@@ -50,7 +50,7 @@ def test_an_error_in_collation_is_raised_in_the_loop():
     seen = []
     with pytest.raises(ValueError, match="truncated"):
         for b in Prefetcher(bad, CPU)([np.array([i]) for i in range(5)]):
-            seen.append(int(b.src_ids[0, 0]) - 4)
+            seen.append(int(b.src.values[0, 0]) - 4)
     assert seen == [0, 1]
 
 

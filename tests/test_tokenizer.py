@@ -7,7 +7,8 @@ import torch
 
 from seq2seq import translator as translate_mod
 from seq2seq.config import DecodeConfig
-from seq2seq.model import Seq2Seq
+from seq2seq.model import build_model
+from conftest import model_config
 from seq2seq.prepare import prepare
 from seq2seq.textfile import read_lines
 from seq2seq.tokenizer import (BOS, EOS, PAD, UNK, Tokenizer, encode_words, load_spm,
@@ -152,23 +153,23 @@ def test_training_data_goes_through_encode_source(tiny_config, monkeypatch, no_a
 def test_translate_goes_through_encode_source_and_nothing_else(tokenizer, es_en,
                                                                 monkeypatch):
     torch.manual_seed(0)
-    model = Seq2Seq(src_vocab=tokenizer.src_vocab_size, tgt_vocab=tokenizer.tgt_vocab_size,
-                    emb_dim=8, hidden_dim=8, layers=1)
+    model = build_model(model_config(emb_dim=8, hidden_dim=8, layers=1),
+                        tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
     seen: list[tuple[int, ...]] = []
     real_encode = model.encode
 
-    def spy(src_ids, src_lens):
-        seen.extend(tuple(row[:n].tolist()) for row, n in zip(src_ids, src_lens))
-        return real_encode(src_ids, src_lens)
+    def spy(src):
+        seen.extend(tuple(row[:n].tolist()) for row, n in zip(*src))
+        return real_encode(src)
 
     monkeypatch.setattr(model, "encode", spy)
     lines = es_en[0][:6] + [""]
     decode = DecodeConfig(beam_size=2, max_len_b=3, max_len_a=0.0)
-    translate_mod.translate(model, tokenizer, lines, decode, torch.device("cpu"))
+    translate_mod.search_lines(model, tokenizer, lines, decode, torch.device("cpu"))
     expected = tokenizer.encode_source(lines[:-1])  # the empty line is never encoded
     assert sorted(seen) == sorted(map(tuple, expected))
 
     seen.clear()
     monkeypatch.setattr(Tokenizer, "encode_source", _sentinel_encode)
-    translate_mod.translate(model, tokenizer, lines, decode, torch.device("cpu"))
+    translate_mod.search_lines(model, tokenizer, lines, decode, torch.device("cpu"))
     assert seen == [tuple(SENTINEL)] * 6

@@ -50,9 +50,12 @@ def test_a_batch_from_the_maps_equals_one_from_lists(tmp_path):
     for index in (np.array([3, 0, 59, 17]), np.array([5]), np.arange(60)[::-1]):
         mapped = data.collate(index)
         listed = collate([src[i] for i in index], [tgt[i] for i in index])
-        for name in ("src_ids", "src_lens", "tgt_in", "tgt_out"):
-            assert torch.equal(getattr(mapped, name), getattr(listed, name)), name
-            assert getattr(mapped, name).dtype == torch.long
+        for name, m, li in (("src.values", mapped.src.values, listed.src.values),
+                            ("src.lens", mapped.src.lens, listed.src.lens),
+                            ("tgt_in", mapped.tgt_in, listed.tgt_in),
+                            ("tgt_out", mapped.tgt_out, listed.tgt_out)):
+            assert torch.equal(m, li), name
+            assert m.dtype == torch.long, name
         assert mapped.n_tokens == listed.n_tokens
 
 
@@ -61,8 +64,8 @@ def test_collated_batches_hold_at_most_max_tokens_padded_tokens(tmp_path):
     data = _write(tmp_path / "train", src, tgt, 20, chunk=64)
     for index in data.batches(max_tokens=40, max_sentences=6, seed=0, epoch=0):
         b = data.collate(index)
-        assert bool((b.src_lens == b.src_ids.size(1)).all())
-        assert b.src_ids.numel() <= 40 and b.tgt_in.numel() <= 40 and len(index) <= 6
+        assert bool((b.src.lens == b.src.values.size(1)).all())
+        assert b.src.values.numel() <= 40 and b.tgt_in.numel() <= 40 and len(index) <= 6
 
 
 def test_an_empty_split_opens(tmp_path):

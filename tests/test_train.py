@@ -15,13 +15,14 @@ from omegaconf import OmegaConf
 from seq2seq import checkpoint
 from seq2seq.config import ConfigError, config_from_dict, load_config
 from seq2seq.data import collate
-from seq2seq.model import Seq2Seq, token_loss
+from seq2seq.model import build_model
+from seq2seq.tasks import token_loss
 from seq2seq.search import greedy
 from seq2seq.tokenizer import EOS
 from seq2seq.optim import clip_gradients, paper_lr
 from seq2seq.train import train
 
-from conftest import run_cli
+from conftest import model_config, run_cli
 
 
 # ------------------------------------------------------------------ schedule and clipping
@@ -93,14 +94,13 @@ def test_model_learns_a_synthetic_task(task):
         targets = xs if task == "copy" else [x[::-1] for x in xs]
         return collate([x[::-1] + [EOS] for x in xs], targets), targets
 
-    model = Seq2Seq(src_vocab=12, tgt_vocab=12, emb_dim=32, hidden_dim=64, layers=1)
+    model = build_model(model_config(emb_dim=32, hidden_dim=64, layers=1), 12, 12)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     test_batch, test_targets = sample(200)
 
     def accuracy() -> float:
         model.eval()
-        out = greedy(model, test_batch.src_ids, test_batch.src_lens,
-                     torch.full((200,), 10))
+        out = [h.ids for h in greedy(model, test_batch.src, torch.full((200,), 10))]
         model.train()
         return sum(o == t for o, t in zip(out, test_targets)) / len(test_targets)
 
@@ -108,7 +108,7 @@ def test_model_learns_a_synthetic_task(task):
     acc = 0.0
     for step in range(1, 1501):
         b, _ = sample(64)
-        loss = token_loss(model, b.src_ids, b.src_lens, b.tgt_in, b.tgt_out) / b.n_tokens
+        loss = token_loss(model, b) / b.n_tokens
         opt.zero_grad()
         loss.backward()
         clip_gradients(list(model.parameters()), 5.0)

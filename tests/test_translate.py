@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from seq2seq import checkpoint
-from seq2seq.config import config_to_dict, load_config
+from seq2seq.config import ConfigError, config_to_dict, load_config
 from seq2seq.hardware import pick_precision
 from seq2seq.model import build_model
 from seq2seq.rundir import RunDir
@@ -132,6 +133,20 @@ def test_nbest_gives_n_lines_per_input_line(saved, tmp_path, capsys):
             assert first == second == "" and s1 == s2 == "-inf"
 
 
+def test_output_lines_number_from_the_first_index(saved, tmp_path, capsys):
+    """What the interactive mode writes for its line N: the n-best rows numbered N - 1."""
+    t = Translator(saved["model"], saved["tok"], saved["cfg"].decode, CPU)
+    hyps = t.hypotheses(saved["lines"], t.settings(nbest=2))
+    src = write_lines(tmp_path / "in.es", saved["lines"])
+    main([str(saved["run_dir"]), "--input", str(src), "--nbest", "2"])
+    from_zero = capsys.readouterr().out.split("\n")[:-1]
+    assert t.output_lines(hyps, 2) == from_zero
+    shifted = [f"{int(i) + 5} ||| {rest}" for i, rest in
+               (row.split(" ||| ", 1) for row in from_zero)]
+    assert t.output_lines(hyps, 2, first_index=5) == shifted
+    assert t.output_lines([h[:1] for h in hyps], 1) == saved["expected"]
+
+
 def test_missing_input_file_is_one_line_naming_it(saved, tmp_path):
     result = run_cli("seq2seq-translate", saved["run_dir"], "--input", tmp_path / "nope.es",
                      cwd=tmp_path)
@@ -141,14 +156,16 @@ def test_missing_input_file_is_one_line_naming_it(saved, tmp_path):
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("args,needle", [(["--nbest", "4", "--beam-size", "3"], "nbest"),
-                                         (["--beam-size", "0"], "beam size")])
-def test_bad_decode_options_are_one_line(saved, capsys, args, needle):
+@pytest.mark.parametrize("args,message", [
+    (["--nbest", "4", "--beam-size", "3"], "config key 'decode.nbest': must be in [1, beam_size]"),
+    (["--beam-size", "0"], "config key 'decode.beam_size': must be >= 1"),
+    (["--batch-size", "0"], "config key 'decode.batch_size': must be >= 1")])
+def test_bad_decode_options_are_one_line(saved, capsys, args, message):
     with pytest.raises(SystemExit) as exc:
         main([str(saved["run_dir"]), *args])
     assert exc.value.code != 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and needle in err[0]
+    assert err == [f"seq2seq-translate: error: {message}"]
 
 
 def test_missing_run_directory_is_named(tmp_path, capsys):
@@ -172,7 +189,8 @@ def test_the_python_api_translates_like_the_cli(saved):
     for line, expected, hyps in zip(saved["lines"], saved["expected"], nbest):
         assert hyps == [] if not line else (len(hyps) == 2 and hyps[0][0] == expected
                                             and hyps[0][1] >= hyps[1][1])
-    with pytest.raises(ValueError, match="nbest"):
+    with pytest.raises(ConfigError, match=re.escape(
+            "config key 'decode.nbest': must be in [1, beam_size]")):
         t.translate_nbest(["Hola."], beam=2, nbest=3)
 
 
@@ -189,7 +207,8 @@ def test_bf16_search_runs_in_bf16_and_scores_like_fp32(saved, bf16_kernels):
     assert best32 != best16  # autocast is on: the products round differently
     for a, b in zip(best32, best16):  # ... but the search finds as good a hypothesis
         assert abs(a - b) <= 0.03 * abs(a) + 0.1, (best32, best16)
-    with pytest.raises(ValueError, match="precision"):
+    with pytest.raises(ConfigError, match=re.escape(
+            "config key 'decode.precision': auto | fp32 | bf16")):
         t.settings(precision="fp8")
 
 

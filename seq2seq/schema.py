@@ -1,0 +1,165 @@
+"""The config's schema: typed dataclasses, one per group of conf/, and the values some
+keys may take. seq2seq/config.py registers them with Hydra and composes configs from them;
+seq2seq/checks.py holds the checks that types alone cannot express.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class DataConfig:
+    # Local parallel text: f"{local_dir}/{split}.{lang}" (plain or .xz), line N = line N.
+    local_dir: Optional[str] = None
+    # Or a hub dataset in the `translation` format, e.g. path=wmt/wmt14 name=fr-en.
+    hub_path: Optional[str] = None
+    hub_name: Optional[str] = None  # the hub dataset's configuration (a language pair)
+    src_lang: str = "es"  # the language read (file suffix, or the hub pair's key)
+    tgt_lang: str = "en"  # the language written
+    train_split: str = "train"  # split names: file prefixes, or the hub dataset's splits
+    dev_split: str = "dev"  # perplexity, BLEU and the best checkpoint are measured on it
+    test_split: str = "test"  # prepared for translate and score; never seen in training
+    # Extra references for the test split (files named f"{test_split}.{lang}").
+    extra_ref_langs: list[str] = field(default_factory=list)
+    # The first N training pairs: a slice for smoke runs, or the paper's 12M of WMT'14's 40.8M.
+    max_train_sentences: Optional[int] = None
+    max_len: int = 80  # training pairs longer than this (in pieces) are dropped, counted
+    # A training line that is not valid UTF-8: stop naming file and line, or skip the pair
+    # (counted in the log). Dev, test and translate input are always strict.
+    on_bad_line: str = "error"  # error | skip
+    prepared_dir: str = "data/prepared/${data.name}"  # where seq2seq-prepare writes
+    num_proc: Optional[int] = None  # processes encoding the corpus (default: every core)
+    name: str = "bible-es-en"  # names the prepared data folder
+
+
+@dataclass
+class TokenizerConfig:
+    model_type: str = "unigram"  # unigram | bpe | char | word (the paper: word, unk for the rest)
+    joint: bool = False  # one model for both sides, or one per side
+    src_vocab_size: int = 8000  # pieces (the paper: 160k words)
+    tgt_vocab_size: int = 8000  # pieces (the paper: 80k words); the softmax is the costliest layer
+    character_coverage: float = 1.0  # below 1 maps the rarest characters to unk (CJK)
+    input_sentence_size: int = 1_000_000  # sentences sampled to train sentencepiece
+    # Apart from trainer.seed: runs with other training seeds share one preparation and
+    # one vocabulary, as an ensemble needs.
+    seed: int = 1
+
+
+TEXT_ENCODER = "seq2seq.encoders.text_encoder"
+NO_ENCODER = "seq2seq.encoders.no_encoder"
+
+
+@dataclass
+class EncoderConfig:
+    # What builds the encoder: the dotted path of a function (ModelConfig, source vocabulary
+    # size) -> encoder (seq2seq/encoders.py), so a new encoder is a module and a
+    # conf/model/encoder/ file. text_encoder (the paper's) | no_encoder (a language model)
+    build: str = TEXT_ENCODER
+    bidirectional: bool = False  # reads both ways; a bridge maps 2 x hidden_dim -> model's
+    # Units per direction (default model.hidden_dim). With bidirectional, hidden_dim/2 costs
+    # about what a one-way encoder does (OpenNMT-py's brnn splits the size this way).
+    hidden_dim: Optional[int] = None
+
+
+@dataclass
+class DecoderConfig:
+    # A function (ModelConfig, target vocabulary size) -> decoder (seq2seq/decoder.py).
+    build: str = "seq2seq.decoder.recurrent_decoder"
+    attention: str = "none"  # none (the paper) | dot | general (Luong et al. 2015)
+    input_feeding: bool = False  # previous attentional vector joins the input (a step loop)
+
+
+@dataclass
+class ModelConfig:
+    emb_dim: int = 256  # word vectors (the paper: 1000)
+    hidden_dim: int = 256  # LSTM cells per layer (the paper: 1000)
+    layers: int = 2  # stacked layers in encoder and decoder (the paper: 4)
+    dropout: float = 0.0  # the paper uses none
+    init_range: float = 0.08  # uniform(-0.08, 0.08), paper section 3.4
+    reverse_source: bool = True  # paper section 3.3
+    cell: str = "lstm"  # lstm | gru (no cell state)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)  # conf/model/encoder/
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)  # conf/model/decoder/
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 0.7  # paper section 3.4
+    halve_after: float = 5.0  # epochs of constant lr before halving starts
+    halve_every: float = 0.5  # then halve every half epoch
+    epochs: float = 7.5  # the paper's 7.5; trainer.max_time can end training first
+    # What the schedule counts: epochs (the paper), or the share of the training budget
+    # spent (optim.epochs, trainer.max_time, trainer.max_steps: whichever ends training
+    # first), times optim.epochs. With budget, a run cut short by max_time still halves.
+    schedule_over: str = "epochs"  # epochs | budget
+    clip_norm: float = 5.0  # if ||g|| > 5, g = 5 g / ||g|| (the paper): keeps LSTMs stable
+    loss_per: str = "sentence"  # sentence (paper: divide by batch size) | token
+    name: str = "sgd"  # sgd (the paper) | adam (lr about 0.001); the lr schedule applies to both
+    label_smoothing: float = 0.0  # the paper uses none; 0.1 is common with attention models
+
+
+@dataclass
+class TrainerConfig:
+    run_dir: str = "runs/${now:%Y-%m-%d_%H-%M-%S}"  # everything of the run; rerun to resume
+    seed: int = 1  # initial parameters, dropout and batch order (ensembles differ here)
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default (one per core)
+    # autocast for the training forward pass (parameters and updates stay fp32). bf16: up to
+    # 1.7x faster on CPUs with AVX512-BF16 or AMX (slower on some: auto times it), and on
+    # recent GPUs; fp16: for GPUs without bf16 (V100, T4), with a dynamic loss scale
+    # (torch.amp.GradScaler); auto: bf16 where the hardware has it natively and, on a CPU,
+    # a short timing (cached per machine) finds it faster; else fp32.
+    precision: str = "fp32"  # auto | fp32 | bf16 | fp16
+    max_tokens: int = 4000  # a batch holds at most this many (padded) tokens per side
+    max_sentences: int = 128  # and at most this many sentences (paper: 128)
+    max_time: Optional[float] = None  # seconds of training; stops cleanly with a checkpoint
+    max_steps: Optional[int] = None  # optimiser steps, over all resumptions
+    log_every: int = 50  # steps between log lines (and TensorBoard points)
+    eval_every: Optional[int] = None  # steps; None evaluates at each epoch's end
+    eval_max_sentences: Optional[int] = None  # decode only the first N dev sentences
+    save_every: Optional[int] = None  # steps between last.pt saves (besides each evaluation)
+    keep_checkpoints: int = 0  # also keep checkpoint_<step>.pt of the last N evaluations
+    # A NaN or infinite loss or gradient: stop with an error (last.pt stays the last good
+    # state), or skip that batch without updating (counted in the log).
+    on_nonfinite: str = "error"  # error | skip
+    tensorboard: bool = True  # scalars in <run_dir>/tensorboard/, if tensorboard is installed
+
+
+@dataclass
+class DecodeConfig:
+    beam_size: int = 12  # paper section 3.4 (beam 2 gets most of the gain)
+    batch_size: int = 64  # sentences decoded together
+    max_len_a: float = 1.5  # hypotheses end at a * source_length + b
+    max_len_b: int = 10  # (lengths in pieces: see max_len_a)
+    length_penalty: float = 0.0  # 0: plain log-probability (the paper); 1: divide by length
+    nbest: int = 1  # hypotheses returned per sentence, best first
+    # bf16 autocast in the search: up to 2x faster on CPUs with AVX512-BF16 or AMX and on
+    # recent GPUs; log-probabilities and scores stay fp32 (bench/results.md); auto: as
+    # trainer.precision (native bf16 that a cached timing finds faster, else fp32).
+    precision: str = "fp32"  # auto | fp32 | bf16
+
+
+TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # seq2seq/hardware.py picks among them
+DECODE_PRECISIONS = ("auto", "fp32", "bf16")
+
+
+TASKS = ("translation", "language_model")  # seq2seq/tasks.py
+
+
+@dataclass
+class TrainConfig:
+    # What is learnt, and so the loss, the dev metrics and which of them picks best.pt:
+    # translation (dev perplexity and BLEU; best on BLEU) | language_model (the target side
+    # alone, with model/encoder=none; dev perplexity, best on it)
+    task: str = "translation"
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+
+
+class ConfigError(ValueError):
+    """A config that cannot be composed; its message is one line naming the key."""
