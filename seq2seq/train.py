@@ -36,6 +36,7 @@ from seq2seq.model import TokenLoss, build_model, token_loss
 from seq2seq.optim import build_optimizer, gradients, paper_lr
 from seq2seq.prefetch import Prefetcher
 from seq2seq.prepare import prepare
+from seq2seq.prepared import PreparedDir
 from seq2seq.report import Budget, Reporter, wants_bar
 from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
@@ -63,11 +64,11 @@ class Run:
             ranks.barrier()
         self.tok = Tokenizer.load(self.paths.spm, reverse_source=cfg.model.reverse_source)
         # memory-mapped token arrays: one copy in the page cache, whatever the ranks
-        self.train, self.dev = PairArrays(prepared / "train"), PairArrays(prepared / "dev")
+        self.train, self.dev = PairArrays(prepared.train), PairArrays(prepared.dev)
         self.prefetch = Prefetcher(self.train.collate, self.device)
         self._epoch_batches: tuple[int, list] = (-1, [])
-        self.dev_src = (prepared / "dev.src").read_text().splitlines()
-        self.dev_ref = (prepared / "dev.ref").read_text().splitlines()
+        self.dev_src = prepared.dev_src.read_text().splitlines()
+        self.dev_ref = prepared.dev_ref.read_text().splitlines()
         torch.manual_seed(tc.seed)  # the same initial parameters on every rank
         random.seed(tc.seed)
         self.model = build_model(cfg.model, self.tok.src_vocab_size,
@@ -90,13 +91,14 @@ class Run:
                  f" per rank, {ranks.world} ranks" if ranks.world > 1 else "", self.device,
                  self.precision)
 
-    def _write_run_files(self, prepared: Path) -> None:
+    def _write_run_files(self, prepared: PreparedDir) -> None:
         checkpoint.remove_stale_temporaries(self.paths.root)
         checkpoint.remove_stale_temporaries(self.paths.checkpoints)
         checkpoint.write_text_atomic(self.paths.config,
                                      OmegaConf.to_yaml(OmegaConf.structured(self.cfg)))
-        for name in ("src.model", "tgt.model"):  # written once: a resumed run keeps them
-            model_bytes, kept = (prepared / name).read_bytes(), self.paths.spm / name
+        # written once: a resumed run keeps them
+        for model in (prepared.src_model, prepared.tgt_model):
+            model_bytes, kept = model.read_bytes(), self.paths.spm / model.name
             if not kept.is_file() or kept.read_bytes() != model_bytes:
                 checkpoint.write_bytes_atomic(kept, model_bytes)
 
