@@ -42,8 +42,8 @@ def make_work(path: Path, steps: int) -> dict:
     cfg = load_config(["experiment=bible_demo",
                        f"data.prepared_dir={HERE.parent}/data/prepared/${{data.name}}"])
     prepared = prepare(cfg)
-    tok = Tokenizer.load(prepared)
-    train = PairArrays(prepared / "train")
+    tok = Tokenizer.load(prepared.spm)
+    train = PairArrays(prepared.train)
     work = {"shape": SHAPE, "src_vocab": tok.src_vocab_size, "tgt_vocab": tok.tgt_vocab_size,
             "sentences": SENTENCES}
     for n in SCALING_SENTENCES:
@@ -51,7 +51,7 @@ def make_work(path: Path, steps: int) -> dict:
         big = [b for b in batches if len(b) == n or n == SENTENCES][: steps]  # full batches
         key = "train" if n == SENTENCES else f"train_{n}"
         work[key] = [tuple(map(list, zip(*(train.pair(i) for i in b)))) for b in big]
-    src = tok.encode_source((prepared / "test.src").read_text().splitlines())
+    src = tok.encode_source(prepared.test_src.read_text().splitlines())
     order = sorted(range(len(src)), key=lambda i: len(src[i]))
     work["test"] = [[src[i] for i in order[k:k + 64]] for k in range(0, len(order), 64)]
     torch.save(work, path)

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from scale_corpus import BUNDLED, build
+from seq2seq.prepared import PreparedDir
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -107,14 +108,14 @@ def prepare(corpus: Path, prepared: Path) -> dict:
     peak = watched(cmd, 1, prepared / "prepare")["processes"]
     del os.environ["HF_DATASETS_CACHE"]
     seconds = time.monotonic() - start
-    out = next(p.parent for p in prepared.glob("*/prepare.json"))
-    meta = json.loads((out / "train" / "meta.json").read_text())
-    tokens = sum(int(np.memmap(out / "train" / f"{s}.offsets", np.int64, "r")[-1])
+    out = next(d for d in map(PreparedDir, prepared.iterdir()) if d.settings.is_file())
+    meta = json.loads((out.train / "meta.json").read_text())
+    tokens = sum(int(np.memmap(out.train / f"{s}.offsets", np.int64, "r")[-1])
                  for s in ("src", "tgt"))
-    disk = sum(f.stat().st_size for f in (out / "train").iterdir())
-    return {"seconds": seconds, "stages": json.loads((out / "prepare.json").read_text())["seconds"],
+    disk = sum(f.stat().st_size for f in out.train.iterdir())
+    return {"seconds": seconds, "stages": json.loads(out.settings.read_text())["seconds"],
             "peak_rss": peak[0]["peak_rss"] if peak else None, "pairs": meta["pairs"],
-            "tokens": tokens, "bytes_per_token": disk / tokens, "dir": str(out)}
+            "tokens": tokens, "bytes_per_token": disk / tokens, "dir": str(out.root)}
 
 
 def train(corpus: Path, prepared: Path, run: Path, steps: int, ranks: int) -> dict:

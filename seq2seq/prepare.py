@@ -2,12 +2,8 @@
 
     seq2seq-prepare [data=...] [tokenizer=...] [key=value ...]
 
-Training only reads what this writes (and runs it first if it has not been run):
-
-    <data.prepared_dir>/<key>/   src.model tgt.model        sentencepiece models
-                                 train/ dev/                flat token arrays (tokens.py)
-                                 dev.src dev.ref test.src test.ref[.N]  raw text
-                                 prepare.json               the settings they came from
+Training only reads what this writes (and runs it first if it has not been run): the files
+of `<data.prepared_dir>/<key>/`, named and laid out in `seq2seq.prepared.PreparedDir`.
 
 `<key>` is a hash of the settings and of the storage format, so different tokenisers or
 reversal settings of one corpus live side by side, and neither a stale preparation nor one
@@ -35,9 +31,10 @@ import numpy as np
 from seq2seq.cli import run as run_cli, wants_debug
 from seq2seq.config import TrainConfig, cli_config
 from seq2seq.data import encode, id_chunks, length_filter, load_split, local_files
+from seq2seq.prepared import PreparedDir
 from seq2seq.report import wants_bar
 from seq2seq.textfile import file_stamp
-from seq2seq.tokenizer import Tokenizer, load_spm, train_spm
+from seq2seq.tokenizer import Tokenizer, train_spm
 from seq2seq.tokens import id_dtype, write_pairs
 
 # Changes whenever what prepare writes changes: older preparations are rebuilt, not misread.
@@ -61,37 +58,37 @@ def _settings(cfg: TrainConfig) -> dict:
             "files": file_stamp(local_files(cfg.data))}
 
 
-def prepare(cfg: TrainConfig) -> Path:
+def prepare(cfg: TrainConfig) -> PreparedDir:
     """Prepare once; later calls with the same settings return the existing directory."""
-    out = prepared_path(cfg)
-    if (out / "prepare.json").is_file():
-        log.info("prepared data: %s (reused)", out)
+    out = PreparedDir(prepared_path(cfg))
+    if out.settings.is_file():  # written last: its presence means the rest is complete
+        log.info("prepared data: %s (reused)", out.root)
         return out
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = out.partial
+    shutil.rmtree(tmp.root, ignore_errors=True)
+    tmp.root.mkdir(parents=True)
     d, clock = cfg.data, _Clock()
     splits = {"train": load_split(d, d.train_split, d.max_train_sentences),
               "dev": load_split(d, d.dev_split), "test": load_split(d, d.test_split)}
     clock.done("load")
     tok = _train_tokenizer(cfg, splits["train"], tmp)
     clock.done("sentencepiece")
-    for name in ("dev", "test"):
-        (tmp / f"{name}.src").write_text("".join(s + "\n" for s in splits[name]["src"]))
-        (tmp / f"{name}.ref").write_text("".join(s + "\n" for s in splits[name]["tgt"]))
+    for path, split, column in ((tmp.dev_src, "dev", "src"), (tmp.dev_ref, "dev", "tgt"),
+                                (tmp.test_src, "test", "src"), (tmp.test_ref, "test", "tgt")):
+        path.write_text("".join(s + "\n" for s in splits[split][column]))
     for i, lang in enumerate(d.extra_ref_langs, start=1):
         extra = dataclasses.replace(d, tgt_lang=lang)
-        (tmp / f"test.ref.{i}").write_text(
+        tmp.extra_test_ref(i).write_text(
             "".join(s + "\n" for s in load_split(extra, d.test_split)["tgt"]))
     # Dev perplexity is measured on every dev pair with two non-empty sides.
-    for name, max_len in (("train", d.max_len), ("dev", 10**9)):
-        _write_ids(splits[name], tok, tmp, name, max_len, d.num_proc)
+    for name, folder, max_len in (("train", tmp.train, d.max_len), ("dev", tmp.dev, 10**9)):
+        _write_ids(splits[name], tok, folder, tmp.encoding, max_len, d.num_proc)
         clock.done(f"encode {name}")
     record = {**_settings(cfg), "seconds": clock.seconds}  # the stages' times, for the record
-    (tmp / "prepare.json").write_text(json.dumps(record, indent=2) + "\n")
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)  # complete or absent, never half written
-    log.info("prepared data: %s", out)
+    tmp.settings.write_text(json.dumps(record, indent=2) + "\n")
+    shutil.rmtree(out.root, ignore_errors=True)
+    tmp.root.rename(out.root)  # complete or absent, never half written
+    log.info("prepared data: %s", out.root)
     return out
 
 
@@ -109,16 +106,17 @@ class _Clock:
         self.last = now
 
 
-def _write_ids(ds: datasets.Dataset, tok: Tokenizer, out: Path, name: str, max_len: int,
-               num_proc: int | None) -> None:
-    """Encodes a split and writes the pairs that pass the length filter as token arrays."""
+def _write_ids(ds: datasets.Dataset, tok: Tokenizer, folder: Path, encoding: Path,
+               max_len: int, num_proc: int | None) -> None:
+    """Encodes a split and writes the pairs that pass the length filter as token arrays in
+    `folder`, the encoded Arrow table cached in `encoding` meanwhile."""
     encoded = encode(ds, tok, num_proc=num_proc or os.cpu_count(),
-                     cache_file=out / "encoding" / f"{name}.arrow")
-    keep = length_filter(encoded, max_len, name)
-    write_pairs(out / name, id_chunks(encoded, keep),
+                     cache_file=encoding / f"{folder.name}.arrow")
+    keep = length_filter(encoded, max_len, folder.name)
+    write_pairs(folder, id_chunks(encoded, keep),
                 {"src": id_dtype(tok.src_vocab_size), "tgt": id_dtype(tok.tgt_vocab_size)})
     del encoded
-    shutil.rmtree(out / "encoding")
+    shutil.rmtree(encoding)
 
 
 def _sample(ds: datasets.Dataset, column: str, size: int, seed: int) -> Iterator[str]:
@@ -131,23 +129,24 @@ def _sample(ds: datasets.Dataset, column: str, size: int, seed: int) -> Iterator
         yield from batch[column]
 
 
-def _train_tokenizer(cfg: TrainConfig, train: datasets.Dataset, out: Path) -> Tokenizer:
+def _train_tokenizer(cfg: TrainConfig, train: datasets.Dataset,
+                     out: PreparedDir) -> Tokenizer:
     t = cfg.tokenizer
     common = dict(model_type=t.model_type, character_coverage=t.character_coverage,
                   input_sentence_size=t.input_sentence_size, seed=t.seed)
     size = t.input_sentence_size
+    src, tgt = out.src_model.with_suffix(""), out.tgt_model.with_suffix("")  # train_spm adds .model
     if t.joint:  # half the sample from each side
         both = itertools.chain(_sample(train, "src", size // 2, t.seed),
                                _sample(train, "tgt", size - size // 2, t.seed))
-        src = train_spm(both, out / "src", vocab_size=t.src_vocab_size, **common)
-        shutil.copy(src, out / "tgt.model")
+        train_spm(both, src, vocab_size=t.src_vocab_size, **common)
+        shutil.copy(out.src_model, out.tgt_model)
     else:
-        train_spm(_sample(train, "src", size, t.seed), out / "src",
+        train_spm(_sample(train, "src", size, t.seed), src,
                   vocab_size=t.src_vocab_size, **common)
-        train_spm(_sample(train, "tgt", size, t.seed), out / "tgt",
+        train_spm(_sample(train, "tgt", size, t.seed), tgt,
                   vocab_size=t.tgt_vocab_size, **common)
-    return Tokenizer(load_spm(out / "src.model"), load_spm(out / "tgt.model"),
-                     reverse_source=cfg.model.reverse_source)
+    return Tokenizer.load(out.spm, reverse_source=cfg.model.reverse_source)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -156,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         datasets.disable_progress_bars()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = cli_config(argv, "seq2seq-prepare")
-    run_cli("seq2seq-prepare", lambda: print(prepare(cfg)), debug)
+    run_cli("seq2seq-prepare", lambda: print(prepare(cfg).root), debug)
 
 
 if __name__ == "__main__":

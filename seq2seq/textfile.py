@@ -14,24 +14,35 @@ from typing import Iterator, Optional
 def read_lines(path: Path) -> Iterator[str]:
     """Lines of a UTF-8 text file (xz-compressed or not), without their newline.
 
-    Invalid UTF-8 is an error naming the file and line, never silently replaced.
+    Lines end at b"\\n" only, as in `wc -l`. Invalid UTF-8 is an error naming the file and
+    line, never silently replaced.
     """
-    for number, line, reason in decoded_lines(path):
-        if line is None:
-            raise ValueError(f"{path}:{number}: invalid UTF-8 ({reason})")
-        yield line
+    for number, raw in enumerate(_raw_lines(path), start=1):
+        yield decode_line(raw, str(path), number)
 
 
 def decoded_lines(path: Path) -> Iterator[tuple[int, Optional[str], str]]:
-    """(line number, text or None if not UTF-8, why not) for every line of the file.
-
-    Lines end at b"\\n" only, as in `wc -l`; a trailing "\\r" is dropped.
-    """
+    """(line number, text or None if not UTF-8, the error read_lines would raise) for every
+    line of the file: for callers that skip bad lines rather than stop."""
     for number, raw in enumerate(_raw_lines(path), start=1):
         try:
-            yield number, raw.decode("utf-8").rstrip("\r\n"), ""
-        except UnicodeDecodeError as exc:
-            yield number, None, exc.reason
+            yield number, decode_line(raw, str(path), number), ""
+        except ValueError as exc:
+            yield number, None, str(exc)
+
+
+def decode_line(raw: bytes, name: str, number: int) -> str:
+    """One line as read, its b"\\n" still on (a file's or stdin's alike), as text without
+    its line end; a "\\r" before it goes too (files written on Windows).
+
+    Invalid UTF-8 is a ValueError "NAME:NUMBER: invalid UTF-8 (reason)", never silently
+    replaced. Decoding with the b"\\n" on gives a file and the same bytes on stdin the same
+    reason (a character cut short before it is an "invalid continuation byte").
+    """
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}:{number}: invalid UTF-8 ({exc.reason})") from None
 
 
 def _raw_lines(path: Path) -> Iterator[bytes]:

@@ -35,6 +35,7 @@ from seq2seq.model import build_model, upgrade_weights
 from seq2seq.optim import build_optimizer, gradients, paper_lr
 from seq2seq.prefetch import Prefetcher
 from seq2seq.prepare import prepare
+from seq2seq.prepared import PreparedDir
 from seq2seq.report import Budget, Reporter, wants_bar
 from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
@@ -62,10 +63,9 @@ class Run:
             ranks.barrier()
         self.tok = Tokenizer.load(self.paths.spm, reverse_source=cfg.model.reverse_source)
         # memory-mapped token arrays: one copy in the page cache, whatever the ranks
-        self.train = PairArrays(prepared / "train")
-        self.dev = DevSet(PairArrays(prepared / "dev"),
-                          (prepared / "dev.src").read_text().splitlines(),
-                          (prepared / "dev.ref").read_text().splitlines(),
+        self.train = PairArrays(prepared.train)
+        self.dev = DevSet(PairArrays(prepared.dev), prepared.dev_src.read_text().splitlines(),
+                          prepared.dev_ref.read_text().splitlines(),
                           max_tokens=tc.max_tokens, max_sentences=tc.max_sentences)
         self.prefetch = Prefetcher(self.train.collate, self.device)
         self._epoch_batches: tuple[int, list] = (-1, [])
@@ -92,13 +92,14 @@ class Run:
                  f" per rank, {ranks.world} ranks" if ranks.world > 1 else "", self.device,
                  self.precision)
 
-    def _write_run_files(self, prepared: Path) -> None:
+    def _write_run_files(self, prepared: PreparedDir) -> None:
         checkpoint.remove_stale_temporaries(self.paths.root)
         checkpoint.remove_stale_temporaries(self.paths.checkpoints)
         checkpoint.write_text_atomic(self.paths.config,
                                      OmegaConf.to_yaml(OmegaConf.structured(self.cfg)))
-        for name in ("src.model", "tgt.model"):  # written once: a resumed run keeps them
-            model_bytes, kept = (prepared / name).read_bytes(), self.paths.spm / name
+        # written once: a resumed run keeps them
+        for model in (prepared.src_model, prepared.tgt_model):
+            model_bytes, kept = model.read_bytes(), self.paths.spm / model.name
             if not kept.is_file() or kept.read_bytes() != model_bytes:
                 checkpoint.write_bytes_atomic(kept, model_bytes)
 

@@ -25,7 +25,7 @@ from seq2seq import checkpoint
 from seq2seq.cli import run as run_cli
 from seq2seq.config import DECODE_PRECISIONS
 from seq2seq.report import wants_bar
-from seq2seq.textfile import read_lines
+from seq2seq.textfile import decode_line, read_lines
 from seq2seq.tokenizer import source_pieces
 from seq2seq.translator import Translator
 
@@ -54,7 +54,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def read_input(path: Path | None) -> list[str]:
     """Input lines: a file (plain or .xz) or all of stdin; invalid UTF-8 names the line."""
     if path is None:
-        return [_decode_line(raw, "<stdin>", n) for n, raw in enumerate(_stdin_lines(), 1)]
+        return [decode_line(raw, "<stdin>", n) for n, raw in enumerate(_stdin_lines(), 1)]
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such input file")
     return list(read_lines(path))
@@ -63,14 +63,7 @@ def read_input(path: Path | None) -> list[str]:
 def _stdin_lines() -> Iterator[bytes]:
     """Raw lines of stdin as they arrive, split at b"\\n" only (as files are)."""
     while raw := sys.stdin.buffer.readline():
-        yield raw.rstrip(b"\n")
-
-
-def _decode_line(raw: bytes, name: str, number: int) -> str:
-    try:
-        return raw.decode("utf-8").rstrip("\r")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{name}:{number}: invalid UTF-8 ({exc.reason})") from None
+        yield raw
 
 
 def warn_long_lines(t: Translator, lines: list[str], name: str, first: int = 1) -> None:
@@ -96,7 +89,7 @@ def _main(args: argparse.Namespace) -> None:
     if args.input is None and args.output is None and (args.stream or sys.stdin.isatty()):
         # Interactive: one line in, one line out, flushed; a bad line ends the session.
         for number, raw in enumerate(_stdin_lines(), start=1):
-            line = _decode_line(raw, "<stdin>", number)
+            line = decode_line(raw, "<stdin>", number)
             warn_long_lines(t, [line], "<stdin>", first=number)
             out = t.output_lines(t.hypotheses([line], decode), decode.nbest,
                                  first_index=number - 1)

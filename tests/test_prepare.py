@@ -10,47 +10,61 @@ import pytest
 from seq2seq import prepare as prepare_mod
 from seq2seq.textfile import read_lines
 from seq2seq.prepare import prepare, prepared_path
+from seq2seq.prepared import PreparedDir
 from seq2seq.tokenizer import EOS, Tokenizer
 from seq2seq.tokens import PairArrays
 
 from conftest import write_lines
 
 
-def test_writes_models_datasets_and_raw_text(tiny_config, tiny_corpus):
+def test_writes_exactly_the_files_prepared_dir_names(tiny_config, tiny_corpus):
     cfg = tiny_config("data.extra_ref_langs=[en-kjv]")
     out = prepare(cfg)
-    assert out == prepared_path(cfg)
-    for name in ("src.model", "tgt.model", "train", "dev", "dev.src", "dev.ref", "test.src",
-                 "test.ref", "test.ref.1", "prepare.json"):
-        assert (out / name).exists(), name
-    raw = {f"{split}.{side}": list(read_lines(tiny_corpus / f"{split}.{lang}"))
-           for split in ("dev", "test") for side, lang in (("src", "es"), ("ref", "en"))}
-    for name, lines in raw.items():
-        assert (out / name).read_text().splitlines() == lines, name
-    assert (out / "test.ref.1").read_text().splitlines() == list(
-        read_lines(tiny_corpus / "test.en-kjv"))
-    settings = json.loads((out / "prepare.json").read_text())
+    assert out == PreparedDir(prepared_path(cfg))
+    # every file PreparedDir names is there, and nothing it does not name (encoding/ is gone)
+    assert set(out.root.iterdir()) == {
+        out.src_model, out.tgt_model, out.train, out.dev, out.dev_src, out.dev_ref,
+        out.test_src, out.test_ref, out.extra_test_ref(1), out.settings}
+    raw = {out.dev_src: "dev.es", out.dev_ref: "dev.en", out.test_src: "test.es",
+           out.test_ref: "test.en", out.extra_test_ref(1): "test.en-kjv"}
+    for path, corpus_file in raw.items():
+        assert path.read_text().splitlines() == list(read_lines(tiny_corpus / corpus_file))
+    settings = json.loads(out.settings.read_text())
     assert settings["reverse_source"] is True and settings["tokenizer"]["src_vocab_size"] == 120
-    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no .partial left behind
+    assert list(out.root.parent.iterdir()) == [out.root]  # no .partial left behind
+    assert Tokenizer.load(out.spm).src.serialized_model_proto() == out.src_model.read_bytes()
+
+
+def test_what_a_killed_preparation_left_is_not_kept(tiny_config):
+    """A preparation killed half way leaves its `.partial` sibling; the next one starts
+    afresh: a stale extra reference it would not write does not survive into the result."""
+    cfg = tiny_config("data.extra_ref_langs=[]")
+    out = PreparedDir(prepared_path(cfg))
+    assert out.partial.root.parent == out.root.parent  # one filesystem: the rename is atomic
+    out.partial.root.mkdir(parents=True)
+    out.partial.extra_test_ref(1).write_text("left by a killed preparation\n")
+    assert prepare(cfg) == out and out.settings.is_file()
+    assert not out.extra_test_ref(1).exists()
+    assert list(out.root.parent.iterdir()) == [out.root]
 
 
 def test_second_call_reuses_without_reading_the_corpus(tiny_config, monkeypatch):
     cfg = tiny_config()
     out = prepare(cfg)
-    stamp = (out / "prepare.json").stat().st_mtime_ns
+    stamp = out.settings.stat().st_mtime_ns
 
     def fail(*args, **kwargs):
         raise AssertionError("corpus read again")
 
     monkeypatch.setattr(prepare_mod, "load_split", fail)
     assert prepare(cfg) == out
-    assert (out / "prepare.json").stat().st_mtime_ns == stamp
+    assert out.settings.stat().st_mtime_ns == stamp
 
 
 def test_a_joint_tokenizer_is_one_model_for_both_sides(tiny_config):
     out = prepare(tiny_config("tokenizer=bpe", "tokenizer.src_vocab_size=150",
                               "tokenizer.tgt_vocab_size=150"))
-    assert (out / "src.model").read_bytes() == (out / "tgt.model").read_bytes()
+    assert out.src_model.read_bytes() == out.tgt_model.read_bytes()
 
 
 @pytest.mark.parametrize("change", ["model.reverse_source=false", "tokenizer.model_type=bpe",
@@ -74,16 +88,16 @@ def test_training_pairs_are_filtered_by_length(tiny_config, tiny_corpus):
     tgt = list(read_lines(tiny_corpus / "train.en"))
     # The tokenizer does not depend on max_len: learn the lengths, then pick a max_len
     # that some pairs meet exactly on either side (the boundary must be kept).
-    tok = Tokenizer.load(prepare(tiny_config()))
+    tok = Tokenizer.load(prepare(tiny_config()).spm)
     lens = [(len(a), len(b)) for a, b in zip(tok.src.encode(src), tok.tgt.encode(tgt))]
     max_len = next(n for n in range(15, 60)
                    if any(s == n and t < n for s, t in lens)
                    and any(t == n and s < n for s, t in lens))
     out = prepare(tiny_config(f"data.max_len={max_len}"))
-    assert Tokenizer.load(out).src.serialized_model_proto() == tok.src.serialized_model_proto()
+    assert Tokenizer.load(out.spm).src.serialized_model_proto() == tok.src.serialized_model_proto()
     keep = [(a, b) for a, b, (s, t) in zip(src, tgt, lens)
             if 0 < s <= max_len and 0 < t <= max_len]
-    train = stored(out / "train")
+    train = stored(out.train)
     assert 0 < len(train) < len(src)  # the limit bites, and not on everything
     kept_src, kept_tgt = zip(*keep)
     assert train == list(zip(tok.encode_source(list(kept_src)),
@@ -97,12 +111,12 @@ def test_a_changed_corpus_is_prepared_again(tiny_config, tiny_corpus, tmp_path):
     for f in tiny_corpus.iterdir():
         write_lines(corpus / f.name, list(read_lines(f)))
     cfg = tiny_config(f"data.local_dir={corpus}")
-    first = stored(prepare(cfg) / "train")[0][0]
+    first = stored(prepare(cfg).train)[0][0]
     train_es = list(read_lines(corpus / "train.es"))
     write_lines(corpus / "train.es", ["Y dijo Dios: Sea la luz."] + train_es[1:])
     out = prepare(cfg)
-    again = stored(out / "train")[0][0]
-    assert first != again == Tokenizer.load(out).encode_source(["Y dijo Dios: Sea la luz."])[0]
+    again = stored(out.train)[0][0]
+    assert first != again == Tokenizer.load(out.spm).encode_source(["Y dijo Dios: Sea la luz."])[0]
 
 
 def test_changed_encoding_code_is_not_served_from_a_cache(tiny_config, tmp_path, monkeypatch):
@@ -115,7 +129,7 @@ def test_changed_encoding_code_is_not_served_from_a_cache(tiny_config, tmp_path,
     monkeypatch.setattr(Tokenizer, "encode_source",
                         lambda self, texts: [[5, 6, 7, EOS] for _ in texts])
     fresh = tiny_config(f"data.prepared_dir={tmp_path / 'fresh'}")
-    ids = [s for s, _ in stored(prepare(fresh) / "train")]
+    ids = [s for s, _ in stored(prepare(fresh).train)]
     assert ids and all(s == [5, 6, 7, EOS] for s in ids)
 
 
@@ -130,8 +144,8 @@ def test_a_preparation_in_an_older_format_is_rebuilt_not_read(tiny_config, monke
 
 def test_the_encoding_cache_is_not_left_behind(tiny_config):
     out = prepare(tiny_config())
-    assert not (out / "encoding").exists()
-    assert sorted(p.name for p in (out / "train").iterdir()) == [
+    assert not out.encoding.exists()
+    assert sorted(p.name for p in out.train.iterdir()) == [
         "meta.json", "src.ids", "src.lens", "src.offsets", "tgt.ids", "tgt.lens", "tgt.offsets"]
 
 

@@ -116,11 +116,11 @@ def test_prepared_training_ids_are_encode_source(tiny_config, tiny_corpus, rever
     # max_len high enough that every pair is kept: stored pair i is corpus line i
     cfg = tiny_config(f"model.reverse_source={str(reverse).lower()}", "data.max_len=100000")
     out = prepare(cfg)
-    tok = Tokenizer.load(out, reverse_source=reverse)
-    for split in ("train", "dev"):
+    tok = Tokenizer.load(out.spm, reverse_source=reverse)
+    for split, folder in (("train", out.train), ("dev", out.dev)):
         src = list(read_lines(tiny_corpus / f"{split}.es"))
         tgt = list(read_lines(tiny_corpus / f"{split}.en"))
-        data = PairArrays(out / split)
+        data = PairArrays(folder)
         stored = [data.pair(i) for i in range(len(data))]
         assert stored == list(zip(tok.encode_source(src), tok.encode_target(tgt)))
     assert (stored[0][0] == tok.src.encode(src[0])[::-1] + [EOS]) == reverse
@@ -144,8 +144,8 @@ def no_arrow_cache():
 def test_training_data_goes_through_encode_source(tiny_config, monkeypatch, no_arrow_cache):
     monkeypatch.setattr(Tokenizer, "encode_source", _sentinel_encode)
     out = prepare(tiny_config())
-    for split in ("train", "dev"):
-        data = PairArrays(out / split)
+    for folder in (out.train, out.dev):
+        data = PairArrays(folder)
         ids = [data.pair(i)[0] for i in range(len(data))]
         assert ids and all(s == SENTINEL for s in ids)
 

@@ -3,6 +3,7 @@ in a fresh process exactly as it did before saving."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import random
 import re
 import subprocess
@@ -16,7 +17,8 @@ from seq2seq.config import ConfigError, config_to_dict, load_config
 from seq2seq.hardware import pick_precision
 from seq2seq.model import build_model
 from seq2seq.rundir import RunDir
-from seq2seq.translate import main
+from seq2seq.textfile import read_lines
+from seq2seq.translate import main, read_input
 from seq2seq.translator import Translator, load_run
 
 from conftest import corpus_lines, run_cli, write_lines
@@ -100,6 +102,24 @@ def test_lines_come_back_in_input_order(saved):
     together = translate_text(model, tok, saved["lines"], decode, CPU)
     alone = [translate_text(model, tok, [line], decode, CPU)[0] for line in saved["lines"]]
     assert together == alone == saved["expected"]
+
+
+@pytest.mark.parametrize("data", [b"uno\r\ndos\r\n\r\ntres", b"a\r\r\nb\n", b"\xc3\xb1\n\n",
+                                  b"ok\nbad \xc3\x28 byte\n", b"cut \xe2\x82\nfin\n",
+                                  b"cut at the end \xe2\x82"])
+def test_stdin_reads_and_fails_as_the_same_bytes_in_a_file(data, tmp_path, monkeypatch):
+    """Line ends, "\\r", and the error for invalid UTF-8 (its reason too) are the same."""
+    path = tmp_path / "in.txt"
+    path.write_bytes(data)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+    def lines_or_error(read, name):
+        try:
+            return read()
+        except ValueError as exc:
+            return str(exc).replace(name, "NAME")
+    from_file = lines_or_error(lambda: list(read_lines(path)), str(path))
+    assert lines_or_error(lambda: read_input(None), "<stdin>") == from_file
 
 
 def test_checkpoint_file_works_like_its_run_directory(saved, tmp_path, capsys):
