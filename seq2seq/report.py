@@ -19,13 +19,13 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
 from typing import Optional
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from seq2seq.metrics import Score
+from seq2seq.optim import Budget
 from seq2seq.rundir import RunDir
 
 log = logging.getLogger("seq2seq.train")
@@ -33,22 +33,6 @@ log = logging.getLogger("seq2seq.train")
 
 def wants_bar() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
-
-
-@dataclass
-class Budget:
-    """When training ends: after `epochs`, `max_time` seconds or `max_steps`, first met."""
-    epochs: float
-    max_time: Optional[float] = None
-    max_steps: Optional[int] = None
-
-    def fraction(self, progress: float, elapsed: float, step: int) -> float:
-        done = [progress / self.epochs]
-        if self.max_time:
-            done.append(elapsed / self.max_time)
-        if self.max_steps:
-            done.append(step / self.max_steps)
-        return min(max(done), 1.0)
 
 
 class Reporter:

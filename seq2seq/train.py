@@ -33,10 +33,10 @@ from seq2seq.distributed import Ranks
 from seq2seq.hardware import autocast, pick_device, pick_precision
 from seq2seq.metrics import bleu
 from seq2seq.model import TokenLoss, build_model, token_loss
-from seq2seq.optim import build_optimizer, gradients, paper_lr
+from seq2seq.optim import Budget, build_optimizer, gradients, paper_lr
 from seq2seq.prefetch import Prefetcher
 from seq2seq.prepare import prepare
-from seq2seq.report import Budget, Reporter, wants_bar
+from seq2seq.report import Reporter, wants_bar
 from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
 from seq2seq.tokens import PairArrays

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from seq2seq.report import Budget
+from seq2seq.optim import Budget
 
 
 @pytest.mark.parametrize("progress,elapsed,step,expected", [
