@@ -19,7 +19,7 @@ import math
 import os
 import sys
 import time
-from typing import Optional
+from typing import Mapping, Optional
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -88,17 +88,28 @@ class Reporter:
                                f"ppl {ppl:.1f} lr {lr:.3g} {speed:.0f} tok/s ETA {_clock(left)}")
         self.bar.update(0)  # redraws at most every mininterval
 
-    def evaluation(self, *, step: int, epoch: float, elapsed: float, ppl: float,
-                   bleu: Optional[Score]) -> None:
-        log.info("eval epoch %.2f step %d | dev ppl %.2f%s", epoch, step, ppl,
-                 f" | dev {bleu}" if bleu else "")
-        record = {"step": step, "epoch": round(epoch, 4), "elapsed": round(elapsed, 1),
-                  "dev_ppl": ppl}
-        if bleu is not None:
-            record.update(dev_bleu=bleu.score, dev_bleu_signature=bleu.signature)
+    def evaluation(self, *, step: int, epoch: float, elapsed: float,
+                   metrics: Mapping[str, float | Score]) -> None:
+        """After an evaluation: `metrics` by name, e.g. {"ppl": 12.3, "bleu": Score}. A
+        float logs as `dev ppl 12.30` and is recorded as `dev_ppl`; a Score logs as
+        `dev BLEU = 12.34  (signature)` and is recorded as `dev_bleu`, `dev_bleu_signature`."""
+        record: dict = {"step": step, "epoch": epoch, "elapsed": round(elapsed, 1)}
+        shown = []
+        for name, value in metrics.items():
+            if isinstance(value, Score):
+                record[f"dev_{name}"] = value.score
+                record[f"dev_{name}_signature"] = value.signature
+                shown.append(f"dev {value}")
+            else:
+                record[f"dev_{name}"] = value
+                shown.append(f"dev {name} {value:.2f}")
+        log.info("%s", " | ".join([f"eval epoch {epoch:.2f} step {step}", *shown]))
+        self._append(record)
+        self._scalars(step, {f"dev/{name}": record[f"dev_{name}"] for name in metrics})
+
+    def _append(self, record: dict) -> None:
         with open(self.dir.metrics, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
-        self._scalars(step, {"dev/ppl": ppl, **({"dev/bleu": bleu.score} if bleu else {})})
 
     def _scalars(self, step: int, values: dict[str, float]) -> None:
         if self.writer is not None:

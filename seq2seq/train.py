@@ -170,8 +170,8 @@ class Run:
         score = self._dev_bleu() if tc.eval_bleu else None
         self.model.train()
         ppl = math.exp(total / max(tokens, 1))
-        reporter.evaluation(step=self.step, epoch=self.progress, elapsed=self.elapsed, ppl=ppl,
-                            bleu=score)
+        reporter.evaluation(step=self.step, epoch=self.progress, elapsed=self.elapsed,
+                            metrics={"ppl": ppl, **({"bleu": score} if score else {})})
         self._keep_best(score.score if tc.best_metric == "bleu" else -ppl)
 
     def _dev_bleu(self):

@@ -1,8 +1,11 @@
 """What training reports: a live bar on a terminal, plain lines under CI or in a pipe,
-TensorBoard scalars, and an ETA from whichever budget ends first."""
+one metrics.jsonl record per evaluation, TensorBoard scalars, and an ETA from whichever
+budget ends first."""
 from __future__ import annotations
 
 import fcntl
+import json
+import logging
 import os
 import pty
 import shutil
@@ -11,11 +14,15 @@ import subprocess
 import sys
 import termios
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from conftest import run_cli
+from seq2seq import report
+from seq2seq.metrics import Score
 from seq2seq.optim import Budget
+from seq2seq.rundir import RunDir
 
 
 @pytest.mark.parametrize("progress,elapsed,step,expected", [
@@ -27,6 +34,60 @@ from seq2seq.optim import Budget
 def test_the_budget_that_ends_first_sets_the_fraction_done(progress, elapsed, step, expected):
     budget = Budget(epochs=4, max_time=120, max_steps=100)
     assert budget.fraction(progress, elapsed, step) == pytest.approx(expected)
+
+
+class Scalars:
+    """A SummaryWriter that keeps what it is given."""
+
+    def __init__(self):
+        self.added: dict[str, tuple[float, int]] = {}
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        self.added[tag] = (value, step)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def reporter(tmp_path, monkeypatch, caplog):
+    """A Reporter of a run in tmp_path, on a clock that reads 100 s and then what
+    `clock.now` is set to, with its log lines in caplog."""
+    clock = SimpleNamespace(now=100.0)
+    monkeypatch.setattr(report, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    caplog.set_level(logging.INFO, logger="seq2seq.train")
+    r = report.Reporter(RunDir(tmp_path), Budget(epochs=4), log_every=2, bar=False,
+                        tensorboard=False)
+    r.writer, r.clock = Scalars(), clock
+    return r
+
+
+def jsonl(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_an_evaluation_line_and_its_record_hold_the_same_numbers(reporter, tmp_path, caplog):
+    """Translation ({"ppl", "bleu"}) logs and records as before the metrics became a
+    mapping; a language model's {"ppl"} alone, another Score under its own name."""
+    bleu = Score("BLEU", 12.3456, "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0")
+    chrf = Score("chrF", 40.5, "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0")
+    reporter.evaluation(step=400, epoch=1.23456, elapsed=61.26, metrics={"ppl": 12.345,
+                                                                          "bleu": bleu})
+    reporter.evaluation(step=500, epoch=1.5, elapsed=70.0, metrics={"ppl": 40.1})
+    reporter.evaluation(step=600, epoch=1.75, elapsed=80.0, metrics={"ppl": 9.0, "chrf": chrf})
+    assert [r.getMessage() for r in caplog.records] == [
+        "eval epoch %.2f step %d | dev ppl %.2f%s" % (1.23456, 400, 12.345, f" | dev {bleu}"),
+        "eval epoch 1.50 step 500 | dev ppl 40.10",
+        f"eval epoch 1.75 step 600 | dev ppl 9.00 | dev chrF = 40.50  ({chrf.signature})"]
+    assert caplog.records[0].getMessage().endswith(f"dev BLEU = 12.35  ({bleu.signature})")
+    assert jsonl(tmp_path) == [
+        {"step": 400, "epoch": 1.23456, "elapsed": 61.3, "dev_ppl": 12.345,
+         "dev_bleu": 12.3456, "dev_bleu_signature": bleu.signature},
+        {"step": 500, "epoch": 1.5, "elapsed": 70.0, "dev_ppl": 40.1},
+        {"step": 600, "epoch": 1.75, "elapsed": 80.0, "dev_ppl": 9.0, "dev_chrf": 40.5,
+         "dev_chrf_signature": chrf.signature}]
+    assert reporter.writer.added == {"dev/ppl": (9.0, 600), "dev/bleu": (12.3456, 400),
+                                     "dev/chrf": (40.5, 600)}
 
 
 def _smoke(smoke_run, run_dir: Path) -> list[str]:
