@@ -1,11 +1,12 @@
 """What training reports: a live bar on a terminal, plain lines under CI or in a pipe,
-one metrics.jsonl record per evaluation, TensorBoard scalars, and an ETA from whichever
+one metrics.jsonl record per log line, TensorBoard scalars, and an ETA from whichever
 budget ends first."""
 from __future__ import annotations
 
 import fcntl
 import json
 import logging
+import math
 import os
 import pty
 import shutil
@@ -57,13 +58,46 @@ def reporter(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(report, "time", SimpleNamespace(monotonic=lambda: clock.now))
     caplog.set_level(logging.INFO, logger="seq2seq.train")
     r = report.Reporter(RunDir(tmp_path), Budget(epochs=4), log_every=2, bar=False,
-                        tensorboard=False)
+                        tensorboard=False, main=True)
     r.writer, r.clock = Scalars(), clock
     return r
 
 
 def jsonl(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_training_line_and_its_record_hold_the_same_numbers(reporter, tmp_path, caplog):
+    """Two steps summed into one line, in the format the log has always had."""
+    reporter.clock.now = 101.0
+    reporter.step(step=1, progress=0.25, elapsed=1.0, loss=20.0, tokens=10, grad_norm=9.0,
+                  lr=0.7, data_wait=0.5)
+    assert not caplog.records and not (tmp_path / "metrics.jsonl").exists()  # not step 2
+    reporter.clock.now = 104.0
+    reporter.step(step=2, progress=0.5, elapsed=4.04, loss=30.0, tokens=30, grad_norm=3.14159,
+                  lr=0.7, data_wait=1.0)
+    per_token = (20.0 + 30.0) / (10 + 30)  # 40 tokens in the 4 s since the reporter began
+    assert [r.getMessage() for r in caplog.records] == [
+        "epoch %.3f step %d | loss/token %.3f ppl %.2f | lr %.4g | |g| %.2f "
+        "| %.0f tgt tokens/s | data wait %.1f%%" % (0.5, 2, per_token, math.exp(per_token), 0.7,
+                                                    3.14159, 40 / 4, 100 * 1.0 / 4)]
+    assert jsonl(tmp_path) == [{"step": 2, "epoch": 0.5, "elapsed": 4.0,
+                                "train_loss": pytest.approx(per_token),
+                                "train_ppl": pytest.approx(math.exp(per_token)), "lr": 0.7,
+                                "grad_norm": 3.14159, "tokens_per_s": pytest.approx(10.0),
+                                "data_wait": pytest.approx(0.25)}]
+    assert reporter.writer.added["train/loss"] == (pytest.approx(per_token), 2)
+    assert set(reporter.writer.added) == {"train/loss", "train/ppl", "train/lr",
+                                          "train/grad_norm", "train/tokens_per_s",
+                                          "train/data_wait"}
+    # the next line counts from here: its loss, tokens and waiting only
+    reporter.clock.now = 106.0
+    for step in (3, 4):
+        reporter.step(step=step, progress=0.75, elapsed=6.0, loss=2.0, tokens=4,
+                      grad_norm=1.0, lr=0.35, data_wait=1.5)
+    assert jsonl(tmp_path)[-1]["train_loss"] == pytest.approx(0.5)
+    assert jsonl(tmp_path)[-1]["tokens_per_s"] == pytest.approx(4.0)
+    assert jsonl(tmp_path)[-1]["data_wait"] == pytest.approx(0.25)
 
 
 def test_an_evaluation_line_and_its_record_hold_the_same_numbers(reporter, tmp_path, caplog):
@@ -88,6 +122,21 @@ def test_an_evaluation_line_and_its_record_hold_the_same_numbers(reporter, tmp_p
          "dev_chrf_signature": chrf.signature}]
     assert reporter.writer.added == {"dev/ppl": (9.0, 600), "dev/bleu": (12.3456, 400),
                                      "dev/chrf": (40.5, 600)}
+
+
+def test_only_rank_0_writes_records(tmp_path, monkeypatch):
+    """Every rank has a Reporter and logs (the others at WARNING): one writer, one file."""
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    other = report.Reporter(RunDir(tmp_path), Budget(epochs=1), log_every=1, bar=False,
+                            tensorboard=False)
+    other.step(step=1, progress=0.1, elapsed=1.0, loss=1.0, tokens=1, grad_norm=1.0, lr=1.0)
+    assert not (tmp_path / "metrics.jsonl").exists()
+    monkeypatch.setenv("RANK", "0")
+    first = report.Reporter(RunDir(tmp_path), Budget(epochs=1), log_every=1, bar=False,
+                            tensorboard=False)
+    first.step(step=1, progress=0.1, elapsed=1.0, loss=1.0, tokens=1, grad_norm=1.0, lr=1.0)
+    assert [r["step"] for r in jsonl(tmp_path)] == [1]
 
 
 def _smoke(smoke_run, run_dir: Path) -> list[str]:
