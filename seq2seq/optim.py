@@ -1,5 +1,5 @@
-"""The paper's optimisation: the learning-rate schedule, gradient clipping, and one
-gradient computation that is the same on one process or many.
+"""The paper's optimisation: the learning-rate schedule and the budget it may follow,
+gradient clipping, and one gradient computation that is the same on one process or many.
 
 Sutskever et al. 2014, section 3.4: plain SGD at lr 0.7, halved every half epoch after
 5 epochs; the gradient divided by the batch size; if ||g|| > 5, g <- 5 g / ||g||.
@@ -9,6 +9,7 @@ schedule applies to both.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -25,6 +26,25 @@ def paper_lr(epoch: float, *, lr: float, halve_after: float, halve_every: float)
     if epoch < halve_after:
         return lr
     return lr * 0.5 ** (1 + math.floor((epoch - halve_after) / halve_every))
+
+
+@dataclass
+class Budget:
+    """When training ends: after `epochs`, `max_time` seconds or `max_steps`, first met.
+
+    Its `fraction` spent places the lr schedule (optim.schedule_over=budget) and the
+    progress bar's ETA."""
+    epochs: float
+    max_time: Optional[float] = None
+    max_steps: Optional[int] = None
+
+    def fraction(self, progress: float, elapsed: float, step: int) -> float:
+        done = [progress / self.epochs]
+        if self.max_time:
+            done.append(elapsed / self.max_time)
+        if self.max_steps:
+            done.append(step / self.max_steps)
+        return min(max(done), 1.0)
 
 
 def clip_gradients(params: list[torch.nn.Parameter], max_norm: float) -> float:

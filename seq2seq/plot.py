@@ -4,22 +4,21 @@
     seq2seq-plot runs/reversed runs/not_reversed --output ablation.png
 
 Three panels against training steps: training loss per token, dev perplexity and dev BLEU,
-one line per run, read from each run's `train.log` (training) and `metrics.jsonl`
-(evaluations). Needs matplotlib: `pip install seq2seq[plot]`.
+one line per run, read from each run's `metrics.jsonl`: the records the log lines were
+printed from (seq2seq/report.py), never the log's text. Runs written before training
+records were kept there have evaluations only: their training panel stays empty. Needs
+matplotlib: `pip install seq2seq[plot]`.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from seq2seq.cli import run as run_cli
 from seq2seq.rundir import RunDir
-
-TRAIN_LINE = re.compile(r" step (\d+) \| loss/token ([0-9.]+) ")
 
 
 @dataclass
@@ -33,28 +32,23 @@ class Curves:
 def read_curves(run_dir: Path) -> Curves:
     """A run's curves; a resumed run's repeated steps keep the last value."""
     paths = RunDir(run_dir)
-    if not paths.log.is_file():
-        raise FileNotFoundError(f"{paths.log}: no such file (is {run_dir} a run directory?)")
-    train: dict[int, float] = {}
-    for line in paths.log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if m := TRAIN_LINE.search(line):
-            train[int(m.group(1))] = float(m.group(2))
-    ppl: dict[int, float] = {}
-    bleu: dict[int, float] = {}
+    if not paths.metrics.is_file():
+        raise FileNotFoundError(f"{paths.metrics}: no such file "
+                                f"(is {run_dir} a run directory?)")
+    # training records have train_loss, evaluations dev_ppl (and dev_bleu when scored)
+    keys = {"train": "train_loss", "ppl": "dev_ppl", "bleu": "dev_bleu"}
+    points: dict[str, dict[int, float]] = {curve: {} for curve in keys}
     for record in _records(paths.metrics):
-        ppl[record["step"]] = record["dev_ppl"]
-        if "dev_bleu" in record:
-            bleu[record["step"]] = record["dev_bleu"]
-    if not train and not ppl:
-        raise ValueError(f"{paths.log}: no training or evaluation lines yet")
-    return Curves(paths.root.name, sorted(train.items()), sorted(ppl.items()),
-                  sorted(bleu.items()))
+        for curve, key in keys.items():
+            if key in record:
+                points[curve][record["step"]] = record[key]
+    if not points["train"] and not points["ppl"]:
+        raise ValueError(f"{paths.metrics}: no training or evaluation records yet")
+    return Curves(paths.root.name, **{c: sorted(p.items()) for c, p in points.items()})
 
 
 def _records(metrics: Path) -> list[dict]:
-    """The evaluations in metrics.jsonl; a line cut short by a crash is skipped."""
-    if not metrics.is_file():
-        return []
+    """The records in metrics.jsonl; a line cut short by a crash is skipped."""
     records = []
     for line in metrics.read_text(encoding="utf-8", errors="replace").splitlines():
         try:

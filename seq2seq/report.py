@@ -6,7 +6,14 @@
   and the time left, from the time budget or the epochs, whichever ends first. When
   stderr is not a terminal or `CI` is set there is no bar, only the log lines, so
   captured logs hold no carriage-return noise;
-- `metrics.jsonl`: one JSON object per evaluation, for scripts and `seq2seq-plot`;
+- `metrics.jsonl`, for scripts and `seq2seq-plot`: one JSON object per log line, with the
+  numbers the line prints; a training record every `log_every` steps,
+      {"step", "epoch", "elapsed", "train_loss" (per token), "train_ppl", "lr",
+       "grad_norm", "tokens_per_s", "data_wait" (share of the time waiting for batches)}
+  and an evaluation record at each evaluation, "dev_<name>" per dev metric:
+      {"step", "epoch", "elapsed", "dev_ppl", "dev_bleu", "dev_bleu_signature"}
+  (a Score adds its sacrebleu signature; a language model has "dev_ppl" only). Readers
+  tell them apart by "train_loss" and "dev_ppl"; `epoch` is exact, `elapsed` in seconds;
 - TensorBoard scalars in `tensorboard/` when the package is installed
   (`pip install 'seq2seq[tensorboard]'`; `trainer.tensorboard=false` turns it off).
 """
@@ -19,44 +26,43 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from seq2seq.metrics import Score
+from seq2seq.optim import Budget
 from seq2seq.rundir import RunDir
 
 log = logging.getLogger("seq2seq.train")
+
+
+_WHEN = ("step", "epoch", "elapsed")  # the keys every record starts with
+
+
+def train_line(record: dict) -> str:
+    """The log line of a training record: the record is what metrics.jsonl keeps and
+    seq2seq-plot reads; this text is only for people (`data_wait`, a share, as %)."""
+    return ("epoch %.3f step %d | loss/token %.3f ppl %.2f | lr %.4g | |g| %.2f "
+            "| %.0f tgt tokens/s | data wait %.1f%%") % (
+        record["epoch"], record["step"], record["train_loss"], record["train_ppl"],
+        record["lr"], record["grad_norm"], record["tokens_per_s"], 100 * record["data_wait"])
 
 
 def wants_bar() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-@dataclass
-class Budget:
-    """When training ends: after `epochs`, `max_time` seconds or `max_steps`, first met."""
-    epochs: float
-    max_time: Optional[float] = None
-    max_steps: Optional[int] = None
-
-    def fraction(self, progress: float, elapsed: float, step: int) -> float:
-        done = [progress / self.epochs]
-        if self.max_time:
-            done.append(elapsed / self.max_time)
-        if self.max_steps:
-            done.append(step / self.max_steps)
-        return min(max(done), 1.0)
-
-
 class Reporter:
     """Accumulates loss and tokens between log lines; writes every report of a run."""
 
     def __init__(self, run_dir: RunDir, budget: Budget, log_every: int, *,
-                 bar: bool, tensorboard: bool):
+                 bar: bool, tensorboard: bool, main: bool):
+        """`main`: whether this process writes metrics.jsonl (rank 0, as for the log file:
+        every rank has a Reporter)."""
         self.dir, self.budget, self.log_every = run_dir, budget, log_every
+        self.main = main
         self.loss, self.tokens, self.since = 0.0, 0, time.monotonic()
         self.waited_before = 0.0  # seconds waiting for data, up to the last log line
         # postfix as a one-item list: tqdm prints it as is (a string would get ", " before it)
@@ -87,12 +93,14 @@ class Reporter:
         if step % self.log_every:
             return
         waiting = (data_wait - self.waited_before) / seconds  # share of the time, not steps
-        log.info("epoch %.3f step %d | loss/token %.3f ppl %.2f | lr %.4g | |g| %.2f "
-                 "| %.0f tgt tokens/s | data wait %.1f%%", progress, step, per_token, ppl, lr,
-                 grad_norm, speed, 100 * waiting)
-        self._scalars(step, {"train/loss": per_token, "train/ppl": ppl, "train/lr": lr,
-                             "train/grad_norm": grad_norm, "train/tokens_per_s": speed,
-                             "train/data_wait": waiting})
+        record = {"step": step, "epoch": progress, "elapsed": round(elapsed, 1),
+                  "train_loss": per_token, "train_ppl": ppl, "lr": lr, "grad_norm": grad_norm,
+                  "tokens_per_s": speed, "data_wait": waiting}
+        log.info("%s", train_line(record))
+        self._append(record)
+        # train_loss -> train/loss, lr -> train/lr, ...
+        self._scalars(step, {"train/" + key.removeprefix("train_"): value
+                             for key, value in record.items() if key not in _WHEN})
         self.loss, self.tokens, self.since = 0.0, 0, time.monotonic()
         self.waited_before = data_wait
 
@@ -104,17 +112,32 @@ class Reporter:
                                f"ppl {ppl:.1f} lr {lr:.3g} {speed:.0f} tok/s ETA {_clock(left)}")
         self.bar.update(0)  # redraws at most every mininterval
 
-    def evaluation(self, *, step: int, epoch: float, elapsed: float, metrics: dict) -> None:
-        ppl, bleu = metrics["ppl"], metrics.get("bleu")  # (interim: the metrics branch)
-        log.info("eval epoch %.2f step %d | dev ppl %.2f%s", epoch, step, ppl,
-                 f" | dev {bleu}" if bleu else "")
-        record = {"step": step, "epoch": round(epoch, 4), "elapsed": round(elapsed, 1),
-                  "dev_ppl": ppl}
-        if bleu is not None:
-            record.update(dev_bleu=bleu.score, dev_bleu_signature=bleu.signature)
-        with open(self.dir.metrics, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        self._scalars(step, {"dev/ppl": ppl, **({"dev/bleu": bleu.score} if bleu else {})})
+    def evaluation(self, *, step: int, epoch: float, elapsed: float,
+                   metrics: Mapping[str, float | Score]) -> None:
+        """After an evaluation: `metrics` by name, e.g. {"ppl": 12.3, "bleu": Score}. A
+        float logs as `dev ppl 12.30` and is recorded as `dev_ppl`; a Score logs as
+        `dev BLEU = 12.34  (signature)` and is recorded as `dev_bleu`, `dev_bleu_signature`."""
+        record: dict = {"step": step, "epoch": epoch, "elapsed": round(elapsed, 1)}
+        shown = []
+        for name, value in metrics.items():
+            if isinstance(value, Score):
+                record[f"dev_{name}"] = value.score
+                record[f"dev_{name}_signature"] = value.signature
+                shown.append(f"dev {value}")
+            else:
+                record[f"dev_{name}"] = value
+                shown.append(f"dev {name} {value:.2f}")
+        log.info("%s", " | ".join([f"eval epoch {epoch:.2f} step {step}", *shown]))
+        self._append(record)
+        self._scalars(step, {f"dev/{name}": record[f"dev_{name}"] for name in metrics})
+
+    def _append(self, record: dict) -> None:
+        """One line of metrics.jsonl, from the main process only (each rank has a Reporter).
+        A step whose |g| overflowed (fp16) writes JSON's common extension `Infinity`, as
+        `NaN` for a loss gone wrong: Python's json reads both, strict parsers do not."""
+        if self.main:
+            with open(self.dir.metrics, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
 
     def _scalars(self, step: int, values: dict[str, float]) -> None:
         if self.writer is not None:

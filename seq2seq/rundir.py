@@ -3,7 +3,8 @@
     runs/demo/
       config.yaml              the resolved config the run trained with
       train.log                the log, as printed
-      metrics.jsonl            one JSON object per evaluation (step, epoch, dev ppl, BLEU)
+      metrics.jsonl            one JSON object per log line: training (train_loss, lr, ...)
+                               and evaluation (dev_ppl, dev_bleu + signature; report.py)
       spm/src.model            the sentencepiece models (copied from the prepared data)
       spm/tgt.model
       checkpoints/last.pt      the latest state: running the same command resumes from it

@@ -32,11 +32,11 @@ from seq2seq.data import Batch
 from seq2seq.distributed import Ranks
 from seq2seq.hardware import autocast, pick_device, pick_precision
 from seq2seq.model import build_model, upgrade_weights
-from seq2seq.optim import build_optimizer, gradients, paper_lr
+from seq2seq.optim import Budget, build_optimizer, gradients, paper_lr
 from seq2seq.prefetch import Prefetcher
 from seq2seq.prepare import prepare
 from seq2seq.prepared import PreparedDir
-from seq2seq.report import Budget, Reporter, wants_bar
+from seq2seq.report import Reporter, wants_bar
 from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
 from seq2seq.tasks import DevSet, Objective, build_task
@@ -228,7 +228,7 @@ def train(cfg: TrainConfig, ranks: Ranks = Ranks()) -> Run:
     run.resume()
     tc = cfg.trainer
     reporter = Reporter(run.paths, run.budget, tc.log_every, bar=ranks.main and wants_bar(),
-                        tensorboard=ranks.main and tc.tensorboard)
+                        tensorboard=ranks.main and tc.tensorboard, main=ranks.main)
     with reporter.active(), signals_as_requests() as received:
         _loop(run, reporter, received)
     return run

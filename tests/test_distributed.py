@@ -2,6 +2,7 @@
 parameters as one process with the whole batch, and the real training command works."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -65,6 +66,8 @@ def test_torchrun_trains_with_one_log_and_one_checkpoint_and_resumes(smoke_run, 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resumed from" in (run_dir / "train.log").read_text()
     assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["step"] == 8
+    records = map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+    assert [r["step"] for r in records if "train_loss" in r] == [2, 4, 6, 8]  # rank 0's only
     # a run saved by two processes is not resumed by one: the data order would differ
     result = run_cli("seq2seq-train", *args[2:], "trainer.max_steps=10", cwd=tmp_path)
     assert result.returncode == 1 and "saved by 2 processes, resumed with 1" in result.stderr

@@ -1,34 +1,97 @@
-"""seq2seq-plot: curves read back from train.log and metrics.jsonl, and a PNG written."""
+"""seq2seq-plot: curves read back from metrics.jsonl (never from train.log's text), and a
+PNG written; the log lines and the records they were printed from agree."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 
 from conftest import run_cli
 from seq2seq.plot import read_curves
 
-
-def test_curves_are_the_logged_values(smoke_run):
-    log = (smoke_run["run_dir"] / "train.log").read_text()
-    curves = read_curves(smoke_run["run_dir"])
-    logged = [(int(s), float(v)) for s, v in re.findall(r"step (\d+) \| loss/token ([0-9.]+)", log)]
-    assert curves.train == logged and len(logged) >= 3
-    evals = re.findall(r"eval epoch [0-9.]+ step (\d+) \| dev ppl ([0-9.]+) \| dev BLEU = ([0-9.]+)",
-                       log)
-    assert [(s, round(p, 2)) for s, p in curves.ppl] == [(int(s), float(p)) for s, p, _ in evals]
-    assert [(s, round(b, 2)) for s, b in curves.bleu] == [(int(s), float(b)) for s, _, b in evals]
+# The log lines as they read before metrics.jsonl held training records (issue 19): the
+# text must not change under people's scripts and greps.
+TRAIN_LINE = ("epoch %.3f step %d | loss/token %.3f ppl %.2f | lr %.4g | |g| %.2f "
+              "| %.0f tgt tokens/s | data wait %.1f%%")
+EVAL_LINE = "eval epoch %.2f step %d | dev ppl %.2f | dev BLEU = %.2f  (%s)"
 
 
-def test_metrics_jsonl_holds_one_object_per_evaluation(smoke_run):
-    records = [json.loads(line) for line in
-               (smoke_run["run_dir"] / "metrics.jsonl").read_text().splitlines()]
-    log = (smoke_run["run_dir"] / "train.log").read_text()
-    assert len(records) == log.count(" eval epoch ") >= 1
-    assert [r["step"] for r in records] == sorted(r["step"] for r in records)
-    for r in records:
-        assert r["dev_bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
-        assert r["dev_ppl"] > 1 and r["epoch"] > 0
+def records(run_dir) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def messages(run_dir) -> list[str]:
+    """train.log without its timestamps (`2024-05-01 12:00:00,123 message`)."""
+    return [line.split(" ", 2)[2] for line in (run_dir / "train.log").read_text().splitlines()]
+
+
+def test_each_log_line_prints_its_record(smoke_run):
+    """The training and evaluation lines of train.log are, in order, the records of
+    metrics.jsonl in the old format: the same numbers, byte for byte."""
+    train = [r for r in records(smoke_run["run_dir"]) if "train_loss" in r]
+    evals = [r for r in records(smoke_run["run_dir"]) if "dev_ppl" in r]
+    assert len(train) >= 3 and len(evals) >= 1
+    assert len(train) + len(evals) == len(records(smoke_run["run_dir"]))
+    logged = messages(smoke_run["run_dir"])
+    assert [m for m in logged if " | loss/token " in m] == [
+        TRAIN_LINE % (r["epoch"], r["step"], r["train_loss"], r["train_ppl"], r["lr"],
+                      r["grad_norm"], r["tokens_per_s"], 100 * r["data_wait"]) for r in train]
+    assert [m for m in logged if m.startswith("eval epoch ")] == [
+        EVAL_LINE % (r["epoch"], r["step"], r["dev_ppl"], r["dev_bleu"], r["dev_bleu_signature"])
+        for r in evals]
+
+
+def test_metrics_jsonl_holds_a_record_per_log_line(smoke_run):
+    all_records = records(smoke_run["run_dir"])
+    assert [r["step"] for r in all_records] == sorted(r["step"] for r in all_records)
+    for r in all_records:
+        assert r["epoch"] > 0 and r["elapsed"] >= 0
+        if "dev_ppl" in r:  # an evaluation: the keys it always had
+            assert set(r) == {"step", "epoch", "elapsed", "dev_ppl", "dev_bleu",
+                              "dev_bleu_signature"}
+            assert r["dev_bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+            assert r["dev_ppl"] > 1
+        else:
+            assert set(r) == {"step", "epoch", "elapsed", "train_loss", "train_ppl", "lr",
+                              "grad_norm", "tokens_per_s", "data_wait"}
+            assert r["train_ppl"] > 1 and r["tokens_per_s"] > 0 and 0 <= r["data_wait"] <= 1
+
+
+def test_curves_are_the_records_whatever_train_log_holds(smoke_run, tmp_path):
+    want = records(smoke_run["run_dir"])
+    train = [(r["step"], r["train_loss"]) for r in want if "train_loss" in r]
+    ppl = [(r["step"], r["dev_ppl"]) for r in want if "dev_ppl" in r]
+    bleu = [(r["step"], r["dev_bleu"]) for r in want if "dev_bleu" in r]
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run["run_dir"], run)
+    for log in (None, "garbage\n\x00\xff epoch 9 step 999 | loss/token 0.001 ppl 1.00\n"):
+        if log is None:
+            (run / "train.log").unlink()
+        else:
+            (run / "train.log").write_text(log)
+        curves = read_curves(run)
+        assert (curves.train, curves.ppl, curves.bleu) == (train, ppl, bleu)
+
+
+def test_a_resumed_run_keeps_the_last_value_of_a_step(tmp_path):
+    """Steps logged again after a resume, an old run's evaluations-only file, a line cut
+    short by a crash: the last record of each step counts, the rest are skipped."""
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = [{"step": 2, "epoch": 0.1, "elapsed": 1.0, "train_loss": 5.0},
+             {"step": 4, "epoch": 0.2, "elapsed": 2.0, "train_loss": 4.0},
+             {"step": 4, "epoch": 0.2, "elapsed": 2.5, "dev_ppl": 50.0},  # no BLEU scored
+             # stopped before last.pt was written at step 4: resumed from step 2
+             {"step": 4, "epoch": 0.2, "elapsed": 3.0, "train_loss": 3.5},
+             {"step": 4, "epoch": 0.2, "elapsed": 3.5, "dev_ppl": 40.0, "dev_bleu": 1.5,
+              "dev_bleu_signature": "nrefs:1"}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines)
+                                       + '{"step": 6, "train_lo')
+    curves = read_curves(run)
+    assert curves.train == [(2, 5.0), (4, 3.5)]
+    assert curves.ppl == [(4, 40.0)] and curves.bleu == [(4, 1.5)]
+    (run / "metrics.jsonl").write_text(json.dumps(lines[2]) + "\n")  # before training records
+    curves = read_curves(run)
+    assert curves.train == [] and curves.ppl == [(4, 50.0)] and curves.bleu == []
 
 
 def test_plot_writes_a_png_of_several_runs(smoke_run, tmp_path):
@@ -38,10 +101,17 @@ def test_plot_writes_a_png_of_several_runs(smoke_run, tmp_path):
     result = run_cli("seq2seq-plot", smoke_run["run_dir"], other, "--output", out, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
-    result = run_cli("seq2seq-plot", tmp_path / "nothing", cwd=tmp_path)
+    nothing = tmp_path / "nothing"
+    result = run_cli("seq2seq-plot", nothing, cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.strip() == (f"seq2seq-plot: error: {tmp_path / 'nothing' / 'train.log'}: "
-                                      f"no such file (is {tmp_path / 'nothing'} a run directory?)")
+    assert result.stderr.strip() == (f"seq2seq-plot: error: {nothing / 'metrics.jsonl'}: "
+                                     f"no such file (is {nothing} a run directory?)")
+    nothing.mkdir()
+    (nothing / "metrics.jsonl").write_text('{"step": 2, "tra')  # cut short before its end
+    result = run_cli("seq2seq-plot", nothing, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"seq2seq-plot: error: {nothing / 'metrics.jsonl'}: "
+                                     "no training or evaluation records yet")
 
 
 def test_a_run_with_no_curve_yet_plots_without_warnings(tmp_path):
