@@ -15,16 +15,18 @@ from pathlib import Path
 
 from seq2seq import checkpoint
 from seq2seq.cli import run as run_cli
+from seq2seq.model import upgrade_weights
 from seq2seq.rundir import RunDir
 
 
 def average(paths: list[Path]) -> dict:
     """The newest checkpoint's payload, with every parameter the mean over `paths`."""
     payloads = [checkpoint.load(p) for p in paths]
-    first = payloads[0]["model"]
+    # a run resumed across issue 19 holds checkpoints in both namings: one for all
+    models = [upgrade_weights(payload["model"]) for payload in payloads]
+    first = models[0]
     total = {name: t.double() for name, t in first.items()}  # float64: K copies average exactly
-    for path, payload in zip(paths[1:], payloads[1:]):
-        model = payload["model"]
+    for path, model in zip(paths[1:], models[1:]):
         if model.keys() != first.keys() or any(model[k].shape != first[k].shape for k in first):
             raise ValueError(f"{path}: a checkpoint of another model shape than {paths[0]}")
         for name, tensor in model.items():

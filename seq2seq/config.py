@@ -20,13 +20,19 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from seq2seq.checks import check_decode, validate  # noqa: F401 (the config's API)
-from seq2seq.schema import (DECODE_PRECISIONS, NO_ENCODER, TASKS, TEXT_ENCODER,  # noqa: F401
+from seq2seq.checks import check_decode, validate
+from seq2seq.schema import (DECODE_PRECISIONS, NO_ENCODER, TASKS, TEXT_ENCODER,
                             TRAIN_PRECISIONS, ConfigError, DataConfig, DecodeConfig,
                             DecoderConfig, EncoderConfig, ModelConfig, OptimConfig,
                             TokenizerConfig, TrainConfig, TrainerConfig)
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# The config's names in one place: the schema's and checks' are re-exported from here.
+__all__ = ["CONF_DIR", "ConfigError", "DataConfig", "DecodeConfig", "DecoderConfig",
+           "EncoderConfig", "ModelConfig", "OptimConfig", "TokenizerConfig", "TrainConfig",
+           "TrainerConfig", "DECODE_PRECISIONS", "NO_ENCODER", "TASKS", "TEXT_ENCODER",
+           "TRAIN_PRECISIONS", "check_decode", "cli_config", "config_from_dict",
+           "config_to_dict", "load_config", "register", "upgrade", "validate"]
 
 
 def register() -> None:

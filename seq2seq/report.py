@@ -26,7 +26,7 @@ import math
 import os
 import sys
 import time
-from typing import Mapping, Optional
+from typing import Mapping
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm

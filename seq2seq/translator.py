@@ -21,7 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from seq2seq import checkpoint
-from seq2seq.config import ConfigError, DecodeConfig, TrainConfig, check_decode, config_from_dict
+from seq2seq.config import DecodeConfig, TrainConfig, check_decode, config_from_dict
 from seq2seq.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.hardware import autocast, pick_device, pick_precision
 from seq2seq.model import build_model, upgrade_weights

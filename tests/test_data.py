@@ -14,7 +14,7 @@ from seq2seq.config import DataConfig
 from seq2seq.data import collate, encode, id_chunks, length_filter, load_split, make_batches
 from seq2seq.tokenizer import BOS, EOS, PAD
 
-from conftest import CORPUS, corpus_lines, write_lines
+from conftest import corpus_lines, write_lines
 
 # ------------------------------------------------------------------ loading splits
 def _local(tmp_path, n_src=4, n_tgt=4, xz=False) -> DataConfig:

@@ -196,7 +196,7 @@ def test_checkpoint_of_another_vocabulary_is_named(smoke_run, tmp_path):
     shutil.copy(tmp_path / "other.model", run_dir / "spm" / "tgt.model")
     result = cli("seq2seq-translate", run_dir, stdin=b"hola\n", cwd=tmp_path)
     error_line(result, "seq2seq-translate", str(run_dir / "checkpoints" / "best.pt"),
-               "another model shape or vocabulary", "tgt_emb.weight", "(200, 16)", "(150, 16)")
+               "another model shape or vocabulary", "decoder.embed.weight", "(200, 16)", "(150, 16)")
 
 
 def test_resuming_with_another_model_shape_is_named(smoke_run, tmp_path):

@@ -36,3 +36,30 @@ def test_an_ensemble_of_old_runs_translates_as_it_did():
 def test_an_old_language_model_samples_as_it_did():
     assert cli("sample", str(OLD / "lm"), "--n", "4", "--seed", "3", "--temperature", "0.9"
                ) == (OLD / "lm" / "expected.sample").read_text()
+
+
+def test_an_old_checkpoint_averages_with_a_new_one_of_the_same_weights(tmp_path):
+    """A run resumed across the renaming keeps checkpoints in both namings; the average of
+    an old checkpoint and the same weights saved today is those weights, and translates
+    as the old run did."""
+    import shutil
+
+    import torch
+
+    from seq2seq import checkpoint
+    from seq2seq.average import average
+    from seq2seq.model import upgrade_weights
+
+    run = tmp_path / "paper"
+    shutil.copytree(OLD / "paper", run)
+    old = run / "checkpoints" / "best.pt"
+    payload = checkpoint.load(old)
+    assert "tgt_emb.weight" in payload["model"]  # written before the parts were split
+    new = run / "checkpoints" / "renamed.pt"
+    checkpoint.save(dict(payload, model=upgrade_weights(payload["model"])), new)
+    mean = average([old, new])
+    for name, tensor in upgrade_weights(payload["model"]).items():
+        torch.testing.assert_close(mean["model"][name], tensor, rtol=0, atol=1e-7)
+    checkpoint.save(mean, run / "checkpoints" / "best.pt")
+    assert cli("translate", str(run), "--input", str(OLD / "input.es"), "--beam-size", "3",
+               "--nbest", "3") == (OLD / "paper" / "expected.nbest").read_text()
