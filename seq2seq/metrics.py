@@ -39,3 +39,34 @@ def _check(hyps: list[str], refs: list[list[str]]) -> None:
         if len(ref) != len(hyps):
             raise ValueError(f"reference {i + 1} has {len(ref)} lines, "
                              f"hypotheses have {len(hyps)}")
+
+
+@dataclass
+class LabelScores:
+    """Accuracy, macro-F1 (the mean over labels of each label's F1, so a rare label counts
+    as much as a frequent one) and the confusion matrix (row: gold label, column: predicted)."""
+    accuracy: float  # percent
+    macro_f1: float  # percent
+    labels: list[str]
+    confusion: list[list[int]]
+
+    def __str__(self) -> str:
+        return f"accuracy = {self.accuracy:.2f}  macro-F1 = {self.macro_f1:.2f}"
+
+
+def label_scores(predicted: list[str], gold: list[str], labels: list[str]) -> LabelScores:
+    """Scores of predicted labels against gold ones, over the label set `labels`."""
+    if len(predicted) != len(gold):
+        raise ValueError(f"{len(predicted)} predictions for {len(gold)} gold labels")
+    index = {label: i for i, label in enumerate(labels)}
+    confusion = [[0] * len(labels) for _ in labels]
+    for p, g in zip(predicted, gold):
+        confusion[index[g]][index[p]] += 1
+    f1 = []
+    for i in range(len(labels)):
+        tp = confusion[i][i]
+        predicted_i, gold_i = sum(row[i] for row in confusion), sum(confusion[i])
+        f1.append(2 * tp / (predicted_i + gold_i) if predicted_i + gold_i else 0.0)
+    correct = sum(confusion[i][i] for i in range(len(labels)))
+    return LabelScores(100 * correct / max(len(gold), 1), 100 * sum(f1) / max(len(f1), 1),
+                       list(labels), confusion)

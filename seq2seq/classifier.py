@@ -1,0 +1,61 @@
+"""Many-to-one: a sequence encoder and a classification head, one score per label.
+
+    Source --SequenceEncoder--> State --ClassifierHead--> pooled sentence vector --> linear
+                                        final: the top layer's final state (the textbook)
+                                        mean | max: over every position's top state (masked)
+
+The encoder is the translation model's own part (encoders.py): the same embedding and
+stacked RNN, one or two directions, so a language model's trained layers can start it.
+The head is the part that reads the encoder's state, where a translation model has its
+decoder.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from seq2seq.recurrent import State
+from seq2seq.sources import Source
+
+POOLINGS = ("final", "mean", "max")
+
+
+class ClassifierHead(nn.Module):
+    """An encoder's state -> label scores (B, C). Padding never reaches the pooled vector:
+    `final` is the state after each sentence's last real position, `mean` and `max` see
+    only real positions (the mask)."""
+
+    def __init__(self, pooling: str, hidden_dim: int, labels: int, dropout: float):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling: {' | '.join(POOLINGS)} (got {pooling})")
+        self.pooling, self.drop = pooling, nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_dim, labels)
+
+    @property
+    def reads_memory(self) -> bool:
+        """mean and max pool over every position's state; final needs only the last."""
+        return self.pooling != "final"
+
+    def forward(self, state: State) -> torch.Tensor:
+        if self.pooling == "final":
+            pooled = state.h[-1]  # (B, H): the top layer
+        else:
+            mask = state.mask.unsqueeze(-1)  # (B, S, 1)
+            if self.pooling == "mean":
+                pooled = (state.memory * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, H)
+            else:
+                pooled = state.memory.masked_fill(~mask, float("-inf")).amax(1)
+        return self.out(self.drop(pooled))  # (B, C)
+
+
+class Classifier(nn.Module):
+    """Any encoder (`forward(source, memory) -> State`) with a head that reads its state."""
+
+    def __init__(self, encoder: nn.Module, head: ClassifierHead):
+        super().__init__()
+        self.encoder, self.head = encoder, head
+
+    def forward(self, src: Source) -> torch.Tensor:
+        """(B, C) unnormalised label scores of each source row."""
+        return self.head(self.encoder(src, memory=self.head.reads_memory))

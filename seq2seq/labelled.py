@@ -1,0 +1,114 @@
+"""Labelled text, the data of a classifier: a text and its label, read from
+
+    <dir>/<split>.tsv | .csv | .jsonl  (plain or .xz)   a text column and a label column,
+                                                         named by a header (tsv, csv) or keys
+    <dir>/<split>/<label>/*.txt                          one text a file, its folder the label
+                                                         (the aclImdb layout: train/pos/1_7.txt)
+
+Every reader yields (where, text, label), `where` naming the file and line (or the file) for
+errors. Bad input stops with one line naming it: a missing column, an empty text, a label
+that training never saw. Labels are names as written ("pos", "4"); the label set is the
+training split's, sorted, and a run keeps it in its labels.txt.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Iterator
+
+from seq2seq.textfile import read_lines
+
+TABLES = (".tsv", ".csv", ".jsonl")
+Example = tuple[str, str, str]  # (where, text, label)
+
+
+def find_labelled(directory: Path, split: str) -> Path:
+    """`<dir>/<split>.{tsv,csv,jsonl}[.xz]`, or the folder `<dir>/<split>/`."""
+    for suffix in TABLES:
+        for name in (f"{split}{suffix}", f"{split}{suffix}.xz"):
+            if (directory / name).is_file():
+                return directory / name
+    if (directory / split).is_dir():
+        return directory / split
+    raise FileNotFoundError(f"{directory / split}: no such labelled file "
+                            f"({', '.join(TABLES)}, plain or .xz) nor folder of label folders")
+
+
+def read_labelled(path: Path, text_column: str, label_column: str) -> Iterator[Example]:
+    """Every example of a table file or a folder of label folders, in order."""
+    if path.is_dir():
+        yield from _folders(path)
+    elif path.name.removesuffix(".xz").endswith(".jsonl"):
+        yield from _jsonl(path, text_column, label_column)
+    else:
+        yield from _table(path, text_column, label_column)
+
+
+def _table(path: Path, text_column: str, label_column: str) -> Iterator[Example]:
+    # TSV: fields never quoted (a text may hold quotes); CSV: quoted as csv writes it. One
+    # record a line: a quoted field spanning lines is not read.
+    tsv = path.name.removesuffix(".xz").endswith(".tsv")
+    dialect = dict(delimiter="\t", quoting=csv.QUOTE_NONE) if tsv else dict(delimiter=",")
+    lines = read_lines(path)  # UTF-8 checked, line by line
+    header = next(lines, None)
+    if header is None:
+        raise ValueError(f"{path}: empty (a header line naming the columns comes first)")
+    names = next(csv.reader([header], **dialect))
+    for column in (text_column, label_column):
+        if column not in names:
+            raise ValueError(f"{path}:1: no column '{column}' (columns: {', '.join(names)})")
+    text_at, label_at = names.index(text_column), names.index(label_column)
+    for number, line in enumerate(lines, start=2):
+        row = next(csv.reader(io.StringIO(line), **dialect), [])
+        if len(row) != len(names):
+            raise ValueError(f"{path}:{number}: {len(row)} fields, the header has {len(names)}")
+        yield _checked(f"{path}:{number}", row[text_at], row[label_at], text_column)
+
+
+def _jsonl(path: Path, text_column: str, label_column: str) -> Iterator[Example]:
+    for number, line in enumerate(read_lines(path), start=1):
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}: not JSON ({exc.msg})") from None
+        for column in (text_column, label_column):
+            if not isinstance(record, dict) or column not in record:
+                raise ValueError(f"{where}: no key '{column}'")
+        yield _checked(where, str(record[text_column]), str(record[label_column]), text_column)
+
+
+def _folders(root: Path) -> Iterator[Example]:
+    """<root>/<label>/*.txt, labels and files in sorted order."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    if not folders:
+        raise ValueError(f"{root}: no label folders (<label>/*.txt)")
+    for folder in folders:
+        for file in sorted(folder.glob("*.txt")):
+            text = " ".join(" ".join(read_lines(file)).split())  # one line, spaces made one
+            yield _checked(str(file), text, folder.name, "the file")
+
+
+def _checked(where: str, text: str, label: str, text_column: str) -> Example:
+    if not text.strip():
+        raise ValueError(f"{where}: empty text in {text_column!r}")
+    if not label.strip():
+        raise ValueError(f"{where}: empty label")
+    return where, text, label.strip()
+
+
+def label_set(examples: list[Example]) -> list[str]:
+    """The training split's labels, sorted (numbers by value: "2" before "10")."""
+    names = {label for _, _, label in examples}
+    return sorted(names, key=lambda n: (0, int(n), n) if n.lstrip("-").isdigit() else (1, 0, n))
+
+
+def check_labels(examples: list[Example], labels: list[str]) -> None:
+    """Dev and test may use only labels training saw: the first other one, named."""
+    known = set(labels)
+    for where, _, label in examples:
+        if label not in known:
+            raise ValueError(f"{where}: label {label!r} is not one of the training labels "
+                             f"({', '.join(labels)})")
