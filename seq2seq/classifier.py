@@ -59,3 +59,36 @@ class Classifier(nn.Module):
     def forward(self, src: Source) -> torch.Tensor:
         """(B, C) unnormalised label scores of each source row."""
         return self.head(self.encoder(src, memory=self.head.reads_memory))
+
+
+def lm_encoder_weights(lm_weights: dict[str, torch.Tensor], encoder: nn.Module,
+                       where: str) -> dict[str, torch.Tensor]:
+    """ULMFiT's start: a language model's embedding and recurrent layers (its decoder's
+    `embed` and `rnn`) as a one-way sequence encoder's, ready for
+    `encoder.load_state_dict(..., strict=False)`. One line naming `where` and the tensor if a
+    size differs (another vocabulary, width or depth). A bidirectional encoder cannot take
+    them: its upper layers read both directions, a language model's one."""
+    if getattr(encoder.rnn, "bidirectional", False):
+        raise ValueError(f"{where}: a language model reads one way; a bidirectional encoder's "
+                         "upper layers read both (start a one-way encoder from it)")
+    own = encoder.state_dict()
+    out = {}
+    for name, tensor in lm_weights.items():
+        for lm_prefix, prefix in (("decoder.embed.", "embed."), ("decoder.rnn.", "rnn.")):
+            if name.startswith(lm_prefix):
+                target = prefix + name[len(lm_prefix):]
+                if target not in own:
+                    raise ValueError(f"{where}: the language model's '{name}' has no place in "
+                                     f"this encoder (more layers than it has?)")
+                if own[target].shape != tensor.shape:
+                    raise ValueError(f"{where}: the language model's '{name}' is "
+                                     f"{tuple(tensor.shape)}, this encoder's '{target}' is "
+                                     f"{tuple(own[target].shape)} (another vocabulary or size)")
+                out[target] = tensor
+    if not out:
+        raise ValueError(f"{where}: not a language model (no decoder.embed / decoder.rnn)")
+    missing = [n for n in own if n.startswith("rnn.") and n not in out]
+    if missing:
+        raise ValueError(f"{where}: the language model has fewer layers than this encoder "
+                         f"('{missing[0]}' missing)")
+    return out

@@ -99,3 +99,43 @@ def test_a_label_never_predicted_has_f1_zero_not_an_error():
     s = label_scores(["a", "a", "a"], ["a", "b", "a"], ["a", "b"])
     assert s.accuracy == pytest.approx(200 / 3) and s.confusion == [[2, 0], [1, 0]]
     assert s.macro_f1 == pytest.approx(100 * (0.8 + 0.0) / 2)
+
+
+def _lm(layers: int = 2, hidden_dim: int = 16, vocab: int = 12):
+    from seq2seq.model import build_model
+    torch.manual_seed(3)
+    return build_model(model_config(encoder="none", layers=layers, hidden_dim=hidden_dim),
+                       1, vocab)
+
+
+def test_a_language_model_s_layers_start_the_encoder_exactly():
+    from seq2seq.classifier import lm_encoder_weights
+    lm, model = _lm(), classifier("final")
+    weights = lm_encoder_weights(lm.state_dict(), model.encoder, "runs/lm")
+    model.encoder.load_state_dict(weights, strict=False)
+    got = model.encoder.state_dict()
+    assert got.keys() == weights.keys()  # every encoder tensor comes from the LM
+    assert torch.equal(got["embed.weight"], lm.decoder.embed.weight)
+    for name, tensor in lm.decoder.rnn.state_dict().items():
+        assert torch.equal(got[f"rnn.{name}"], tensor), name
+
+
+def test_a_bidirectional_encoder_is_not_started_from_a_language_model():
+    from seq2seq.classifier import lm_encoder_weights
+    with pytest.raises(ValueError, match=r"^runs/lm: a language model reads one way; a "
+                                         r"bidirectional encoder's upper layers read both"):
+        lm_encoder_weights(_lm().state_dict(), classifier("final", encoder="birnn").encoder,
+                           "runs/lm")
+
+
+@pytest.mark.parametrize("lm_args,message", [
+    (dict(vocab=20), r"runs/lm: the language model's 'decoder.embed.weight' is \(20, 8\), "
+                     r"this encoder's 'embed.weight' is \(12, 8\) \(another vocabulary"),
+    (dict(hidden_dim=32), r"'decoder.rnn.weight_ih_l0' is \(128, 8\)"),
+    (dict(layers=3), r"'decoder.rnn.weight_ih_l2' has no place in this encoder"),
+    (dict(layers=1), r"fewer layers than this encoder \('rnn.weight_ih_l1' missing\)"),
+])
+def test_a_language_model_that_does_not_fit_is_named(lm_args, message):
+    from seq2seq.classifier import lm_encoder_weights
+    with pytest.raises(ValueError, match=message):
+        lm_encoder_weights(_lm(**lm_args).state_dict(), classifier("final").encoder, "runs/lm")
