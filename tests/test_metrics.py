@@ -78,3 +78,37 @@ def test_score_cli_mismatched_lines_is_one_line_error(refs, tmp_path, capsys):
     assert exc.value.code != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "ref" in err[0] and "30" in err[0] and "29" in err[0]
+
+
+def test_score_classify_prints_accuracy_macro_f1_and_the_confusion(tmp_path):
+    """Against a plain labels file and against a labelled table: the same numbers."""
+    gold = ["a", "a", "a", "b", "b", "c"]
+    (tmp_path / "hyp").write_text("a\na\nb\nb\nc\nc\n")
+    (tmp_path / "ref").write_text("".join(g + "\n" for g in gold))
+    (tmp_path / "ref.tsv").write_text("text\tlabel\n" + "".join(f"t{i}\t{g}\n"
+                                                                for i, g in enumerate(gold)))
+    outs = []
+    for ref in ("ref", "ref.tsv"):
+        result = run_cli("seq2seq-score", "--task", "classify", tmp_path / "hyp",
+                         tmp_path / ref, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        outs.append(result.stdout)
+    assert outs[0] == outs[1]
+    lines = outs[0].splitlines()
+    assert lines[0] == f"accuracy = {100 * 4 / 6:.2f}  macro-F1 = {100 * (0.8 + 0.5 + 2 / 3) / 3:.2f}"
+    assert [line.split() for line in lines[1:]] == [["a", "b", "c"], ["a", "2", "1", "0"],
+                                                    ["b", "0", "1", "1"], ["c", "0", "0", "1"]]
+
+
+def test_score_classify_names_a_count_mismatch_and_an_empty_label(tmp_path):
+    (tmp_path / "hyp").write_text("a\n\nb\n")
+    (tmp_path / "ref").write_text("a\nb\n")
+    result = run_cli("seq2seq-score", "--task", "classify", tmp_path / "hyp", tmp_path / "ref",
+                     cwd=tmp_path)
+    assert result.returncode != 0 and result.stderr.strip().endswith("hyp:2: empty label")
+    (tmp_path / "hyp").write_text("a\nb\nb\n")
+    result = run_cli("seq2seq-score", "--task", "classify", tmp_path / "hyp", tmp_path / "ref",
+                     cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().endswith("ref has 2 labels but " + str(tmp_path / "hyp") +
+                                          " has 3")
