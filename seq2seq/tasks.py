@@ -106,8 +106,8 @@ class Translation(LanguageModelling):
     def evaluate(self, model: nn.Module, dev: DevSet, device: torch.device) -> Evaluation:
         ppl = perplexity(model, dev, device)
         n = self.eval_max_sentences or len(dev.src)
-        with torch.no_grad():
-            hyps = Translator(model, self.tokenizer, self.decode, device).translate(dev.src[:n])
+        # the Translator searches under inference mode itself
+        hyps = Translator(model, self.tokenizer, self.decode, device).translate(dev.src[:n])
         score = bleu(hyps, [dev.ref[:n]])
         return Evaluation({"ppl": ppl, "bleu": score}, best_value=score.score,
                           predictions=hyps)
