@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import importlib
 
-from seq2seq.schema import (DECODE_PRECISIONS, NO_ENCODER, TASKS, TRAIN_PRECISIONS,
-                            ConfigError, DecodeConfig, TrainConfig)
+from seq2seq.schema import (CLASSIFIER_HEAD, DECODE_PRECISIONS, NO_ENCODER, POOLINGS, TASKS,
+                            TRAIN_PRECISIONS, ConfigError, DecodeConfig, TrainConfig)
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -43,7 +43,7 @@ def validate(cfg: TrainConfig) -> None:
         ("tokenizer.model_type", k.model_type in ("unigram", "bpe", "char", "word"),
          "unigram | bpe | char | word"),
     ]
-    _fail_first(checks + _model_checks(cfg) + _decode_checks(cfg.decode))
+    _fail_first(checks + _model_checks(cfg) + _classify_checks(cfg) + _decode_checks(cfg.decode))
 
 
 def _model_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
@@ -69,6 +69,26 @@ def _model_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
         ("model.encoder.build", (cfg.task == "language_model") == (enc.build == NO_ENCODER),
          "a language model, and only it, reads no source: task=language_model goes with "
          "model/encoder=none"),
+    ]
+
+
+def _classify_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
+    m, classify = cfg.model, cfg.task == "classify"
+    return [
+        ("model.decoder.pooling", m.decoder.pooling in POOLINGS, " | ".join(POOLINGS)),
+        ("model.decoder.build", classify == (m.decoder.build == CLASSIFIER_HEAD),
+         "a classifier, and only it, ends in a classifier head: task=classify goes with "
+         "model/decoder=classifier"),
+        ("model.decoder.attention", not classify or m.decoder.attention == "none",
+         "none: a classifier's head pools the encoder's states (model.decoder.pooling)"),
+        ("optim.loss_per", not classify or cfg.optim.loss_per == "sentence",
+         "sentence: a classifier's loss is one term a sentence"),
+        ("model.init_from", m.init_from is None or classify,
+         "only task=classify starts from a language model's run"),
+        ("model.init_from", m.init_from is None or not m.encoder.bidirectional,
+         "a language model reads one way: use a one-way encoder (model/encoder=rnn)"),
+        ("model.init_from", m.init_from is None or not m.reverse_source,
+         "a language model reads forwards: set model.reverse_source=false"),
     ]
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seq2seq.config import POOLINGS, ModelConfig
+from seq2seq.model import build_parts, uniform_init
 from seq2seq.recurrent import State
 from seq2seq.sources import Source
-
-POOLINGS = ("final", "mean", "max")
 
 
 class ClassifierHead(nn.Module):
@@ -59,6 +59,18 @@ class Classifier(nn.Module):
     def forward(self, src: Source) -> torch.Tensor:
         """(B, C) unnormalised label scores of each source row."""
         return self.head(self.encoder(src, memory=self.head.reads_memory))
+
+
+def classifier_head(cfg: ModelConfig, labels: int) -> ClassifierHead:
+    """The head `model/decoder=classifier` names: it reads the encoder's final state (or its
+    states) at the model's size (a bidirectional encoder's bridge maps both ways to it)."""
+    return ClassifierHead(cfg.decoder.pooling, cfg.hidden_dim, labels, cfg.dropout)
+
+
+def build_classifier(cfg: ModelConfig, src_vocab: int, labels: int) -> Classifier:
+    """The encoder `model.encoder.build` names and the head, every parameter uniform
+    (-init_range, init_range) as in the translation model."""
+    return uniform_init(Classifier(*build_parts(cfg, src_vocab, labels)), cfg.init_range)
 
 
 def lm_encoder_weights(lm_weights: dict[str, torch.Tensor], encoder: nn.Module,

@@ -227,6 +227,28 @@ class Batch:
                      self.tgt_out.to(device, non_blocking=True), self.n_tokens)
 
 
+@dataclass
+class LabelledBatch:
+    """A classifier's batch: texts (as a translation batch's source) and a label id each."""
+    src: Source  # (B, S) source ids + eos, padded, and lengths
+    labels: torch.Tensor  # (B,) label ids
+
+    @property
+    def size(self) -> int:
+        return self.labels.size(0)
+
+    @property
+    def n_tokens(self) -> int:
+        """The loss's terms: one a text (what the log's loss is per, and its speed counts)."""
+        return self.size
+
+    def pinned(self) -> "LabelledBatch":
+        return LabelledBatch(self.src.pinned(), self.labels.pin_memory())
+
+    def to(self, device: torch.device) -> "LabelledBatch":
+        return LabelledBatch(self.src.to(device), self.labels.to(device, non_blocking=True))
+
+
 def collate(src: list[list[int]], tgt: list[list[int]]) -> Batch:
     """A batch from id lists (tokens.py collates the training data from its arrays)."""
     width = max(map(len, tgt)) + 1

@@ -49,12 +49,21 @@ class Seq2Seq(nn.Module):
 def build_model(cfg: ModelConfig, src_vocab: int, tgt_vocab: int) -> Seq2Seq:
     """The parts `model.encoder.build` and `model.decoder.build` name, composed; every
     parameter uniform(-init_range, init_range)."""
-    model = Seq2Seq(_builder(cfg.encoder.build)(cfg, src_vocab),
-                    _builder(cfg.decoder.build)(cfg, tgt_vocab))
-    # Paper, section 3.4: "all of the LSTM's parameters with the uniform distribution
-    # between -0.08 and 0.08" -- embeddings, output layer and the options' layers too.
+    return uniform_init(Seq2Seq(*build_parts(cfg, src_vocab, tgt_vocab)), cfg.init_range)
+
+
+def build_parts(cfg: ModelConfig, src_vocab: int, out_size: int) -> tuple[nn.Module, nn.Module]:
+    """(encoder, decoder) as `model.encoder.build` and `model.decoder.build` make them;
+    `out_size`: the decoder's vocabulary, or a classifier head's labels."""
+    return (_builder(cfg.encoder.build)(cfg, src_vocab),
+            _builder(cfg.decoder.build)(cfg, out_size))
+
+
+def uniform_init(model: nn.Module, init_range: float) -> nn.Module:
+    """Paper, section 3.4: "all of the LSTM's parameters with the uniform distribution
+    between -0.08 and 0.08" -- embeddings, output layer and the options' layers too."""
     for p in model.parameters():
-        nn.init.uniform_(p, -cfg.init_range, cfg.init_range)
+        nn.init.uniform_(p, -init_range, init_range)
     return model
 
 

@@ -3,11 +3,12 @@
     seq2seq-plot runs/demo                                   # writes runs/demo/curves.png
     seq2seq-plot runs/reversed runs/not_reversed --output ablation.png
 
-Three panels against training steps: training loss per token, dev perplexity and dev BLEU,
-one line per run, read from each run's `metrics.jsonl`: the records the log lines were
-printed from (seq2seq/report.py), never the log's text. Runs written before training
-records were kept there have evaluations only: their training panel stays empty. Needs
-matplotlib: `pip install seq2seq[plot]`.
+Panels against training steps, one line per run: training loss per token, then one panel
+per dev metric the runs have (a translation run: dev perplexity and dev BLEU; a classifier:
+dev accuracy, macro-F1 and loss), read from each run's `metrics.jsonl`: the records the log
+lines were printed from (seq2seq/report.py), never the log's text. Runs written before
+training records were kept there have evaluations only: their training panel stays empty.
+Needs matplotlib: `pip install seq2seq[plot]`.
 """
 from __future__ import annotations
 
@@ -21,12 +22,28 @@ from seq2seq.cli import run as run_cli
 from seq2seq.rundir import RunDir
 
 
+TRAIN = "train_loss"
+# A panel's title by metric key; another dev_<name> is titled "dev <name>".
+TITLES = {TRAIN: "training loss (per token; a classifier's per text)", "dev_ppl": "dev perplexity", "dev_bleu": "dev BLEU",
+          "dev_accuracy": "dev accuracy (%)", "dev_macro_f1": "dev macro-F1",
+          "dev_loss": "dev loss per sentence"}
+
+
 @dataclass
 class Curves:
     name: str
-    train: list[tuple[int, float]] = field(default_factory=list)  # (step, loss per token)
-    ppl: list[tuple[int, float]] = field(default_factory=list)  # (step, dev perplexity)
-    bleu: list[tuple[int, float]] = field(default_factory=list)  # (step, dev BLEU)
+    # metric key ("train_loss", "dev_ppl", "dev_accuracy", ...) -> (step, value), by step
+    metrics: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> list[tuple[int, float]]:
+        return self.metrics.get(key, [])
+
+
+def is_metric(key: str, value: object) -> bool:
+    """Training loss and every number under a dev_ key; a `*_signature` says how a score
+    was computed, and train_ppl, lr and the rest of a training record are not drawn."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and (key == TRAIN or key.startswith("dev_") and not key.endswith("_signature"))
 
 
 def read_curves(run_dir: Path) -> Curves:
@@ -35,16 +52,26 @@ def read_curves(run_dir: Path) -> Curves:
     if not paths.metrics.is_file():
         raise FileNotFoundError(f"{paths.metrics}: no such file "
                                 f"(is {run_dir} a run directory?)")
-    # training records have train_loss, evaluations dev_ppl (and dev_bleu when scored)
-    keys = {"train": "train_loss", "ppl": "dev_ppl", "bleu": "dev_bleu"}
-    points: dict[str, dict[int, float]] = {curve: {} for curve in keys}
+    points: dict[str, dict[int, float]] = {}
     for record in _records(paths.metrics):
-        for curve, key in keys.items():
-            if key in record:
-                points[curve][record["step"]] = record[key]
-    if not points["train"] and not points["ppl"]:
+        for key, value in record.items():
+            if is_metric(key, value) and "step" in record:
+                points.setdefault(key, {})[record["step"]] = value
+    if not points:
         raise ValueError(f"{paths.metrics}: no training or evaluation records yet")
-    return Curves(paths.root.name, **{c: sorted(p.items()) for c, p in points.items()})
+    return Curves(paths.root.name, {key: sorted(p.items()) for key, p in points.items()})
+
+
+def panel_keys(curves: list[Curves]) -> list[str]:
+    """What to draw: training loss, then every dev metric some run has (those of TITLES in
+    its order, then the others by name)."""
+    found = {key for c in curves for key in c.metrics if key != TRAIN}
+    known = [key for key in TITLES if key in found]
+    return [TRAIN, *known, *sorted(found - set(known))]
+
+
+def title(key: str) -> str:
+    return TITLES.get(key, "dev " + key.removeprefix("dev_"))
 
 
 def _records(metrics: Path) -> list[dict]:
@@ -66,18 +93,16 @@ def plot(curves: list[Curves], out: Path) -> None:
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
 
-    panels = [("train", "training loss per token"), ("ppl", "dev perplexity"),
-              ("bleu", "dev BLEU")]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for ax, (key, title) in zip(axes, panels):
+    keys = panel_keys(curves)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
         for c in curves:
-            points = getattr(c, key)
-            if points:
-                ax.plot(*zip(*points), marker="." if key != "train" else None, label=c.name)
-        ax.set_title(title)
+            if c[key]:
+                ax.plot(*zip(*c[key]), marker="." if key != TRAIN else None, label=c.name)
+        ax.set_title(title(key))
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    drawn = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
+    drawn = [ax for ax in axes[0] if ax.get_legend_handles_labels()[0]]
     if drawn:  # a run stopped before its first log line has no training curve
         drawn[0].legend()
     fig.tight_layout()

@@ -31,6 +31,7 @@ import numpy as np
 from seq2seq.cli import run as run_cli, wants_debug
 from seq2seq.config import TrainConfig, cli_config
 from seq2seq.data import encode, id_chunks, length_filter, load_split, local_files
+from seq2seq.prepare_labels import labelled_stamp, lm_spm, prepare_labelled
 from seq2seq.prepared import PreparedDir
 from seq2seq.report import wants_bar
 from seq2seq.textfile import file_stamp
@@ -53,9 +54,13 @@ def prepared_path(cfg: TrainConfig) -> Path:
 def _settings(cfg: TrainConfig) -> dict:
     data = dataclasses.asdict(cfg.data)
     del data["num_proc"]  # how many processes encode changes nothing in the result
-    return {"format": FORMAT, "data": data, "tokenizer": dataclasses.asdict(cfg.tokenizer),
-            "reverse_source": cfg.model.reverse_source,
-            "files": file_stamp(local_files(cfg.data))}
+    common = {"format": FORMAT, "tokenizer": dataclasses.asdict(cfg.tokenizer),
+              "reverse_source": cfg.model.reverse_source}
+    if cfg.task == "classify":  # labelled text, perhaps a language model's vocabulary
+        return {**common, "task": "classify", "data": data, "files": labelled_stamp(cfg)}
+    # A language model shares its corpus's preparation (and vocabulary) with translation.
+    del data["text_column"], data["label_column"]
+    return {**common, "data": data, "files": file_stamp(local_files(cfg.data))}
 
 
 def prepare(cfg: TrainConfig) -> PreparedDir:
@@ -67,7 +72,23 @@ def prepare(cfg: TrainConfig) -> PreparedDir:
     tmp = out.partial
     shutil.rmtree(tmp.root, ignore_errors=True)
     tmp.root.mkdir(parents=True)
-    d, clock = cfg.data, _Clock()
+    clock = _Clock()
+    if cfg.task == "classify":
+        prepare_labelled(cfg, tmp, lm_spm(cfg.model.init_from))
+        clock.done("labelled text")
+    else:
+        _prepare_pairs(cfg, tmp, clock)
+    record = {**_settings(cfg), "seconds": clock.seconds}  # the stages' times, for the record
+    tmp.settings.write_text(json.dumps(record, indent=2) + "\n")
+    shutil.rmtree(out.root, ignore_errors=True)
+    tmp.root.rename(out.root)  # complete or absent, never half written
+    log.info("prepared data: %s", out.root)
+    return out
+
+
+def _prepare_pairs(cfg: TrainConfig, tmp: PreparedDir, clock: "_Clock") -> None:
+    """Parallel text: sentencepiece models, raw dev/test text, train and dev token arrays."""
+    d = cfg.data
     splits = {"train": load_split(d, d.train_split, d.max_train_sentences),
               "dev": load_split(d, d.dev_split), "test": load_split(d, d.test_split)}
     clock.done("load")
@@ -84,12 +105,6 @@ def prepare(cfg: TrainConfig) -> PreparedDir:
     for name, folder, max_len in (("train", tmp.train, d.max_len), ("dev", tmp.dev, 10**9)):
         _write_ids(splits[name], tok, folder, tmp.encoding, max_len, d.num_proc)
         clock.done(f"encode {name}")
-    record = {**_settings(cfg), "seconds": clock.seconds}  # the stages' times, for the record
-    tmp.settings.write_text(json.dumps(record, indent=2) + "\n")
-    shutil.rmtree(out.root, ignore_errors=True)
-    tmp.root.rename(out.root)  # complete or absent, never half written
-    log.info("prepared data: %s", out.root)
-    return out
 
 
 class _Clock:

@@ -20,6 +20,8 @@ class PreparedDir:
           dev.src dev.ref           raw text: dev BLEU during training
           test.src test.ref         raw text: seq2seq-translate and seq2seq-score
           test.ref.1 ...            one more reference per data.extra_ref_langs
+          labels.txt                task=classify: the label set (train/ dev/ then hold
+                                    labelled arrays, dev.ref and test.ref the labels)
           prepare.json              the settings it came from and each stage's seconds
           encoding/                 Arrow cache while a split is encoded; removed after
 
@@ -72,6 +74,11 @@ class PreparedDir:
     def extra_test_ref(self, n: int) -> Path:
         """The reference in data.extra_ref_langs[n - 1] (n from 1; `test_ref` is the first)."""
         return self.root / f"test.ref.{n}"
+
+    @property
+    def labels(self) -> Path:
+        """task=classify: the label set, one a line; line i names label id i."""
+        return self.root / "labels.txt"
 
     @property
     def settings(self) -> Path:

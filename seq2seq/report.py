@@ -12,8 +12,10 @@
        "grad_norm", "tokens_per_s", "data_wait" (share of the time waiting for batches)}
   and an evaluation record at each evaluation, "dev_<name>" per dev metric:
       {"step", "epoch", "elapsed", "dev_ppl", "dev_bleu", "dev_bleu_signature"}
-  (a Score adds its sacrebleu signature; a language model has "dev_ppl" only). Readers
-  tell them apart by "train_loss" and "dev_ppl"; `epoch` is exact, `elapsed` in seconds;
+  (a Score adds its sacrebleu signature; a language model has "dev_ppl" only; a
+  classifier's loss and tokens are per text, its evaluation "dev_loss", "dev_accuracy",
+  "dev_macro_f1", "dev_confusion"). Readers tell them apart by "train_loss" and the
+  "dev_" keys; `epoch` is exact, `elapsed` in seconds;
 - TensorBoard scalars in `tensorboard/` when the package is installed
   (`pip install 'seq2seq[tensorboard]'`; `trainer.tensorboard=false` turns it off).
 """
@@ -31,7 +33,7 @@ from typing import Mapping
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from seq2seq.metrics import Score
+from seq2seq.metrics import LabelScores, Score
 from seq2seq.optim import Budget
 from seq2seq.rundir import RunDir
 
@@ -41,13 +43,15 @@ log = logging.getLogger("seq2seq.train")
 _WHEN = ("step", "epoch", "elapsed")  # the keys every record starts with
 
 
-def train_line(record: dict) -> str:
+def train_line(record: dict, unit: str = "token") -> str:
     """The log line of a training record: the record is what metrics.jsonl keeps and
-    seq2seq-plot reads; this text is only for people (`data_wait`, a share, as %)."""
-    return ("epoch %.3f step %d | loss/token %.3f ppl %.2f | lr %.4g | |g| %.2f "
-            "| %.0f tgt tokens/s | data wait %.1f%%") % (
-        record["epoch"], record["step"], record["train_loss"], record["train_ppl"],
-        record["lr"], record["grad_norm"], record["tokens_per_s"], 100 * record["data_wait"])
+    seq2seq-plot reads; this text is only for people (`data_wait`, a share, as %). `unit`:
+    what the loss is summed over (a target token; a classifier's text)."""
+    return ("epoch %.3f step %d | loss/%s %.3f ppl %.2f | lr %.4g | |g| %.2f "
+            "| %.0f %ss/s | data wait %.1f%%") % (
+        record["epoch"], record["step"], unit, record["train_loss"], record["train_ppl"],
+        record["lr"], record["grad_norm"], record["tokens_per_s"],
+        "tgt token" if unit == "token" else unit, 100 * record["data_wait"])
 
 
 def wants_bar() -> bool:
@@ -58,10 +62,10 @@ class Reporter:
     """Accumulates loss and tokens between log lines; writes every report of a run."""
 
     def __init__(self, run_dir: RunDir, budget: Budget, log_every: int, *,
-                 bar: bool, tensorboard: bool, main: bool):
+                 bar: bool, tensorboard: bool, main: bool, unit: str = "token"):
         """`main`: whether this process writes metrics.jsonl (rank 0, as for the log file:
-        every rank has a Reporter)."""
-        self.dir, self.budget, self.log_every = run_dir, budget, log_every
+        every rank has a Reporter). `unit`: what a loss term is (train_line's)."""
+        self.dir, self.budget, self.log_every, self.unit = run_dir, budget, log_every, unit
         self.main = main
         self.loss, self.tokens, self.since = 0.0, 0, time.monotonic()
         self.waited_before = 0.0  # seconds waiting for data, up to the last log line
@@ -96,7 +100,7 @@ class Reporter:
         record = {"step": step, "epoch": progress, "elapsed": round(elapsed, 1),
                   "train_loss": per_token, "train_ppl": ppl, "lr": lr, "grad_norm": grad_norm,
                   "tokens_per_s": speed, "data_wait": waiting}
-        log.info("%s", train_line(record))
+        log.info("%s", train_line(record, self.unit))
         self._append(record)
         # train_loss -> train/loss, lr -> train/lr, ...
         self._scalars(step, {"train/" + key.removeprefix("train_"): value
@@ -116,20 +120,27 @@ class Reporter:
                    metrics: Mapping[str, float | Score]) -> None:
         """After an evaluation: `metrics` by name, e.g. {"ppl": 12.3, "bleu": Score}. A
         float logs as `dev ppl 12.30` and is recorded as `dev_ppl`; a Score logs as
-        `dev BLEU = 12.34  (signature)` and is recorded as `dev_bleu`, `dev_bleu_signature`."""
+        `dev BLEU = 12.34  (signature)` and is recorded as `dev_bleu`, `dev_bleu_signature`;
+        LabelScores (a classifier's) as `dev_accuracy`, `dev_macro_f1`, `dev_confusion`."""
         record: dict = {"step": step, "epoch": epoch, "elapsed": round(elapsed, 1)}
-        shown = []
+        shown, scalars = [], {}
         for name, value in metrics.items():
             if isinstance(value, Score):
-                record[f"dev_{name}"] = value.score
+                record[f"dev_{name}"] = scalars[name] = value.score
                 record[f"dev_{name}_signature"] = value.signature
                 shown.append(f"dev {value}")
+            elif isinstance(value, LabelScores):
+                record["dev_accuracy"] = scalars["accuracy"] = value.accuracy
+                record["dev_macro_f1"] = scalars["macro_f1"] = value.macro_f1
+                record["dev_confusion"] = value.confusion
+                shown.append(f"dev {value}  confusion {value.confusion} "
+                             f"({', '.join(value.labels)})")
             else:
-                record[f"dev_{name}"] = value
+                record[f"dev_{name}"] = scalars[name] = value
                 shown.append(f"dev {name} {value:.2f}")
         log.info("%s", " | ".join([f"eval epoch {epoch:.2f} step {step}", *shown]))
         self._append(record)
-        self._scalars(step, {f"dev/{name}": record[f"dev_{name}"] for name in metrics})
+        self._scalars(step, {f"dev/{name}": value for name, value in scalars.items()})
 
     def _append(self, record: dict) -> None:
         """One line of metrics.jsonl, from the main process only (each rank has a Reporter).

@@ -7,10 +7,12 @@
                                and evaluation (dev_ppl, dev_bleu + signature; report.py)
       spm/src.model            the sentencepiece models (copied from the prepared data)
       spm/tgt.model
+      labels.txt               a classifier's labels (task=classify), line i is label id i
       checkpoints/last.pt      the latest state: running the same command resumes from it
       checkpoints/best.pt      the best on dev; what seq2seq-translate uses
       checkpoints/checkpoint_<step>.pt, averaged.pt   (keep_checkpoints, seq2seq-average)
-      translations/dev.hyp     the dev translations of the latest evaluation
+      translations/dev.hyp     the dev translations (a classifier's labels) of the latest
+                               evaluation
       translations/test.hyp    `make translate`; test.score next to it
       tensorboard/             event files (when tensorboard is installed)
       curves.png               seq2seq-plot
@@ -46,6 +48,11 @@ class RunDir:
     @property
     def spm(self) -> Path:
         return self.root / "spm"
+
+    @property
+    def labels(self) -> Path:
+        """A classifier's label set, one a line: line i names label id i."""
+        return self.root / "labels.txt"
 
     @property
     def checkpoints(self) -> Path:

@@ -30,6 +30,11 @@ class DataConfig:
     on_bad_line: str = "error"  # error | skip
     prepared_dir: str = "data/prepared/${data.name}"  # where seq2seq-prepare writes
     num_proc: Optional[int] = None  # processes encoding the corpus (default: every core)
+    # task=classify reads labelled text instead: f"{local_dir}/{split}.tsv|.csv|.jsonl" (plain
+    # or .xz) or the folders f"{local_dir}/{split}/<label>/*.txt" (aclImdb), or a hub dataset
+    # (imdb; glue with hub_name=sst2 and text_column=sentence), by these two columns.
+    text_column: str = "text"
+    label_column: str = "label"
     name: str = "bible-es-en"  # names the prepared data folder
 
 
@@ -68,6 +73,10 @@ class DecoderConfig:
     build: str = "seq2seq.decoder.recurrent_decoder"
     attention: str = "none"  # none (the paper) | dot | general (Luong et al. 2015)
     input_feeding: bool = False  # previous attentional vector joins the input (a step loop)
+    # The classifier's head (task=classify, model/decoder=classifier) pools the encoder's
+    # states into one sentence vector: final (the top layer's last state, the textbook) |
+    # mean | max (over every real position's top state)
+    pooling: str = "final"
 
 
 @dataclass
@@ -81,6 +90,9 @@ class ModelConfig:
     cell: str = "lstm"  # lstm | gru (no cell state)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)  # conf/model/encoder/
     decoder: DecoderConfig = field(default_factory=DecoderConfig)  # conf/model/decoder/
+    # task=classify: start the encoder's embedding and recurrent layers from a trained
+    # language model's run directory (ULMFiT); its sentencepiece model becomes this run's.
+    init_from: Optional[str] = None
 
 
 @dataclass
@@ -144,14 +156,17 @@ TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # seq2seq/hardware.py picks
 DECODE_PRECISIONS = ("auto", "fp32", "bf16")
 
 
-TASKS = ("translation", "language_model")  # seq2seq/tasks.py
+TASKS = ("translation", "language_model", "classify")  # seq2seq/tasks.py
+CLASSIFIER_HEAD = "seq2seq.classifier.classifier_head"
+POOLINGS = ("final", "mean", "max")
 
 
 @dataclass
 class TrainConfig:
     # What is learnt, and so the loss, the dev metrics and which of them picks best.pt:
     # translation (dev perplexity and BLEU; best on BLEU) | language_model (the target side
-    # alone, with model/encoder=none; dev perplexity, best on it)
+    # alone, with model/encoder=none; dev perplexity, best on it) | classify (a label per
+    # text, with model/decoder=classifier; dev accuracy and macro-F1, best on accuracy)
     task: str = "translation"
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)

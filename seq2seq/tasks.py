@@ -4,33 +4,44 @@ and the predictions it writes. The training loop calls the task and names no met
     translation      text -> text    token cross-entropy   dev ppl + BLEU (beam search,
                                                            detokenised)   best: BLEU
     language_model   nothing -> text token cross-entropy   dev ppl        best: ppl
+    classify         text -> label   cross-entropy a text  dev accuracy, macro-F1, confusion
+                                                                          best: accuracy
 
-`task=` in the config picks one (seq2seq/config.py); `build_task` makes it.
+`task=` in the config picks one (seq2seq/config.py); `build_task` makes it. A task also
+says what a prepared split is read as (`arrays`) and builds its model (`build_model`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seq2seq.config import DecodeConfig, TrainConfig
-from seq2seq.data import Batch
-from seq2seq.metrics import Score, bleu
+from seq2seq import checkpoint
+from seq2seq.classifier import build_classifier, lm_encoder_weights
+from seq2seq.config import DecodeConfig, ModelConfig, TrainConfig
+from seq2seq.data import Batch, LabelledBatch
+from seq2seq.metrics import LabelScores, Score, bleu, label_scores
+from seq2seq.model import build_model, upgrade_weights
+from seq2seq.prepared import PreparedDir
+from seq2seq.rundir import find_checkpoint
 from seq2seq.tokenizer import PAD, Tokenizer
-from seq2seq.tokens import PairArrays
+from seq2seq.tokens import LabelledArrays, PairArrays
 from seq2seq.translator import Translator
 
-Metrics = dict[str, Union[float, Score]]  # {"ppl": 12.3, "bleu": Score(...)}
+# {"ppl": 12.3, "bleu": Score(...)}; {"loss": 0.41, "labels": LabelScores(...)}
+Metrics = dict[str, Union[float, Score, LabelScores]]
 
 
 @dataclass
 class DevSet:
-    """The dev split as the tasks read it: token arrays (perplexity) and text (BLEU)."""
-    pairs: PairArrays
+    """The dev split as the tasks read it: token arrays (perplexity, labels) and text
+    (BLEU; a classifier's dev.src and dev.ref: texts and labels)."""
+    pairs: Union[PairArrays, LabelledArrays]
     src: list[str]
     ref: list[str]
     max_tokens: int  # batch sizes for perplexity: the training ones
@@ -85,6 +96,12 @@ class LanguageModelling:
     def __init__(self, label_smoothing: float = 0.0):
         self.label_smoothing = label_smoothing
 
+    arrays = PairArrays  # a prepared split: (source ids, target ids) pairs
+    unit = "token"  # what the loss sums over (the log's loss/token and tokens/s)
+
+    def build_model(self, cfg: ModelConfig, tok: Tokenizer) -> nn.Module:
+        return build_model(cfg, tok.src_vocab_size, tok.tgt_vocab_size)
+
     def loss(self, model: nn.Module, b: Batch) -> torch.Tensor:
         return token_loss(model, b, self.label_smoothing)
 
@@ -113,12 +130,70 @@ class Translation(LanguageModelling):
                           predictions=hyps)
 
 
-Task = Union[Translation, LanguageModelling]
+class Classification:
+    """Text -> one of `labels`: cross-entropy per text; dev accuracy, macro-F1 and the
+    confusion matrix; best.pt on accuracy; the dev predictions are label names."""
+
+    arrays = LabelledArrays  # a prepared split: (source ids, label id) pairs
+    unit = "text"
+
+    def __init__(self, labels: list[str], label_smoothing: float = 0.0):
+        self.labels, self.label_smoothing = labels, label_smoothing
+
+    def build_model(self, cfg: ModelConfig, tok: Tokenizer) -> nn.Module:
+        """The classifier, its encoder started from `cfg.init_from`'s language model if set."""
+        model = build_classifier(cfg, tok.src_vocab_size, len(self.labels))
+        if cfg.init_from is not None:
+            load_language_model(model.encoder, cfg.init_from, tok)
+        return model
+
+    def loss(self, model: nn.Module, b: LabelledBatch) -> torch.Tensor:
+        """Summed over the batch's texts (optim.loss_per=sentence divides by their count)."""
+        return F.cross_entropy(model(b.src).float(), b.labels, reduction="sum",
+                               label_smoothing=self.label_smoothing)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, dev: DevSet, device: torch.device) -> Evaluation:
+        scores = torch.zeros(len(dev.pairs), len(self.labels))  # (N, C), in dev order
+        total = 0.0
+        for index in dev.pairs.batches(max_tokens=dev.max_tokens,
+                                       max_sentences=dev.max_sentences, seed=0, epoch=0):
+            b = dev.pairs.collate(index).to(device)
+            logits = model(b.src).float()  # (B, C)
+            total += float(F.cross_entropy(logits, b.labels, reduction="sum"))
+            scores[torch.as_tensor(index, dtype=torch.long)] = logits.cpu()
+        predicted = [self.labels[i] for i in scores.argmax(1).tolist()]
+        gold = [self.labels[i] for i in dev.pairs.labels.tolist()]
+        result = label_scores(predicted, gold, self.labels)
+        return Evaluation({"loss": total / max(len(gold), 1), "labels": result},
+                          best_value=result.accuracy, predictions=predicted)
 
 
-def build_task(cfg: TrainConfig, tokenizer: Tokenizer) -> Task:
-    """The task `cfg.task` names, with its settings."""
+def load_language_model(encoder: nn.Module, run: str, tok: Tokenizer) -> None:
+    """ULMFiT's start: a language model run's embedding and recurrent layers, copied into
+    `encoder`; one line if it is not a language model or reads other pieces."""
+    path = find_checkpoint(Path(run))
+    state = checkpoint.load(path, map_location="cpu")
+    if state.get("config", {}).get("task") != "language_model":
+        raise ValueError(f"model.init_from: {path}: not a language model's run "
+                         f"(task={state.get('config', {}).get('task')})")
+    spm = Path(run) / "spm" / "tgt.model"
+    if spm.read_bytes() != tok.src.serialized_model_proto():
+        raise ValueError(f"model.init_from: {spm}: another sentencepiece model than this "
+                         "run's (the language model's vocabulary differs)")
+    weights = lm_encoder_weights(upgrade_weights(state["model"]), encoder,
+                                 f"model.init_from: {path}")
+    encoder.load_state_dict(weights, strict=False)
+
+
+Task = Union[Translation, LanguageModelling, Classification]
+
+
+def build_task(cfg: TrainConfig, tokenizer: Tokenizer, prepared: PreparedDir) -> Task:
+    """The task `cfg.task` names, with its settings (a classifier: the prepared labels)."""
     smoothing = cfg.optim.label_smoothing
     if cfg.task == "language_model":
         return LanguageModelling(smoothing)
+    if cfg.task == "classify":
+        return Classification(prepared.labels.read_text().splitlines(), smoothing)
     return Translation(tokenizer, cfg.decode, cfg.trainer.eval_max_sentences, smoothing)

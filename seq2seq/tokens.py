@@ -8,6 +8,8 @@ datasets are the anchors):
             src.lens  tgt.lens   one length per sentence         uint16 or int32
             src.offsets tgt.offsets   where each sentence starts (int64, one more than pairs)
             meta.json            pair count and dtypes
+            labels.ids           a classifier's split instead of tgt.*: one label id a text
+
 
         src.ids   [ 5 9 3 | 7 3 | 4 4 8 3 | ... ]      src.offsets [0, 3, 5, 9, ...]
 
@@ -26,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from seq2seq.data import Batch, make_batches
+from seq2seq.data import Batch, LabelledBatch, make_batches
 from seq2seq.sources import Source
 from seq2seq.tokenizer import BOS, EOS, PAD
 
@@ -77,19 +79,31 @@ def write_pairs(directory: Path, chunks: Iterable[tuple[pa.ListArray, pa.ListArr
     return pairs
 
 
+def _mapped(path: Path, dt, count: int) -> np.ndarray:
+    """`count` values of `dt` in `path`, mapped read-only; a file of another size is refused."""
+    size = count * np.dtype(dt).itemsize
+    actual = path.stat().st_size if path.is_file() else None
+    if actual != size:  # cut short or rewritten: reading it would index garbage
+        raise ValueError(f"{path}: {'missing' if actual is None else f'{actual} bytes'}"
+                         f", expected {size} (prepare again: delete {path.parent.parent})")
+    if count == 0:  # np.memmap refuses empty files
+        return np.zeros(0, dt)
+    return np.memmap(path, dtype=dt, mode="r", shape=(count,))
+
+
+def _meta(directory: Path) -> dict:
+    meta_file = directory / "meta.json"
+    if not meta_file.is_file():
+        raise FileNotFoundError(f"{meta_file}: not a prepared split (run seq2seq-prepare)")
+    return json.loads(meta_file.read_text())
+
+
 class _Side:
     """One side of a split, mapped: `ids`, `lens`, `offsets` as read-only numpy arrays."""
 
     def __init__(self, directory: Path, side: str, dtype: str, pairs: int):
         def mapped(kind: str, dt, count: int) -> np.ndarray:
-            path, size = directory / f"{side}.{kind}", count * np.dtype(dt).itemsize
-            actual = path.stat().st_size if path.is_file() else None
-            if actual != size:  # cut short or rewritten: reading it would index garbage
-                raise ValueError(f"{path}: {'missing' if actual is None else f'{actual} bytes'}"
-                                 f", expected {size} (prepare again: delete {directory.parent})")
-            if count == 0:  # np.memmap refuses empty files
-                return np.zeros(0, dt)
-            return np.memmap(path, dtype=dt, mode="r", shape=(count,))
+            return _mapped(directory / f"{side}.{kind}", dt, count)
         self.offsets = mapped("offsets", np.int64, pairs + 1)
         self.lens = mapped("lens", np.int32, pairs)
         self.ids = mapped("ids", np.dtype(dtype), int(self.offsets[-1]) if pairs else 0)
@@ -110,10 +124,7 @@ class PairArrays:
 
     def __init__(self, directory: Path):
         directory = Path(directory)
-        meta_file = directory / "meta.json"
-        if not meta_file.is_file():
-            raise FileNotFoundError(f"{meta_file}: not a prepared split (run seq2seq-prepare)")
-        meta = json.loads(meta_file.read_text())
+        meta = _meta(directory)
         self.pairs = meta["pairs"]
         self.src, self.tgt = (_Side(directory, side, meta[f"{side}_dtype"], self.pairs)
                               for side in SIDES)
@@ -151,3 +162,48 @@ class PairArrays:
         return Batch(src=Source(torch.from_numpy(src), torch.from_numpy(src_lens)),
                      tgt_in=torch.from_numpy(tgt_in), tgt_out=torch.from_numpy(tgt_out),
                      n_tokens=int(tgt_lens.sum()) + len(index))
+
+
+# ---------------------------------------------------------------- labelled text (classify)
+def write_labelled(directory: Path, chunks: Iterable[tuple[pa.ListArray, pa.Array]],
+                   dtype: np.dtype) -> int:
+    """Writes (src_ids, label id) Arrow chunks as one split: the source side as above and
+    `labels.ids` (int32, one a text); returns the text count."""
+    directory.mkdir(parents=True, exist_ok=True)
+    writer, texts = _SideWriter(directory, "src", dtype), 0
+    with open(directory / "labels.ids", "wb") as labels:
+        for src, label in chunks:
+            writer.append(src)
+            label.to_numpy(zero_copy_only=False).astype(np.int32).tofile(labels)
+            texts += len(src)
+    writer.close()
+    meta = {"pairs": texts, "src_dtype": dtype.name, "labelled": True}
+    (directory / "meta.json").write_text(json.dumps(meta) + "\n")
+    return texts
+
+
+class LabelledArrays:
+    """A prepared split of (source ids, label id) pairs, memory-mapped: a classifier's data.
+    Batches group texts of one length, as translation's do: no padding in training."""
+
+    def __init__(self, directory: Path):
+        meta = _meta(Path(directory))
+        if not meta.get("labelled"):
+            raise ValueError(f"{directory}: a split of text pairs, not of labelled text")
+        self.pairs = meta["pairs"]
+        self.src = _Side(Path(directory), "src", meta["src_dtype"], self.pairs)
+        self.labels = _mapped(Path(directory) / "labels.ids", np.int32, self.pairs)
+
+    def __len__(self) -> int:
+        return self.pairs
+
+    def batches(self, *, max_tokens: int, max_sentences: int, seed: int,
+                epoch: int) -> list[np.ndarray]:
+        return make_batches(self.src.lens, np.zeros_like(self.src.lens), max_tokens=max_tokens,
+                            max_sentences=max_sentences, seed=seed, epoch=epoch)
+
+    def collate(self, index: np.ndarray) -> LabelledBatch:
+        index = np.asarray(index)
+        src, lens = self.src.rows(index, int(self.src.lens[index].max()), 0)
+        return LabelledBatch(Source(torch.from_numpy(src), torch.from_numpy(lens)),
+                             torch.from_numpy(self.labels[index].astype(np.int64)))

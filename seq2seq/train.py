@@ -31,7 +31,7 @@ from seq2seq.config import TrainConfig, cli_config, config_to_dict
 from seq2seq.data import Batch
 from seq2seq.distributed import Ranks
 from seq2seq.hardware import autocast, pick_device, pick_precision
-from seq2seq.model import build_model, upgrade_weights
+from seq2seq.model import upgrade_weights
 from seq2seq.optim import Budget, build_optimizer, gradients, paper_lr
 from seq2seq.prefetch import Prefetcher
 from seq2seq.prepare import prepare
@@ -40,7 +40,6 @@ from seq2seq.report import Reporter, wants_bar
 from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
 from seq2seq.tasks import DevSet, Objective, build_task
-from seq2seq.tokens import PairArrays
 
 log = logging.getLogger("seq2seq.train")
 
@@ -62,18 +61,18 @@ class Run:
             self._write_run_files(prepared)
             ranks.barrier()
         self.tok = Tokenizer.load(self.paths.spm, reverse_source=cfg.model.reverse_source)
+        self.task = build_task(cfg, self.tok, prepared)
         # memory-mapped token arrays: one copy in the page cache, whatever the ranks
-        self.train = PairArrays(prepared.train)
-        self.dev = DevSet(PairArrays(prepared.dev), prepared.dev_src.read_text().splitlines(),
+        self.train = self.task.arrays(prepared.train)
+        self.dev = DevSet(self.task.arrays(prepared.dev),
+                          prepared.dev_src.read_text().splitlines(),
                           prepared.dev_ref.read_text().splitlines(),
                           max_tokens=tc.max_tokens, max_sentences=tc.max_sentences)
         self.prefetch = Prefetcher(self.train.collate, self.device)
         self._epoch_batches: tuple[int, list] = (-1, [])
         torch.manual_seed(tc.seed)  # the same initial parameters on every rank
         random.seed(tc.seed)
-        self.model = build_model(cfg.model, self.tok.src_vocab_size,
-                                 self.tok.tgt_vocab_size).to(self.device)
-        self.task = build_task(cfg, self.tok)
+        self.model = self.task.build_model(cfg.model, self.tok).to(self.device)
         self.loss: torch.nn.Module = Objective(self.model, self.task)
         if ranks.world > 1:
             self.loss = DistributedDataParallel(
@@ -98,10 +97,12 @@ class Run:
         checkpoint.write_text_atomic(self.paths.config,
                                      OmegaConf.to_yaml(OmegaConf.structured(self.cfg)))
         # written once: a resumed run keeps them
-        for model in (prepared.src_model, prepared.tgt_model):
-            model_bytes, kept = model.read_bytes(), self.paths.spm / model.name
-            if not kept.is_file() or kept.read_bytes() != model_bytes:
-                checkpoint.write_bytes_atomic(kept, model_bytes)
+        for source, kept in ((prepared.src_model, self.paths.spm / "src.model"),
+                             (prepared.tgt_model, self.paths.spm / "tgt.model"),
+                             (prepared.labels, self.paths.labels)):  # a classifier's
+            new = source.read_bytes() if source.is_file() else None
+            if new is not None and (not kept.is_file() or kept.read_bytes() != new):
+                checkpoint.write_bytes_atomic(kept, new)
 
     def autocast(self) -> torch.autocast:
         return autocast(self.device, self.precision)
@@ -228,7 +229,8 @@ def train(cfg: TrainConfig, ranks: Ranks = Ranks()) -> Run:
     run.resume()
     tc = cfg.trainer
     reporter = Reporter(run.paths, run.budget, tc.log_every, bar=ranks.main and wants_bar(),
-                        tensorboard=ranks.main and tc.tensorboard, main=ranks.main)
+                        tensorboard=ranks.main and tc.tensorboard, main=ranks.main,
+                        unit=run.task.unit)
     with reporter.active(), signals_as_requests() as received:
         _loop(run, reporter, received)
     return run

@@ -6,7 +6,7 @@ import json
 import shutil
 
 from conftest import run_cli
-from seq2seq.plot import read_curves
+from seq2seq.plot import Curves, panel_keys, plot, read_curves, title
 
 # The log lines as they read before metrics.jsonl held training records (issue 19): the
 # text must not change under people's scripts and greps.
@@ -69,7 +69,9 @@ def test_curves_are_the_records_whatever_train_log_holds(smoke_run, tmp_path):
         else:
             (run / "train.log").write_text(log)
         curves = read_curves(run)
-        assert (curves.train, curves.ppl, curves.bleu) == (train, ppl, bleu)
+        assert (curves["train_loss"], curves["dev_ppl"], curves["dev_bleu"]) == (train, ppl, bleu)
+        assert set(curves.metrics) == {"train_loss", "dev_ppl", "dev_bleu"}
+        assert panel_keys([curves]) == ["train_loss", "dev_ppl", "dev_bleu"]
 
 
 def test_a_resumed_run_keeps_the_last_value_of_a_step(tmp_path):
@@ -87,11 +89,12 @@ def test_a_resumed_run_keeps_the_last_value_of_a_step(tmp_path):
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines)
                                        + '{"step": 6, "train_lo')
     curves = read_curves(run)
-    assert curves.train == [(2, 5.0), (4, 3.5)]
-    assert curves.ppl == [(4, 40.0)] and curves.bleu == [(4, 1.5)]
+    assert curves.metrics == {"train_loss": [(2, 5.0), (4, 3.5)], "dev_ppl": [(4, 40.0)],
+                              "dev_bleu": [(4, 1.5)]}
     (run / "metrics.jsonl").write_text(json.dumps(lines[2]) + "\n")  # before training records
     curves = read_curves(run)
-    assert curves.train == [] and curves.ppl == [(4, 50.0)] and curves.bleu == []
+    assert curves.metrics == {"dev_ppl": [(4, 50.0)]} and curves["train_loss"] == []
+    assert panel_keys([curves]) == ["train_loss", "dev_ppl"]  # the training panel empty
 
 
 def test_plot_writes_a_png_of_several_runs(smoke_run, tmp_path):
@@ -118,10 +121,59 @@ def test_a_run_with_no_curve_yet_plots_without_warnings(tmp_path):
     """Stopped before its first log line: empty panels, no legend warning, still a PNG."""
     import warnings
 
-    from seq2seq.plot import Curves, plot
     out = tmp_path / "empty.png"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plot([Curves("early")], out)
-        plot([Curves("early", ppl=[(10, 50.0)])], tmp_path / "one.png")
+        plot([Curves("early", {"dev_ppl": [(10, 50.0)]})], tmp_path / "one.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def png_width(path) -> int:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big")  # IHDR: width, then height
+
+
+def test_a_classifier_run_draws_its_own_metrics(tmp_path):
+    """Training loss, then dev accuracy, macro-F1 and loss: the panels are the metrics the
+    records hold, not translation's perplexity and BLEU."""
+    run = tmp_path / "classifier"
+    run.mkdir()
+    lines = [{"step": 50, "epoch": 0.5, "elapsed": 3.0, "train_loss": 0.69, "train_ppl": 2.0,
+              "lr": 0.001, "grad_norm": 1.5, "tokens_per_s": 900.0, "data_wait": 0.01},
+             {"step": 100, "epoch": 1.0, "elapsed": 6.0, "train_loss": 0.52, "train_ppl": 1.7,
+              "lr": 0.001, "grad_norm": 1.2, "tokens_per_s": 950.0, "data_wait": 0.01},
+             {"step": 100, "epoch": 1.0, "elapsed": 7.0, "dev_loss": 0.55,
+              "dev_accuracy": 71.5, "dev_macro_f1": 70.9}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    curves = read_curves(run)
+    assert curves.metrics == {"train_loss": [(50, 0.69), (100, 0.52)], "dev_loss": [(100, 0.55)],
+                              "dev_accuracy": [(100, 71.5)], "dev_macro_f1": [(100, 70.9)]}
+    keys = panel_keys([curves])
+    assert keys == ["train_loss", "dev_accuracy", "dev_macro_f1", "dev_loss"]
+    assert [title(k) for k in keys] == ["training loss (per token; a classifier's per text)",
+                                        "dev accuracy (%)", "dev macro-F1",
+                                        "dev loss per sentence"]
+    out = tmp_path / "curves.png"
+    result = run_cli("seq2seq-plot", run, "--output", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert png_width(out) == 4 * 500  # four panels of 5 inches at 100 dpi
+
+
+def test_panels_of_unknown_and_mixed_metrics(tmp_path):
+    """An unknown dev_<name> gets "dev <name>" after the known ones; signatures are not
+    metrics; runs of different kinds draw the union of their panels."""
+    run = tmp_path / "run"
+    run.mkdir()
+    record = {"step": 10, "epoch": 0.1, "elapsed": 1.0, "dev_ppl": 9.0, "dev_bleu": 2.0,
+              "dev_bleu_signature": "nrefs:1", "dev_chrf": 20.0, "dev_chrf_signature": "nc:6"}
+    (run / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+    translation = read_curves(run)
+    assert panel_keys([translation]) == ["train_loss", "dev_ppl", "dev_bleu", "dev_chrf"]
+    assert title("dev_chrf") == "dev chrf"
+    classifier = Curves("classifier", {"train_loss": [(5, 0.7)], "dev_accuracy": [(5, 60.0)]})
+    both = panel_keys([classifier, translation])
+    assert both == ["train_loss", "dev_ppl", "dev_bleu", "dev_accuracy", "dev_chrf"]
+    plot([classifier, translation], tmp_path / "both.png")
+    assert png_width(tmp_path / "both.png") == 5 * 500
