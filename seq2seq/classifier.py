@@ -49,7 +49,7 @@ class ClassifierHead(nn.Module):
         return self.out(self.drop(pooled))  # (B, C)
 
 
-class Classifier(nn.Module):
+class SequenceClassifier(nn.Module):
     """Any encoder (`forward(source, memory) -> State`) with a head that reads its state."""
 
     def __init__(self, encoder: nn.Module, head: ClassifierHead):
@@ -67,10 +67,10 @@ def classifier_head(cfg: ModelConfig, labels: int) -> ClassifierHead:
     return ClassifierHead(cfg.decoder.pooling, cfg.hidden_dim, labels, cfg.dropout)
 
 
-def build_classifier(cfg: ModelConfig, src_vocab: int, labels: int) -> Classifier:
+def build_classifier(cfg: ModelConfig, src_vocab: int, labels: int) -> SequenceClassifier:
     """The encoder `model.encoder.build` names and the head, every parameter uniform
     (-init_range, init_range) as in the translation model."""
-    return uniform_init(Classifier(*build_parts(cfg, src_vocab, labels)), cfg.init_range)
+    return uniform_init(SequenceClassifier(*build_parts(cfg, src_vocab, labels)), cfg.init_range)
 
 
 def lm_encoder_weights(lm_weights: dict[str, torch.Tensor], encoder: nn.Module,

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import model_config
-from seq2seq.classifier import Classifier, ClassifierHead
+from seq2seq.classifier import ClassifierHead, SequenceClassifier
 from seq2seq.encoders import text_encoder
 from seq2seq.metrics import label_scores
 from seq2seq.sources import Source
@@ -19,11 +19,12 @@ SRC = [[4, 5, 6, 7, 8, 9, EOS], [10, EOS], [6, 6, 4, EOS], [7, 8, 9, 10, 4, EOS]
 
 
 def classifier(pooling: str, labels: int = 3, encoder: str = "rnn", cell: str = "lstm",
-               hidden_dim: int = 16, init_range: float = 0.3, seed: int = 0) -> Classifier:
+               hidden_dim: int = 16, init_range: float = 0.3, seed: int = 0) -> SequenceClassifier:
     torch.manual_seed(seed)
     cfg = model_config(encoder=encoder, cell=cell, hidden_dim=hidden_dim,
                        encoder_hidden_dim=8 if encoder == "birnn" else None)
-    model = Classifier(text_encoder(cfg, 12), ClassifierHead(pooling, hidden_dim, labels, 0.0))
+    model = SequenceClassifier(text_encoder(cfg, 12),
+                               ClassifierHead(pooling, hidden_dim, labels, 0.0))
     for p in model.parameters():
         torch.nn.init.uniform_(p, -init_range, init_range)
     return model.eval()
