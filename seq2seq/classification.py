@@ -1,0 +1,145 @@
+"""The Python API of a classifier: a trained run (or an ensemble of runs) that labels text.
+
+    from seq2seq import Classifier
+    c = Classifier.from_run("runs/sentiment")
+    c.predict(["A gorgeous, witty film.", "Two hours I will not get back."])  # ["pos", "neg"]
+    c.probabilities(["A gorgeous, witty film."])   # (1, C) tensor, columns in c.labels order
+
+Text goes the same way as in training: sentencepiece ids (`Tokenizer.encode_source`),
+sorted by length and scored in batches, so most batches share one length (the encoder's
+fast path: no packing); results come back in input order. Several runs make an ensemble
+that averages the members' probabilities: they must share labels.txt and the sentencepiece
+model. `seq2seq-classify` is a command-line shell over this class.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from seq2seq import checkpoint
+from seq2seq.classifier import build_classifier
+from seq2seq.config import TrainConfig, config_from_dict
+from seq2seq.hardware import pick_device
+from seq2seq.rundir import RunDir, find_checkpoint
+from seq2seq.sources import Source
+from seq2seq.tokenizer import Tokenizer
+
+
+class Member:
+    """One loaded classifier run: its model (eval mode), tokenizer, labels and config."""
+
+    def __init__(self, name: str, model: nn.Module, tokenizer: Tokenizer, labels: list[str],
+                 cfg: TrainConfig):
+        self.name, self.model, self.tokenizer = name, model, tokenizer
+        self.labels, self.cfg = labels, cfg
+
+
+def load_classifier(path: Path, device: torch.device) -> Member:
+    """A run directory (its best.pt, else last.pt) or checkpoint file of a classifier run;
+    one line if it is another task's run or its labels.txt is missing or empty."""
+    ckpt_path = find_checkpoint(path)
+    payload = checkpoint.load(ckpt_path)
+    cfg = config_from_dict(payload["config"])
+    if cfg.task != "classify":
+        raise ValueError(f"{path}: a {cfg.task} run, not a classifier (task=classify); "
+                         f"seq2seq-translate reads it")
+    run = RunDir.of_checkpoint(ckpt_path)
+    labels = read_labels(run.labels)
+    tok = Tokenizer.load(run.spm, reverse_source=cfg.model.reverse_source)
+    model = build_classifier(cfg.model, tok.src_vocab_size, len(labels))
+    checkpoint.load_weights(model, payload["model"], ckpt_path)
+    return Member(str(path), model.to(device).eval(), tok, labels, cfg)
+
+
+def read_labels(path: Path) -> list[str]:
+    """A run's labels.txt: line i names label id i."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no labels file (a classifier run keeps its labels "
+                                "there, one a line)")
+    labels = path.read_text(encoding="utf-8").splitlines()
+    if not labels or not all(label.strip() for label in labels):
+        raise ValueError(f"{path}: empty, or an empty line (one label a line)")
+    return labels
+
+
+def check_members(members: list[Member]) -> None:
+    """An ensemble's runs must read the same pieces and mean the same labels by the same
+    ids: one line naming the first run that differs from the first."""
+    first = members[0]
+    pieces = first.tokenizer.src.serialized_model_proto()
+    for m in members[1:]:
+        if m.labels != first.labels:
+            raise ValueError(f"{m.name}: its labels ({', '.join(m.labels)}) differ from "
+                             f"{first.name}'s ({', '.join(first.labels)}); an ensemble "
+                             "needs one labels.txt")
+        if m.tokenizer.src.serialized_model_proto() != pieces:
+            raise ValueError(f"{m.name}: its sentencepiece model differs from {first.name}'s; "
+                             "an ensemble needs one vocabulary")
+        if m.tokenizer.reverse_source != first.tokenizer.reverse_source:
+            raise ValueError(f"{m.name}: model.reverse_source differs from {first.name}'s")
+
+
+def check_texts(texts: Sequence[str], name: Optional[str] = None) -> None:
+    """A classifier cannot label nothing: the first empty or whitespace-only text, named
+    `NAME:LINE` (or `line LINE`), 1-based."""
+    for number, text in enumerate(texts, start=1):
+        if not text.strip():
+            where = f"{name}:{number}" if name else f"line {number}"
+            raise ValueError(f"{where}: empty text (a classifier cannot label nothing)")
+
+
+class Classifier:
+    """One or more classifier models, their tokenizer and their labels."""
+
+    def __init__(self, models: Sequence[nn.Module], tokenizer: Tokenizer, labels: list[str],
+                 device: torch.device, batch_size: int = 64):
+        self.models = [m.eval() for m in models]
+        self.tokenizer, self.labels, self.device = tokenizer, labels, device
+        self.batch_size = batch_size  # texts scored together
+
+    @classmethod
+    def from_run(cls, *runs: str | Path, device: str = "auto") -> "Classifier":
+        """From run directories or checkpoint files; several make an ensemble averaging
+        the members' probabilities. The batch size is the first run's decode.batch_size."""
+        if not runs:
+            raise ValueError("Classifier.from_run needs at least one run directory")
+        dev = pick_device(device)
+        members = [load_classifier(Path(r), dev) for r in runs]
+        check_members(members)
+        first = members[0]
+        return cls([m.model for m in members], first.tokenizer, first.labels, dev,
+                   batch_size=first.cfg.decode.batch_size)
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The most probable label of each text (ValueError for an empty text)."""
+        return [self.labels[i] for i in self.probabilities(texts).argmax(1).tolist()]
+
+    def probabilities(self, texts: Sequence[str], progress: bool = False) -> torch.Tensor:
+        """(N, C) probabilities of each text's labels, columns in `self.labels` order, rows
+        in input order (the members' mean for an ensemble); `progress`: a bar on stderr."""
+        check_texts(texts)
+        ids = self.tokenizer.encode_source(list(texts)) if texts else []
+        with tqdm(total=len(ids), desc="classifying", unit=" texts",
+                  disable=not progress) as bar:
+            return self.probabilities_of_ids(ids, bar.update)
+
+    @torch.inference_mode()
+    def probabilities_of_ids(self, src: Sequence[Sequence[int]],
+                             done: Callable[[int], object] = lambda n: None) -> torch.Tensor:
+        """(N, C) probabilities of encoded texts, in input order; `done(n)` hears of each
+        batch's n texts as it finishes."""
+        out = torch.zeros(len(src), len(self.labels))  # (N, C)
+        order = sorted(range(len(src)), key=lambda j: len(src[j]))  # similar lengths together
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start: start + self.batch_size]
+            batch = Source.of_ids([src[j] for j in chunk]).to(self.device)  # (B, S)
+            probs = torch.stack([F.softmax(m(batch).float(), dim=-1)
+                                 for m in self.models]).mean(0)  # (B, C)
+            out[torch.tensor(chunk)] = probs.cpu()
+            done(len(chunk))
+        return out
