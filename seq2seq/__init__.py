@@ -1,7 +1,8 @@
 """seq2seq: stacked-LSTM encoder-decoders for machine translation (Sutskever et al. 2014).
 
-    from seq2seq import Translator
+    from seq2seq import Translator, Classifier
     Translator.from_run("runs/demo").translate(["Hola."], beam=5)
+    Classifier.from_run("runs/sentiment").predict(["A gorgeous, witty film."])
 """
 
 import os
@@ -16,7 +17,7 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 os.environ.setdefault("LRU_CACHE_CAPACITY", "64")
 
 __version__ = "0.1.0"
-__all__ = ["Translator"]
+__all__ = ["Translator", "Classifier"]
 
 
 def __getattr__(name: str):
@@ -24,4 +25,7 @@ def __getattr__(name: str):
     if name == "Translator":
         from seq2seq.translator import Translator
         return Translator
+    if name == "Classifier":
+        from seq2seq.classification import Classifier
+        return Classifier
     raise AttributeError(f"module 'seq2seq' has no attribute {name!r}")

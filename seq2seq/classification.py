@@ -14,7 +14,7 @@ model. `seq2seq-classify` is a command-line shell over this class.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterable, NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -27,16 +27,17 @@ from seq2seq.config import TrainConfig, config_from_dict
 from seq2seq.hardware import pick_device
 from seq2seq.rundir import RunDir, find_checkpoint
 from seq2seq.sources import Source
+from seq2seq.textfile import read_lines
 from seq2seq.tokenizer import Tokenizer
 
 
-class Member:
-    """One loaded classifier run: its model (eval mode), tokenizer, labels and config."""
-
-    def __init__(self, name: str, model: nn.Module, tokenizer: Tokenizer, labels: list[str],
-                 cfg: TrainConfig):
-        self.name, self.model, self.tokenizer = name, model, tokenizer
-        self.labels, self.cfg = labels, cfg
+class Member(NamedTuple):
+    """One loaded classifier run."""
+    name: str  # as given: what an error names
+    model: nn.Module  # in eval mode, on its device
+    tokenizer: Tokenizer
+    labels: list[str]  # label id i is labels[i]
+    cfg: TrainConfig
 
 
 def load_classifier(path: Path, device: torch.device) -> Member:
@@ -46,8 +47,7 @@ def load_classifier(path: Path, device: torch.device) -> Member:
     payload = checkpoint.load(ckpt_path)
     cfg = config_from_dict(payload["config"])
     if cfg.task != "classify":
-        raise ValueError(f"{path}: a {cfg.task} run, not a classifier (task=classify); "
-                         f"seq2seq-translate reads it")
+        raise ValueError(f"{path}: a {cfg.task} run, not a classifier (task=classify)")
     run = RunDir.of_checkpoint(ckpt_path)
     labels = read_labels(run.labels)
     tok = Tokenizer.load(run.spm, reverse_source=cfg.model.reverse_source)
@@ -61,7 +61,7 @@ def read_labels(path: Path) -> list[str]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no labels file (a classifier run keeps its labels "
                                 "there, one a line)")
-    labels = path.read_text(encoding="utf-8").splitlines()
+    labels = list(read_lines(path))  # not UTF-8: named by file and line
     if not labels or not all(label.strip() for label in labels):
         raise ValueError(f"{path}: empty, or an empty line (one label a line)")
     return labels
@@ -84,13 +84,18 @@ def check_members(members: list[Member]) -> None:
             raise ValueError(f"{m.name}: model.reverse_source differs from {first.name}'s")
 
 
-def check_texts(texts: Sequence[str], name: Optional[str] = None) -> None:
-    """A classifier cannot label nothing: the first empty or whitespace-only text, named
-    `NAME:LINE` (or `line LINE`), 1-based."""
-    for number, text in enumerate(texts, start=1):
+def check_texts(texts: Iterable[str], name: Optional[str] = None, first: int = 1) -> list[str]:
+    """The texts, as a list; a classifier cannot label nothing: the first empty or
+    whitespace-only text is an error naming `NAME:LINE` (or `line LINE`), numbered from
+    `first`. Lazy input (a file being read) is checked as it comes, so the first bad line
+    of any kind (not UTF-8, empty) is the one named."""
+    out = []
+    for number, text in enumerate(texts, start=first):
         if not text.strip():
             where = f"{name}:{number}" if name else f"line {number}"
             raise ValueError(f"{where}: empty text (a classifier cannot label nothing)")
+        out.append(text)
+    return out
 
 
 class Classifier:

@@ -70,7 +70,12 @@ def classifier_head(cfg: ModelConfig, labels: int) -> ClassifierHead:
 def build_classifier(cfg: ModelConfig, src_vocab: int, labels: int) -> SequenceClassifier:
     """The encoder `model.encoder.build` names and the head, every parameter uniform
     (-init_range, init_range) as in the translation model."""
-    return uniform_init(SequenceClassifier(*build_parts(cfg, src_vocab, labels)), cfg.init_range)
+    encoder, head = build_parts(cfg, src_vocab, labels)
+    if getattr(encoder, "bridge_c", None) is not None:
+        # The head reads no cell state: a bridge for it would never get a gradient (and
+        # data parallelism refuses parameters that take no part in the loss).
+        encoder.bridge_c = None
+    return uniform_init(SequenceClassifier(encoder, head), cfg.init_range)
 
 
 def lm_encoder_weights(lm_weights: dict[str, torch.Tensor], encoder: nn.Module,

@@ -37,6 +37,7 @@ class SequenceEncoder(nn.Module):
         self.cell = "lstm" if isinstance(rnn, nn.LSTM) else "gru"
         both = 2 * rnn.hidden_size
         self.bridge = nn.Linear(both, decoder_dim) if rnn.bidirectional else None
+        # None where nothing reads the cell state (a classifier's head): c is then None too
         self.bridge_c = (nn.Linear(both, decoder_dim)
                          if rnn.bidirectional and self.cell == "lstm" else None)
 
@@ -52,7 +53,8 @@ class SequenceEncoder(nn.Module):
             out, h, c = self._by_length(x, src.lens)
         if self.bridge is not None:
             h = self._join(h, self.bridge, squash=True)  # (L, B, H)
-            c = None if c is None else self._join(c, self.bridge_c, squash=False)
+            c = None if c is None or self.bridge_c is None else self._join(c, self.bridge_c,
+                                                                           squash=False)
         if not memory:  # the paper's model carries no memory into the search
             return State(h, c)
         mask = torch.arange(x.size(1), device=x.device) < src.lens.unsqueeze(1)  # (B, S)

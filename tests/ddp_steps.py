@@ -2,6 +2,7 @@
 
     torchrun --nproc_per_node=2 tests/ddp_steps.py OUT.pt      # two ranks, half a batch each
     python tests/ddp_steps.py OUT.pt                            # one process, whole batches
+    ... OUT.pt classify                                         # a classifier's (task=classify)
 
 Both write the parameters after K steps of `seq2seq.optim.gradients` + SGD, the code path
 of `seq2seq-train`. The sentences differ in length, so the halves differ in padding too.
@@ -16,10 +17,13 @@ from torch.nn.parallel import DistributedDataParallel
 
 from seq2seq import distributed
 from seq2seq.config import DecodeConfig, DecoderConfig, EncoderConfig, ModelConfig
-from seq2seq.data import collate
+from seq2seq.classifier import build_classifier
+from seq2seq.data import LabelledBatch, collate
 from seq2seq.model import Seq2Seq, build_model
 from seq2seq.optim import build_optimizer, gradients
-from seq2seq.tasks import Objective, Translation
+from seq2seq.schema import CLASSIFIER_HEAD
+from seq2seq.sources import Source
+from seq2seq.tasks import Classification, Objective, Translation
 
 STEPS, SENTENCES, VOCAB = 4, 8, 13
 
@@ -42,14 +46,24 @@ def model() -> Seq2Seq:
     return build_model(cfg, VOCAB, VOCAB)
 
 
-def main(out_path: str) -> None:
+def classifier() -> torch.nn.Module:
+    """A bidirectional encoder with a max-pooling head, 3 labels."""
+    cfg = ModelConfig(emb_dim=8, hidden_dim=12, layers=2, dropout=0.0,
+                      encoder=EncoderConfig(bidirectional=True),
+                      decoder=DecoderConfig(build=CLASSIFIER_HEAD, pooling="max"))
+    return build_classifier(cfg, VOCAB, 3)
+
+
+def main(out_path: str, task: str = "translation") -> None:
     ranks = distributed.from_environment()
     distributed.start(ranks, torch.device("cpu"))
     torch.manual_seed(0)
-    net = model()
-    # The translation task's loss, as seq2seq-train wraps it (only its loss is used here,
-    # so it needs no tokenizer).
-    loss_fn: torch.nn.Module = Objective(net, Translation(None, DecodeConfig()))
+    classify = task == "classify"
+    net = classifier() if classify else model()
+    # The task's loss, as seq2seq-train wraps it (only its loss is used here, so
+    # translation needs no tokenizer).
+    loss_fn: torch.nn.Module = Objective(net, Classification(["a", "b", "c"]) if classify
+                                         else Translation(None, DecodeConfig()))
     if ranks.world > 1:
         loss_fn = DistributedDataParallel(loss_fn)
     params = list(net.parameters())
@@ -57,8 +71,10 @@ def main(out_path: str) -> None:
     share = SENTENCES // ranks.world
     for src, tgt in batches():
         rows = slice(ranks.rank * share, (ranks.rank + 1) * share)
-        b = collate(src[rows], tgt[rows])
-        gradients(loss_fn, b, params, ranks, loss_per="token", clip_norm=1.0,
+        b = (LabelledBatch(Source.of_ids(src[rows]), torch.tensor([len(t) % 3 for t in tgt[rows]]))
+             if classify else collate(src[rows], tgt[rows]))
+        gradients(loss_fn, b, params, ranks, loss_per="sentence" if classify else "token",
+                  clip_norm=1.0,
                   autocast=torch.autocast("cpu", enabled=False))
         opt.step()
     if ranks.main:
@@ -67,4 +83,4 @@ def main(out_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import ddp_steps
@@ -38,15 +39,16 @@ def test_each_rank_takes_every_world_th_batch_as_its_own_copy():
         assert all(not np.shares_memory(b, order) for b in share)  # the order can go
 
 
-def test_two_ranks_with_half_batches_equal_one_process_with_whole_batches(tmp_path):
-    result = torchrun(str(HERE / "ddp_steps.py"), str(tmp_path / "ddp.pt"), cwd=tmp_path)
+@pytest.mark.parametrize("task", ["translation", "classify"])
+def test_two_ranks_with_half_batches_equal_one_process_with_whole_batches(tmp_path, task):
+    result = torchrun(str(HERE / "ddp_steps.py"), str(tmp_path / "ddp.pt"), task, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    single = subprocess.run([sys.executable, HERE / "ddp_steps.py", tmp_path / "one.pt"],
+    single = subprocess.run([sys.executable, HERE / "ddp_steps.py", tmp_path / "one.pt", task],
                             capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-3000:]
     ddp, one = torch.load(tmp_path / "ddp.pt"), torch.load(tmp_path / "one.pt")
     torch.manual_seed(0)
-    initial = ddp_steps.model().state_dict()
+    initial = (ddp_steps.classifier() if task == "classify" else ddp_steps.model()).state_dict()
     assert not all(torch.equal(initial[name], one[name]) for name in one)  # it did train
     for name in one:
         torch.testing.assert_close(ddp[name], one[name], rtol=1e-5, atol=1e-6, msg=name)
@@ -92,3 +94,15 @@ def test_the_slurm_launcher_config_composes(tmp_path):
                      "--cfg", "hydra", "--package", "hydra.launcher", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "SlurmLauncher" in result.stdout and "partition: gpu" in result.stdout
+
+
+def test_torchrun_trains_a_classifier(tmp_path):
+    """Labelled batches through the same loop: each rank its share, one log, rank 0 evaluates."""
+    run_dir = tmp_path / "cls"
+    result = torchrun("-m", "seq2seq.train", "experiment=sentiment", "debug=smoke",
+                      f"trainer.run_dir={run_dir}", f"data.prepared_dir={tmp_path / 'prepared'}",
+                      "trainer.tensorboard=false", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (run_dir / "train.log").read_text()
+    assert "per rank, 2 ranks" in log and log.count("dev accuracy = ") == 1
+    assert checkpoint.load(run_dir / "checkpoints" / "best.pt")["world"] == 2

@@ -17,7 +17,7 @@ RECIPES = sorted(p.parent.name for p in (REPO / "recipes").glob("*/Makefile"))
 
 def test_the_expected_recipes_exist():
     assert RECIPES == ["attention", "beam-ablation", "bible-es-en", "ensemble",
-                       "reversal-ablation", "wmt14-en-fr-sutskever2014"]
+                       "reversal-ablation", "sentiment", "wmt14-en-fr-sutskever2014"]
     for name in RECIPES:
         readme = (REPO / "recipes" / name / "README.md").read_text()
         assert "make -C recipes/" + name in readme
@@ -39,6 +39,13 @@ def test_recipe_smoke(name, tmp_path):
     assert scores, result.stdout[-2000:]
     for score in scores:
         lines = score.read_text().splitlines()
+        if name == "sentiment":  # a classifier's: accuracy, macro-F1, the confusion matrix
+            assert lines[0].startswith("accuracy = ") and "macro-F1 = " in lines[0]
+            assert lines[1].split() == ["neg", "pos"] and len(lines) == 4
+            continue
         assert lines[0].startswith("BLEU = ") and "version:" in lines[0]
         assert lines[1].startswith("chrF = ")
     assert (runs / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    if name == "sentiment":  # 4 classifiers x 4 test sets, and both baselines on each
+        assert len(scores) == 16
+        assert "logistic regression" in (runs / "baselines.txt").read_text()
