@@ -1,4 +1,4 @@
-"""seq2seq-prepare for task=classify: labelled text -> `datasets` -> sentencepiece ids + label ids.
+"""Preparing labelled text (task=classify): texts -> `datasets` -> sentencepiece ids + label ids.
 
     local files  <dir>/<split>.tsv|.csv|.jsonl, <dir>/<split>/<label>/*.txt (labelled.py) --+
                                                                                             +->

@@ -32,9 +32,9 @@ class DataConfig:
     num_proc: Optional[int] = None  # processes encoding the corpus (default: every core)
     # task=classify reads labelled text instead: f"{local_dir}/{split}.tsv|.csv|.jsonl" (plain
     # or .xz) or the folders f"{local_dir}/{split}/<label>/*.txt" (aclImdb), or a hub dataset
-    # (imdb; glue with hub_name=sst2 and text_column=sentence), by these two columns.
+    # (imdb; glue with hub_name=sst2 and text_column=sentence): the column of the texts,
     text_column: str = "text"
-    label_column: str = "label"
+    label_column: str = "label"  # and of their labels (names, or integers as written)
     name: str = "bible-es-en"  # names the prepared data folder
 
 

@@ -24,7 +24,8 @@ GLOBAL_FILES = [(g, f.stem) for g in ("experiment", "debug")
 
 
 # Parts that only compose with another choice: no encoder is a language model's.
-NEEDS = {("model/encoder", "none"): ["task=language_model"]}
+NEEDS = {("model/encoder", "none"): ["task=language_model"],
+         ("model/decoder", "classifier"): ["task=classify"]}
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
