@@ -36,6 +36,8 @@ def load_run(path: Path, device: torch.device) -> tuple[nn.Module, Tokenizer, Tr
     ckpt_path = find_checkpoint(path)
     payload = checkpoint.load(ckpt_path)
     cfg = config_from_dict(payload["config"])
+    if cfg.task == "classify":
+        raise ValueError(f"{path}: a classifier's run: it labels text (seq2seq-classify)")
     tok = Tokenizer.load(RunDir.of_checkpoint(ckpt_path).spm,
                          reverse_source=cfg.model.reverse_source)
     model = build_model(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)

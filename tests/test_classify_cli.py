@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import corpus_lines, run_cli, write_lines
-from seq2seq import Classifier, checkpoint
+from seq2seq import Classifier, Translator, checkpoint
 from seq2seq.classifier import build_classifier
 from seq2seq.classify import main
 from seq2seq.config import config_to_dict, load_config
@@ -233,6 +233,9 @@ def test_a_translation_run_is_not_a_classifier(runs):
     status, out, err = classify([runs["a"], runs["translation"]], b"hola\n")
     one_error(status, err, f"{runs['translation']}: a translation run, not a classifier")
     assert out == ""
+    # and the other way round
+    with pytest.raises(ValueError, match="a classifier's run: it labels text"):
+        Translator.from_run(runs["a"])
 
 
 def test_a_run_without_labels_is_named(runs, tmp_path):
