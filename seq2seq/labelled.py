@@ -80,9 +80,13 @@ def _jsonl(path: Path, text_column: str, label_column: str) -> Iterator[Example]
         yield _checked(where, str(record[text_column]), str(record[label_column]), text_column)
 
 
+UNLABELLED = "unsup"  # aclImdb/train/unsup/: 50,000 reviews without a label
+
+
 def _folders(root: Path) -> Iterator[Example]:
-    """<root>/<label>/*.txt, labels and files in sorted order."""
-    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    """<root>/<label>/*.txt, labels and files in sorted order; aclImdb's unlabelled
+    `unsup/` folder is not a label."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name != UNLABELLED)
     if not folders:
         raise ValueError(f"{root}: no label folders (<label>/*.txt)")
     for folder in folders:

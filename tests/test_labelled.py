@@ -94,3 +94,10 @@ def test_a_label_training_never_saw_is_named(tmp_path):
 def test_a_missing_split_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="train: no such labelled file"):
         find_labelled(tmp_path, "train")
+
+
+def test_aclimdbs_unlabelled_folder_is_not_a_label(tmp_path):
+    path = _write(tmp_path, "folders")
+    (path / "unsup").mkdir()
+    (path / "unsup" / "0_0.txt").write_text("An unlabelled review.\n")
+    assert {label for _, _, label in read_labelled(path, "text", "label")} == {"pos", "neg"}
