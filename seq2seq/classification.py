@@ -25,9 +25,9 @@ from seq2seq import checkpoint
 from seq2seq.classifier import build_classifier
 from seq2seq.config import TrainConfig, config_from_dict
 from seq2seq.hardware import pick_device
+from seq2seq.labelled import read_labels
 from seq2seq.rundir import RunDir, find_checkpoint
 from seq2seq.sources import Source
-from seq2seq.textfile import read_lines
 from seq2seq.tokenizer import Tokenizer
 
 
@@ -54,17 +54,6 @@ def load_classifier(path: Path, device: torch.device) -> Member:
     model = build_classifier(cfg.model, tok.src_vocab_size, len(labels))
     checkpoint.load_weights(model, payload["model"], ckpt_path)
     return Member(str(path), model.to(device).eval(), tok, labels, cfg)
-
-
-def read_labels(path: Path) -> list[str]:
-    """A run's labels.txt: line i names label id i."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no labels file (a classifier run keeps its labels "
-                                "there, one a line)")
-    labels = list(read_lines(path))  # not UTF-8: named by file and line
-    if not labels or not all(label.strip() for label in labels):
-        raise ValueError(f"{path}: empty, or an empty line (one label a line)")
-    return labels
 
 
 def check_members(members: list[Member]) -> None:

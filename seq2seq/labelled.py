@@ -15,8 +15,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from seq2seq.textfile import read_lines
 
@@ -77,26 +78,38 @@ def _jsonl(path: Path, text_column: str, label_column: str) -> Iterator[Example]
         for column in (text_column, label_column):
             if not isinstance(record, dict) or column not in record:
                 raise ValueError(f"{where}: no key '{column}'")
-        yield _checked(where, str(record[text_column]), str(record[label_column]), text_column)
+        text, label = record[text_column], record[label_column]
+        if not isinstance(text, str):
+            raise ValueError(f"{where}: '{text_column}' is {json.dumps(text)}, not a string")
+        if isinstance(label, bool) or not isinstance(label, (str, int)):
+            raise ValueError(f"{where}: '{label_column}' is {json.dumps(label)}: a label is a "
+                             "string or an integer")
+        yield _checked(where, text, str(label), text_column)
 
 
 UNLABELLED = "unsup"  # aclImdb/train/unsup/: 50,000 reviews without a label
 
 
-def _folders(root: Path) -> Iterator[Example]:
+def folder_files(root: Path) -> list[Path]:
     """<root>/<label>/*.txt, labels and files in sorted order; aclImdb's unlabelled
     `unsup/` folder is not a label."""
     folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name != UNLABELLED)
     if not folders:
         raise ValueError(f"{root}: no label folders (<label>/*.txt)")
-    for folder in folders:
-        for file in sorted(folder.glob("*.txt")):
-            text = " ".join(" ".join(read_lines(file)).split())  # one line, spaces made one
-            yield _checked(str(file), text, folder.name, "the file")
+    return [file for folder in folders for file in sorted(folder.glob("*.txt"))]
+
+
+def _folders(root: Path) -> Iterator[Example]:
+    for file in folder_files(root):
+        text = " ".join(read_lines(file))  # one line, spaces made one (by _checked)
+        yield _checked(str(file), text, file.parent.name, "the file")
 
 
 def _checked(where: str, text: str, label: str, text_column: str) -> Example:
-    if not text.strip():
+    """One line of text (a JSON string's line breaks and tabs become spaces, as a file's
+    do), and a label that is not empty."""
+    text = " ".join(text.split())
+    if not text:
         raise ValueError(f"{where}: empty text in {text_column!r}")
     if not label.strip():
         raise ValueError(f"{where}: empty label")
@@ -105,8 +118,28 @@ def _checked(where: str, text: str, label: str, text_column: str) -> Example:
 
 def label_set(examples: list[Example]) -> list[str]:
     """The training split's labels, sorted (numbers by value: "2" before "10")."""
-    names = {label for _, _, label in examples}
-    return sorted(names, key=lambda n: (0, int(n), n) if n.lstrip("-").isdigit() else (1, 0, n))
+    return label_order({label for _, _, label in examples})
+
+
+def label_order(names: Iterable[str]) -> list[str]:
+    """Labels sorted: integers by value ("-1", "2", "10"), then names."""
+    return sorted(set(names), key=lambda n: (0, int(n), n) if re.fullmatch(r"-?[0-9]+", n)
+                  else (1, 0, n))
+
+
+def read_labels(path: Path) -> list[str]:
+    """A run's (or a preparation's) labels.txt: line i names label id i."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no labels file (a classifier run keeps its labels "
+                                "there, one a line)")
+    labels = list(read_lines(path))  # not UTF-8: named by file and line
+    if not labels or not all(label.strip() for label in labels):
+        raise ValueError(f"{path}: empty, or an empty line (one label a line)")
+    return labels
+
+
+def write_labels(path: Path, labels: list[str]) -> None:
+    path.write_text("".join(label + "\n" for label in labels), encoding="utf-8")
 
 
 def check_labels(examples: list[Example], labels: list[str]) -> None:

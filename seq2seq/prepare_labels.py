@@ -15,6 +15,7 @@ are only meaningful over its own pieces.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 from pathlib import Path
@@ -27,13 +28,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seq2seq.config import CONF_DIR, DataConfig, TrainConfig
-from seq2seq.labelled import find_labelled, read_labelled
+from seq2seq.labelled import find_labelled, folder_files, label_order, read_labelled, write_labels
 from seq2seq.prepared import PreparedDir
 from seq2seq.textfile import file_stamp
 from seq2seq.tokenizer import Tokenizer, source_pieces, train_spm
 from seq2seq.tokens import id_dtype, write_labelled
 
 log = logging.getLogger(__name__)
+COLUMNS = datasets.Features({k: datasets.Value("string") for k in ("where", "src", "label")})
 
 
 def labelled_files(cfg: DataConfig) -> list[Path]:
@@ -47,9 +49,10 @@ def labelled_files(cfg: DataConfig) -> list[Path]:
 def labelled_stamp(cfg: TrainConfig) -> str:
     """Sizes and mtimes of every file read, and of the language model's vocabulary taken."""
     files = [f for path in labelled_files(cfg.data)
-             for f in (sorted(path.rglob("*.txt")) if path.is_dir() else [path])]
+             for f in (folder_files(path) if path.is_dir() else [path])]
     spm = lm_spm(cfg.model.init_from)
-    return file_stamp(files + ([spm] if spm is not None else []))
+    stamp = file_stamp(files + ([spm] if spm is not None else []))
+    return hashlib.sha1(stamp.encode()).hexdigest()  # aclImdb: 50,000 files
 
 
 def lm_spm(init_from: Optional[str]) -> Optional[Path]:
@@ -74,8 +77,12 @@ def load_labelled_split(cfg: DataConfig, split: str,
     """A split as Dataset{where, src, label} (label as written, or a ClassLabel's name);
     `where` names the file and line, or the hub dataset's row, for errors."""
     ds = _load_local(cfg, split) if cfg.local_dir is not None else _load_hub(cfg, split)
-    if limit is not None:
-        ds = ds.select(range(min(limit, len(ds))))
+    if len(ds) == 0:
+        raise ValueError(f"{cfg.local_dir or cfg.hub_path}: split '{split}' has no examples")
+    if limit is not None and limit < len(ds):
+        # drawn at random: folders and hub datasets are ordered by label
+        # (flattened: the label columns are read from the Arrow table itself)
+        ds = ds.shuffle(seed=0).select(range(limit)).flatten_indices()
     return ds
 
 
@@ -88,14 +95,19 @@ def _examples(path: str, text_column: str, label_column: str,
 
 def _load_local(cfg: DataConfig, split: str) -> datasets.Dataset:
     path = find_labelled(_local_dir(cfg.local_dir), split)
-    files = sorted(path.rglob("*.txt")) if path.is_dir() else [path]
+    files = folder_files(path) if path.is_dir() else [path]
     try:
-        return datasets.Dataset.from_generator(_examples, gen_kwargs={
+        return datasets.Dataset.from_generator(_examples, features=COLUMNS, gen_kwargs={
             "path": str(path.resolve()), "text_column": cfg.text_column,
-            "label_column": cfg.label_column, "stamp": file_stamp(files)})
+            "label_column": cfg.label_column,
+            "stamp": hashlib.sha1(file_stamp(files).encode()).hexdigest()})
     except DatasetGenerationError as exc:  # datasets wraps our one-line error: unwrap it
         if isinstance(exc.__cause__, (ValueError, OSError)):
             raise exc.__cause__ from None
+        raise
+    except ValueError as exc:  # "Instruction 'train' corresponds to no data!"
+        if "no data" in str(exc):
+            raise ValueError(f"{path}: no examples") from None
         raise
 
 
@@ -112,23 +124,22 @@ def _load_hub(cfg: DataConfig, split: str) -> datasets.Dataset:
 
     def _row(ex: dict, i: int) -> dict:
         label = ex[cfg.label_column]
-        if names is not None and 0 <= label < len(names):
-            label = names[label]
+        if label is None or names is not None and not 0 <= label < len(names):
+            raise ValueError(f"{name} row {i}: no label ({label}: this split's labels are "
+                             "hidden; train, and pick best.pt, on labelled splits)")
+        label = names[label] if names is not None else label
         text = ex[cfg.text_column]
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"{name} row {i}: empty text in '{cfg.text_column}'")
         return {"where": f"{name} row {i}", "src": " ".join(text.split()),
                 "label": str(label)}
-    return ds.map(_row, with_indices=True, remove_columns=ds.column_names,
-                  features=datasets.Features({k: datasets.Value("string")
-                                              for k in ("where", "src", "label")}))
+    return ds.map(_row, with_indices=True, remove_columns=ds.column_names, features=COLUMNS)
 
 
 # ---------------------------------------------------------------- labels
 def label_set(train: datasets.Dataset) -> list[str]:
     """The training split's labels, sorted (numbers by value: "2" before "10")."""
-    names = pc.unique(train.data.column("label")).to_pylist()
-    return sorted(names, key=lambda n: (0, int(n), n) if n.lstrip("-").isdigit() else (1, 0, n))
+    return label_order(pc.unique(train.data.column("label")).to_pylist())
 
 
 def label_ids(ds: datasets.Dataset, labels: list[str]) -> np.ndarray:
@@ -155,14 +166,14 @@ def prepare_labelled(cfg: TrainConfig, out: PreparedDir, spm_from: Optional[Path
               "test": load_labelled_split(d, d.test_split)}
     labels = label_set(splits["train"])
     ids = {name: label_ids(ds, labels) for name, ds in splits.items()}
-    out.labels.write_text("".join(label + "\n" for label in labels))
+    write_labels(out.labels, labels)
     log.info("labels: %s", ", ".join(f"{label} {int((ids['train'] == i).sum())}"
                                      for i, label in enumerate(labels)))
     tok = _tokenizer(cfg, splits["train"], out, spm_from)
     for name, src, ref in (("dev", out.dev_src, out.dev_ref), ("test", out.test_src,
                                                                out.test_ref)):
-        src.write_text("".join(s + "\n" for s in splits[name]["src"]))
-        ref.write_text("".join(labels[i] + "\n" for i in ids[name]))
+        src.write_text("".join(s + "\n" for s in splits[name]["src"]), encoding="utf-8")
+        ref.write_text("".join(labels[i] + "\n" for i in ids[name]), encoding="utf-8")
     for name, folder, max_len in (("train", out.train, d.max_len), ("dev", out.dev, None)):
         _write(splits[name], ids[name], tok, folder, max_len)
 
@@ -184,17 +195,27 @@ def _tokenizer(cfg: TrainConfig, train: datasets.Dataset, out: PreparedDir,
 
 def _write(ds: datasets.Dataset, ids: np.ndarray, tok: Tokenizer, folder: Path,
            max_len: Optional[int]) -> None:
-    """Encodes the texts and writes them with their label ids; training texts over
-    `max_len` pieces are dropped and counted (dev keeps every text)."""
+    """Encodes the texts and writes them with their label ids. A training text over
+    `max_len` pieces keeps its first `max_len` (counted): a long review is still a review
+    (IMDB's run to 2,500 words), so it is cut, not dropped. Dev keeps every text whole."""
     def chunks() -> Iterator[tuple[pa.ListArray, pa.Array]]:
-        kept = total = 0
+        cut = 0
         for start in range(0, len(ds), 10_000):
             src = tok.encode_source(ds[start: start + 10_000]["src"])
-            keep = np.array([max_len is None or source_pieces(len(s)) <= max_len
-                             for s in src], dtype=bool)
-            kept, total = kept + int(keep.sum()), total + len(src)
-            yield (pa.array([s for s, k in zip(src, keep) if k], pa.list_(pa.int32())),
-                   pa.array(ids[start: start + len(src)][keep]))
-        log.info("%s: kept %d of %d texts; dropped %d over %s pieces", folder.name, kept,
-                 total, total - kept, max_len)
+            if max_len is not None:
+                cut += sum(source_pieces(len(s)) > max_len for s in src)
+                src = [_first_pieces(s, max_len, tok.reverse_source) for s in src]
+            yield pa.array(src, pa.list_(pa.int32())), pa.array(ids[start: start + len(src)])
+        if max_len is not None:
+            log.info("%s: %d of %d texts cut to their first %d pieces", folder.name, cut,
+                     len(ds), max_len)
     write_labelled(folder, chunks(), id_dtype(tok.src_vocab_size))
+
+
+def _first_pieces(ids: list[int], max_len: int, reversed_: bool) -> list[int]:
+    """An encoded source (pieces, maybe reversed, then eos) cut to the text's first
+    `max_len` pieces; a reversed source holds them at its end."""
+    pieces, eos = ids[:-1], ids[-1:]
+    if len(pieces) <= max_len:
+        return ids
+    return (pieces[-max_len:] if reversed_ else pieces[:max_len]) + eos

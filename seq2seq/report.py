@@ -117,7 +117,7 @@ class Reporter:
         self.bar.update(0)  # redraws at most every mininterval
 
     def evaluation(self, *, step: int, epoch: float, elapsed: float,
-                   metrics: Mapping[str, float | Score]) -> None:
+                   metrics: Mapping[str, float | Score | LabelScores]) -> None:
         """After an evaluation: `metrics` by name, e.g. {"ppl": 12.3, "bleu": Score}. A
         float logs as `dev ppl 12.30` and is recorded as `dev_ppl`; a Score logs as
         `dev BLEU = 12.34  (signature)` and is recorded as `dev_bleu`, `dev_bleu_signature`;

@@ -24,7 +24,9 @@ class DataConfig:
     extra_ref_langs: list[str] = field(default_factory=list)
     # The first N training pairs: a slice for smoke runs, or the paper's 12M of WMT'14's 40.8M.
     max_train_sentences: Optional[int] = None
-    max_len: int = 80  # training pairs longer than this (in pieces) are dropped, counted
+    # Training pairs longer than this (in pieces) are dropped, counted (task=classify: a
+    # longer training text keeps its first max_len pieces)
+    max_len: int = 80
     # A training line that is not valid UTF-8: stop naming file and line, or skip the pair
     # (counted in the log). Dev, test and translate input are always strict.
     on_bad_line: str = "error"  # error | skip

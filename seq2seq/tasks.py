@@ -25,6 +25,7 @@ from seq2seq import checkpoint
 from seq2seq.classifier import build_classifier, lm_encoder_weights
 from seq2seq.config import DecodeConfig, ModelConfig, TrainConfig
 from seq2seq.data import Batch, LabelledBatch
+from seq2seq.labelled import read_labels
 from seq2seq.metrics import LabelScores, Score, bleu, label_scores
 from seq2seq.model import build_model, upgrade_weights
 from seq2seq.prepared import PreparedDir
@@ -195,5 +196,5 @@ def build_task(cfg: TrainConfig, tokenizer: Tokenizer, prepared: PreparedDir) ->
     if cfg.task == "language_model":
         return LanguageModelling(smoothing)
     if cfg.task == "classify":
-        return Classification(prepared.labels.read_text().splitlines(), smoothing)
+        return Classification(read_labels(prepared.labels), smoothing)
     return Translation(tokenizer, cfg.decode, cfg.trainer.eval_max_sentences, smoothing)

@@ -96,13 +96,16 @@ class Run:
         checkpoint.remove_stale_temporaries(self.paths.checkpoints)
         checkpoint.write_text_atomic(self.paths.config,
                                      OmegaConf.to_yaml(OmegaConf.structured(self.cfg)))
-        # written once: a resumed run keeps them
         for source, kept in ((prepared.src_model, self.paths.spm / "src.model"),
                              (prepared.tgt_model, self.paths.spm / "tgt.model"),
                              (prepared.labels, self.paths.labels)):  # a classifier's
             new = source.read_bytes() if source.is_file() else None
-            if new is not None and (not kept.is_file() or kept.read_bytes() != new):
-                checkpoint.write_bytes_atomic(kept, new)
+            if new is None or kept.is_file() and kept.read_bytes() == new:
+                continue  # a resumed run keeps them
+            if kept == self.paths.labels and kept.is_file():  # its ids would name others
+                raise ValueError(f"{kept}: the run's labels differ from {source} (the data "
+                                 "changed?): train into a new trainer.run_dir")
+            checkpoint.write_bytes_atomic(kept, new)
 
     def autocast(self) -> torch.autocast:
         return autocast(self.device, self.precision)

@@ -11,9 +11,11 @@ import datasets
 import pytest
 import torch
 
+from seq2seq import Classifier
 from seq2seq.config import ConfigError, load_config
 from seq2seq.prepare import prepare
 from seq2seq.rundir import RunDir
+from seq2seq.tokenizer import Tokenizer
 from seq2seq.tokens import LabelledArrays
 from seq2seq.train import Run, train
 
@@ -194,3 +196,99 @@ def test_init_from_refuses_what_does_not_fit_in_one_line(tmp_path, lm_run, smoke
         config(data, tmp_path, f"model.init_from={lm_run}")  # the experiment's birnn
     with pytest.raises(FileNotFoundError, match=r"model.init_from: .*nowhere/spm/tgt.model"):
         prepare(config(data, tmp_path, *one_way, f"model.init_from={tmp_path / 'nowhere'}"))
+
+
+def test_dev_predictions_are_the_models_own_in_dev_order(tmp_path):
+    """dev.hyp line i is what the saved model says of dev text i (dev.ref line i's)."""
+    data = corpus(tmp_path / "data", sizes=(200, 60, 20))
+    cfg = config(data, tmp_path, "trainer.max_steps=40", "optim.lr=0.01", "model.dropout=0.0",
+                 "trainer.max_sentences=16")
+    train(cfg)
+    run = RunDir(cfg.trainer.run_dir)
+    texts = (Path(prepare(cfg).root) / "dev.src").read_text().splitlines()
+    hyp = (run.translations / "dev.hyp").read_text().splitlines()
+    assert hyp == Classifier.from_run(run.checkpoint("last.pt"), device="cpu").predict(texts)
+    assert len(set(hyp)) == 2  # both labels predicted: the order is tested, not a constant
+
+
+def test_long_training_texts_keep_their_first_pieces_and_dev_stays_whole(tmp_path):
+    data = corpus(tmp_path / "data")
+    prepared = prepare(config(data, tmp_path, "data.max_len=3",
+                              "tokenizer.model_type=word"))
+    train_arrays, dev = LabelledArrays(prepared.train), LabelledArrays(prepared.dev)
+    assert len(train_arrays) == 240 and int(train_arrays.src.lens.max()) == 3 + 1  # + eos
+    assert int(dev.src.lens.max()) > 4
+    first = synthetic(240, 1)[0][0].split()[:3]
+    tok = Tokenizer.load(prepared.spm, reverse_source=False)
+    side = train_arrays.src
+    ids = side.ids[side.offsets[0]: side.offsets[1]].tolist()
+    assert tok.src.decode(ids[:-1]) == " ".join(first)
+
+
+def test_a_training_slice_is_drawn_at_random_not_the_first_label(tmp_path):
+    data = tmp_path / "data"
+    rows = sorted(synthetic(200, 1), key=lambda r: r[1])  # all neg, then all pos (folders)
+    write_split(data, "train", rows, "folders")
+    for split, seed in (("dev", 2), ("test", 3)):
+        write_split(data, split, synthetic(20, seed), "folders")
+    prepared = prepare(config(data, tmp_path, "data.max_train_sentences=50"))
+    labels = LabelledArrays(prepared.train).labels
+    assert len(labels) == 50 and 0 < int(labels.sum()) < 50
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("empty_dev", "dev.jsonl: no examples"),
+    ("jsonl_bool_label", "train.jsonl:2: 'label' is true: a label is a string or an integer"),
+    ("jsonl_null_text", "train.jsonl:2: 'text' is null, not a string"),
+])
+def test_more_bad_input_in_one_line(tmp_path, bad, message):
+    data = corpus(tmp_path / "data", "jsonl")
+    if bad == "empty_dev":
+        (data / "dev.jsonl").write_text("")
+    else:
+        lines = (data / "train.jsonl").read_text().splitlines()
+        record = json.loads(lines[1])
+        record["label" if bad == "jsonl_bool_label" else "text"] = (
+            True if bad == "jsonl_bool_label" else None)
+        lines[1] = json.dumps(record)
+        (data / "train.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as err:
+        prepare(config(data, tmp_path))
+    assert str(err.value).endswith(message) and "\n" not in str(err.value)
+
+
+def test_a_jsonl_text_across_lines_stays_one_line_of_dev_src(tmp_path):
+    data = corpus(tmp_path / "data", "jsonl")
+    rows = synthetic(40, 2)
+    rows[5] = ("a good\nfilm,\tsaid\r\nthe critic", "pos")
+    write_split(data, "dev", rows, "jsonl")
+    prepared = prepare(config(data, tmp_path))
+    src = prepared.dev_src.read_text().splitlines()
+    assert len(src) == 40 and src[5] == "a good film, said the critic"
+
+
+def test_hidden_hub_labels_are_named(tmp_path):
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["neg", "pos"])})
+    for split, n in (("train", 30), ("validation", 10), ("test", 10)):
+        rows = synthetic(n, 1)
+        labels = [-1] * n if split == "test" else [int(lab == "pos") for _, lab in rows]
+        datasets.Dataset.from_dict({"text": [t for t, _ in rows], "label": labels},
+                                   features=features).to_parquet(str(hub / f"{split}.parquet"))
+    cfg = load_config(["experiment=sentiment", "data.local_dir=null", f"data.hub_path={hub}",
+                       "data.dev_split=validation", f"data.prepared_dir={tmp_path / 'p'}"])
+    with pytest.raises(ValueError, match=r"\[test\] row 0: no label \(-1: this split's labels "
+                                         r"are hidden"):
+        prepare(cfg)
+
+
+def test_a_run_refuses_data_whose_labels_changed(tmp_path):
+    data = corpus(tmp_path / "data")
+    train(config(data, tmp_path, "trainer.max_steps=2"))
+    for split in ("train", "dev", "test"):  # a third label appears
+        path = data / f"{split}.tsv"
+        path.write_text(path.read_text() + "a so-so film\tmeh\n")
+    with pytest.raises(ValueError, match=r"labels.txt: the run's labels differ from"):
+        train(config(data, tmp_path, "trainer.max_steps=4"))
