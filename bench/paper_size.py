@@ -124,7 +124,8 @@ def main() -> None:
     cfg = load_config(["experiment=sutskever2014", *args.overrides])
     torch.manual_seed(1)
     model = build_model(cfg.model, 160_000, 80_000).to(device)  # the paper's vocabularies
-    task = build_task(cfg, tokenizer=None)  # translation; only its loss runs, no tokenizer
+    # translation: only its loss runs, so no tokenizer and no prepared data
+    task = build_task(cfg, tokenizer=None, prepared=None)
     r = {"device": torch.cuda.get_device_name(device) if device.type == "cuda"
          else f"CPU, {torch.get_num_threads()} threads", "torch": torch.__version__,
          "sentences": args.sentences, "length": LENGTH}

@@ -54,7 +54,7 @@ TASKS = {"contains 7": (2, lambda s: int(7 in s)),
 # Parity needs the state after the last token (a max over positions mixes in every prefix's).
 LEARNS = [("contains 7", "final"), ("contains 7", "mean"), ("contains 7", "max"),
           ("first token mod 3", "final"), ("first token mod 3", "max"),
-          ("parity of 5s", "final")]
+          pytest.param("parity of 5s", "final", marks=pytest.mark.slow)]  # 25 s
 
 
 @pytest.mark.parametrize("task,pooling", LEARNS)
