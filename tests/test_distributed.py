@@ -96,6 +96,7 @@ def test_the_slurm_launcher_config_composes(tmp_path):
     assert "SlurmLauncher" in result.stdout and "partition: gpu" in result.stdout
 
 
+@pytest.mark.slow  # 10 s; the gradient path is the test above's, the loop translation's
 def test_torchrun_trains_a_classifier(tmp_path):
     """Labelled batches through the same loop: each rank its share, one log, rank 0 evaluates."""
     run_dir = tmp_path / "cls"
