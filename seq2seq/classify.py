@@ -22,13 +22,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
-from seq2seq import checkpoint
 from seq2seq.classification import Classifier, check_texts
-from seq2seq.cli import run as run_cli
+from seq2seq.cli import run as run_cli, stdin_lines, write_output
 from seq2seq.labelled import TABLES, read_labelled
 from seq2seq.report import wants_bar
 from seq2seq.textfile import decode_line, read_lines
@@ -65,7 +63,7 @@ def read_input(path: Path | None, text_column: str = "text") -> list[str]:
     """The texts: of a table's column, a file's lines (plain or .xz) or all of stdin's.
     The first line that is not UTF-8 or is empty is named in one line."""
     if path is None:
-        raw = enumerate(_stdin_lines(), start=1)
+        raw = enumerate(stdin_lines(), start=1)
         return check_texts((decode_line(line, "<stdin>", n) for n, line in raw), "<stdin>")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such input file")
@@ -74,12 +72,6 @@ def read_input(path: Path | None, text_column: str = "text") -> list[str]:
         # without one reads as well. read_labelled names an empty text's file and line.
         return [text for _, text, _ in read_labelled(path, text_column, text_column)]
     return check_texts(read_lines(path), str(path))
-
-
-def _stdin_lines() -> Iterator[bytes]:
-    """Raw lines of stdin as they arrive, split at b"\\n" only (as files are)."""
-    while raw := sys.stdin.buffer.readline():
-        yield raw
 
 
 def output_lines(labels: list[str], probs: torch.Tensor, with_probs: bool) -> list[str]:
@@ -103,7 +95,7 @@ def _main(args: argparse.Namespace) -> None:
     c.batch_size = args.batch_size or c.batch_size
     if args.input is None and args.output is None and (args.stream or sys.stdin.isatty()):
         # Interactive: one line in, one line out, flushed; a bad line ends the session.
-        for number, raw in enumerate(_stdin_lines(), start=1):
+        for number, raw in enumerate(stdin_lines(), start=1):
             line = decode_line(raw, "<stdin>", number)
             check_texts([line], "<stdin>", first=number)
             out = output_lines(c.labels, c.probabilities([line]), args.probs)
@@ -113,12 +105,7 @@ def _main(args: argparse.Namespace) -> None:
     # Batch: every line is read and checked before anything is written.
     texts = read_input(args.input, args.text_column)
     probs = c.probabilities(texts, progress=wants_bar())
-    text = "".join(line + "\n" for line in output_lines(c.labels, probs, args.probs))
-    if args.output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        checkpoint.write_text_atomic(args.output, text)
+    write_output(args.output, output_lines(c.labels, probs, args.probs))
 
 
 if __name__ == "__main__":

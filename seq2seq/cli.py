@@ -13,7 +13,10 @@ import logging
 import os
 import signal
 import sys
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from seq2seq import checkpoint
 
 
 class Stopped(Exception):
@@ -71,3 +74,20 @@ def signals_as_requests() -> Iterator[list[int]]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def stdin_lines() -> Iterator[bytes]:
+    """Raw lines of stdin as they arrive, split at b"\\n" only (as files are)."""
+    while raw := sys.stdin.buffer.readline():
+        yield raw
+
+
+def write_output(path: Optional[Path], lines: list[str]) -> None:
+    """A command's output lines, all at once: to stdout, or to `path`, replaced only once
+    complete (never half written)."""
+    text = "".join(line + "\n" for line in lines)
+    if path is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        checkpoint.write_text_atomic(path, text)

@@ -101,14 +101,11 @@ class Run:
                              (prepared.labels, self.paths.labels)):  # a classifier's
             new = source.read_bytes() if source.is_file() else None
             if new is None or kept.is_file() and kept.read_bytes() == new:
-                continue  # a resumed run keeps them
-            if kept == self.paths.labels and kept.is_file():  # its ids would name others
+                continue  # a resumed run keeps them; another labels.txt: its ids name others
+            if kept == self.paths.labels and kept.is_file():
                 raise ValueError(f"{kept}: the run's labels differ from {source} (the data "
                                  "changed?): train into a new trainer.run_dir")
             checkpoint.write_bytes_atomic(kept, new)
-
-    def autocast(self) -> torch.autocast:
-        return autocast(self.device, self.precision)
 
     def batches(self, epoch: int) -> list:
         """This rank's share of the epoch's shuffled length buckets (cut once an epoch)."""
@@ -205,8 +202,8 @@ def train_step(run: Run, b: Batch) -> tuple[float, int, float, float]:
     # 2. loss and gradient, clipped
     loss, n_tokens, grad_norm = gradients(run.loss, b, run.params, run.ranks,
                                           loss_per=oc.loss_per, clip_norm=oc.clip_norm,
-                                          autocast=run.autocast(), scaler=run.scaler,
-                                          opt=run.opt)
+                                          autocast=autocast(run.device, run.precision),
+                                          scaler=run.scaler, opt=run.opt)
     run.step, run.next_batch = run.step + 1, run.next_batch + 1
     # Under fp16 an overflowing gradient is the loss scale's business: scaler.step skips it.
     finite_grad = math.isfinite(grad_norm) or run.scaler.is_enabled()

@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Iterator
 
-from seq2seq import checkpoint
-from seq2seq.cli import run as run_cli
+from seq2seq.cli import run as run_cli, stdin_lines, write_output
 from seq2seq.config import DECODE_PRECISIONS
 from seq2seq.report import wants_bar
 from seq2seq.textfile import decode_line, read_lines
@@ -54,16 +52,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def read_input(path: Path | None) -> list[str]:
     """Input lines: a file (plain or .xz) or all of stdin; invalid UTF-8 names the line."""
     if path is None:
-        return [decode_line(raw, "<stdin>", n) for n, raw in enumerate(_stdin_lines(), 1)]
+        return [decode_line(raw, "<stdin>", n) for n, raw in enumerate(stdin_lines(), 1)]
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such input file")
     return list(read_lines(path))
-
-
-def _stdin_lines() -> Iterator[bytes]:
-    """Raw lines of stdin as they arrive, split at b"\\n" only (as files are)."""
-    while raw := sys.stdin.buffer.readline():
-        yield raw
 
 
 def warn_long_lines(t: Translator, lines: list[str], name: str, first: int = 1) -> None:
@@ -88,7 +80,7 @@ def _main(args: argparse.Namespace) -> None:
                         batch_size=args.batch_size, precision=args.precision)
     if args.input is None and args.output is None and (args.stream or sys.stdin.isatty()):
         # Interactive: one line in, one line out, flushed; a bad line ends the session.
-        for number, raw in enumerate(_stdin_lines(), start=1):
+        for number, raw in enumerate(stdin_lines(), start=1):
             line = decode_line(raw, "<stdin>", number)
             warn_long_lines(t, [line], "<stdin>", first=number)
             out = t.output_lines(t.hypotheses([line], decode), decode.nbest,
@@ -99,13 +91,8 @@ def _main(args: argparse.Namespace) -> None:
     # Batch: every line is read and checked before anything is written.
     lines = read_input(args.input)
     warn_long_lines(t, lines, str(args.input or "<stdin>"))
-    out = t.output_lines(t.hypotheses(lines, decode, progress=wants_bar()), decode.nbest)
-    text = "".join(line + "\n" for line in out)
-    if args.output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        checkpoint.write_text_atomic(args.output, text)
+    write_output(args.output, t.output_lines(t.hypotheses(lines, decode, progress=wants_bar()),
+                                             decode.nbest))
 
 
 if __name__ == "__main__":
