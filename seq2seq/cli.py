@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from seq2seq import checkpoint
-
 
 class Stopped(Exception):
     """A command stopped on request (a signal): not an error, but not finished either."""
@@ -85,6 +83,7 @@ def stdin_lines() -> Iterator[bytes]:
 def write_output(path: Optional[Path], lines: list[str]) -> None:
     """A command's output lines, all at once: to stdout, or to `path`, replaced only once
     complete (never half written)."""
+    from seq2seq import checkpoint  # here: seq2seq-score runs without loading torch
     text = "".join(line + "\n" for line in lines)
     if path is None:
         sys.stdout.write(text)
