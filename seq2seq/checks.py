@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import importlib
 
-from seq2seq.schema import (CLASSIFIER_HEAD, DECODE_PRECISIONS, NO_ENCODER, POOLINGS, TASKS,
-                            TRAIN_PRECISIONS, ConfigError, DecodeConfig, TrainConfig)
+from seq2seq.schema import (BACKBONES, CAPTION_FORMATS, CLASSIFIER_HEAD, DECODE_PRECISIONS,
+                            FRAME_ENCODER, IMAGE_ENCODER, IMAGE_FEEDS, NO_ENCODER, POOLINGS,
+                            TASKS, TRAIN_PRECISIONS, ConfigError, DecodeConfig, TrainConfig)
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -43,7 +44,8 @@ def validate(cfg: TrainConfig) -> None:
         ("tokenizer.model_type", k.model_type in ("unigram", "bpe", "char", "word"),
          "unigram | bpe | char | word"),
     ]
-    _fail_first(checks + _model_checks(cfg) + _classify_checks(cfg) + _decode_checks(cfg.decode))
+    _fail_first(checks + _model_checks(cfg) + _classify_checks(cfg) + _caption_checks(cfg)
+                + _decode_checks(cfg.decode))
 
 
 def _model_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
@@ -89,6 +91,31 @@ def _classify_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
          "a language model reads one way: use a one-way encoder (model/encoder=rnn)"),
         ("model.init_from", m.init_from is None or not m.reverse_source,
          "a language model reads forwards: set model.reverse_source=false"),
+    ]
+
+
+def _caption_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
+    d, enc, caption = cfg.data, cfg.model.encoder, cfg.task == "caption"
+    vision = enc.build in (IMAGE_ENCODER, FRAME_ENCODER)
+    return [
+        ("model.encoder.build", caption == vision,
+         "images are captioned, and only they: task=caption goes with model/encoder=image "
+         "or model/encoder=frames"),
+        ("data.caption_format", d.caption_format in CAPTION_FORMATS, " | ".join(CAPTION_FORMATS)),
+        ("data.caption_columns", len(d.caption_columns) >= 1, "name at least one column"),
+        ("data.image_channels", d.image_channels in (1, 3), "1 (grey) | 3 (RGB)"),
+        ("data.image_height", d.image_height >= 1, "must be >= 1"),
+        ("data.image_width", d.image_width >= 1, "must be >= 1"),
+        ("data.hub_path", not caption or d.hub_path is None,
+         "captioned images are read from data.local_dir (imagefolder, karpathy, flickr)"),
+        ("model.encoder.backbone", enc.backbone in BACKBONES, " | ".join(BACKBONES)),
+        ("model.encoder.image_feed", enc.image_feed in IMAGE_FEEDS, " | ".join(IMAGE_FEEDS)),
+        ("model.encoder.cnn_blocks", enc.cnn_blocks >= 1, "must be >= 1"),
+        ("model.encoder.cnn_width", enc.cnn_width >= 1, "must be >= 1"),
+        ("model.encoder.weights", enc.weights is None or enc.backbone != "cnn",
+         "pretrained weights are for backbone=resnet18 or resnet50"),
+        ("model.encoder.frozen", not enc.frozen or enc.backbone != "cnn",
+         "only a pretrained backbone (resnet18, resnet50) is kept fixed"),
     ]
 
 

@@ -21,14 +21,15 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from seq2seq.checks import check_decode, validate
-from seq2seq.schema import (CLASSIFIER_HEAD, DECODE_PRECISIONS, NO_ENCODER, POOLINGS, TASKS,
+from seq2seq.schema import (CLASSIFIER_HEAD, DECODE_PRECISIONS, FRAME_ENCODER, IMAGE_ENCODER,
+                            NO_ENCODER, POOLINGS, TASKS,
                             TEXT_ENCODER, TRAIN_PRECISIONS, ConfigError, DataConfig, DecodeConfig,
                             DecoderConfig, EncoderConfig, ModelConfig, OptimConfig,
                             TokenizerConfig, TrainConfig, TrainerConfig)
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 # The config's names in one place: the schema's and checks' are re-exported from here.
-__all__ = ["CLASSIFIER_HEAD", "POOLINGS",
+__all__ = ["CLASSIFIER_HEAD", "POOLINGS", "IMAGE_ENCODER", "FRAME_ENCODER",
            "CONF_DIR", "ConfigError", "DataConfig", "DecodeConfig", "DecoderConfig",
            "EncoderConfig", "ModelConfig", "OptimConfig", "TokenizerConfig", "TrainConfig",
            "TrainerConfig", "DECODE_PRECISIONS", "NO_ENCODER", "TASKS", "TEXT_ENCODER",

@@ -62,11 +62,14 @@ class RecurrentDecoder(nn.Module):
 
     def start(self, state: State) -> State:
         """The encoder's state as this decoder's first: attention's keys, computed once,
-        and a zero previous attentional vector (input feeding)."""
-        if self.attention is None:
-            return state
-        feed = state.h.new_zeros(state.h.shape[1:]) if self.input_feeding else None
-        return state._replace(feed=feed, keys=self.attention.keys(state.memory))
+        a zero previous attentional vector (input feeding), and one step on the encoder's
+        `first` input when it gives one (an image's feature vector: Show and Tell)."""
+        if self.attention is not None:
+            feed = state.h.new_zeros(state.h.shape[1:]) if self.input_feeding else None
+            state = state._replace(feed=feed, keys=self.attention.keys(state.memory))
+        if state.first is not None:  # its output predicts nothing; the state carries it
+            _, state = self._step(self.drop(state.first), state)
+        return state
 
     def forward(self, tgt_in: torch.Tensor, state: State) -> torch.Tensor:
         """Teacher forcing: the output at every target position, (B, T, H).

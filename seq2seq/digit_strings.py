@@ -9,11 +9,16 @@
 Nothing is downloaded: the digits ship with scikit-learn. No digit image is in both train
 (or dev) and test, so test measures reading unseen handwriting. `sources` keeps which image
 each digit came from, so that can be checked.
+
+`python -m seq2seq.digit_strings OUT_DIR` writes them as Hugging Face imagefolder data (a
+metadata.jsonl of file_name and caption beside the files), which task=caption prepares:
+OUT_DIR/images/<split>/ the canvases as grey PNGs, OUT_DIR/frames/<split>/ the frames as .npy.
 """
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,44 +125,83 @@ def build(split: str, n: int, *, seed: int, min_digits: int = 1, max_digits: int
                         sources)
 
 
-def write(ds: DigitStrings, directory: Path, split: str) -> None:
-    """<directory>/<split>.npz (the arrays) and <directory>/<split>.txt (a caption a line)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(directory / f"{split}.npz", images=ds.images, frames=ds.frames,
-                        lengths=ds.lengths, sources=ds.sources)
-    (directory / f"{split}.txt").write_text("".join(c + "\n" for c in ds.captions),
-                                            encoding="utf-8")
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """[0, 1] float -> 0..255 uint8, rounded: what the PNGs and .npy files hold."""
+    return np.rint(x * 255).astype(np.uint8)
 
 
-def read(directory: Path, split: str) -> DigitStrings:
-    """What `write` wrote, checked: both files there, one caption per example."""
-    arrays, text = directory / f"{split}.npz", directory / f"{split}.txt"
-    for path in (arrays, text):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file (write it with "
-                                    f"python -m seq2seq.digit_strings {directory})")
-    captions = text.read_text(encoding="utf-8").splitlines()
-    with np.load(arrays) as npz:
-        ds = DigitStrings(npz["images"], npz["frames"], npz["lengths"], captions, npz["sources"])
-    if len(ds.captions) != len(ds.lengths):
-        raise ValueError(f"{text}: {len(ds.captions)} captions, but {arrays} has "
-                         f"{len(ds.lengths)} examples")
-    return ds
+def write(ds: DigitStrings, out_dir: Path, split: str) -> tuple[Path, Path]:
+    """Two Hugging Face imagefolder splits, each a metadata.jsonl of {"file_name", "caption"}:
+
+        out_dir/images/<split>/  <split>-000000.png ...  grey, the canvas as uint8
+        out_dir/frames/<split>/  <split>-000000.npy ...  uint8 (T, F, F), the T real frames
+
+    metadata.jsonl is written last (via a temporary name): a split with one is complete.
+    """
+    from PIL import Image
+    folders = out_dir / "images" / split, out_dir / "frames" / split
+    names = [f"{split}-{i:06d}" for i in range(len(ds.captions))]
+    images, frames = to_uint8(ds.images), to_uint8(ds.frames)
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        Image.fromarray(images[i]).save(folders[0] / f"{name}.png", optimize=False)
+        np.save(folders[1] / f"{name}.npy", frames[i, :ds.lengths[i]])
+    for folder, suffix in zip(folders, (".png", ".npy")):
+        lines = [json.dumps({"file_name": name + suffix, "caption": caption}) + "\n"
+                 for name, caption in zip(names, ds.captions)]
+        part = folder / "metadata.jsonl.part"
+        part.write_text("".join(lines), encoding="utf-8")
+        part.replace(folder / "metadata.jsonl")
+    return folders
+
+
+@dataclass
+class Written:
+    """What `write` wrote, read back: the files, not the arrays they came from."""
+    images: list[np.ndarray]  # (H, W) uint8 each
+    frames: list[np.ndarray]  # (T, F, F) uint8 each
+    captions: list[str]
+
+
+def read(out_dir: Path, split: str) -> Written:
+    """One split's images, frames and captions, checked: both folders there, one caption per
+    file and the same captions in both."""
+    from PIL import Image
+    kinds = {}
+    for kind in ("images", "frames"):
+        metadata = out_dir / kind / split / "metadata.jsonl"
+        if not metadata.is_file():
+            raise FileNotFoundError(f"{metadata}: no such file (write it with "
+                                    f"python -m seq2seq.digit_strings {out_dir})")
+        rows = [json.loads(line) for line in metadata.read_text(encoding="utf-8").splitlines()]
+        kinds[kind] = [metadata.parent / row["file_name"] for row in rows], \
+            [row["caption"] for row in rows]
+    if kinds["images"][1] != kinds["frames"][1]:
+        raise ValueError(f"{out_dir / 'images' / split} and {out_dir / 'frames' / split}: "
+                         f"their metadata.jsonl captions differ")
+    images = [np.asarray(Image.open(path)) for path in kinds["images"][0]]
+    return Written(images, [np.load(path) for path in kinds["frames"][0]], kinds["images"][1])
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write handwritten digit strings "
-                                     "(train/dev/test .npz + .txt) built from load_digits.")
+    parser = argparse.ArgumentParser(description="Write handwritten digit strings built from "
+                                     "load_digits as imagefolder data: OUT_DIR/images/<split>/ "
+                                     "(PNGs) and OUT_DIR/frames/<split>/ (.npy, a digit a "
+                                     "frame), each with a metadata.jsonl of captions.")
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--seed", type=int, default=1)
     for split, n in (("train", 20000), ("dev", 500), ("test", 1000)):
         parser.add_argument(f"--{split}", type=int, default=n, help=f"examples (default {n})")
+    parser.add_argument("--min-digits", type=int, default=1)
+    parser.add_argument("--max-digits", type=int, default=8)
     args = parser.parse_args(argv)
     for split in SPLITS:
-        ds = build(split, getattr(args, split), seed=args.seed)
-        write(ds, args.out_dir, split)
+        ds = build(split, getattr(args, split), seed=args.seed, min_digits=args.min_digits,
+                   max_digits=args.max_digits)
+        images, frames = write(ds, args.out_dir, split)
         print(f"{split}: {len(ds.captions)} examples, {ds.lengths.mean():.2f} digits on average"
-              f" -> {args.out_dir / split}.npz, .txt")
+              f" -> {images}/, {frames}/")
 
 
 if __name__ == "__main__":

@@ -55,19 +55,22 @@ def build_model(cfg: ModelConfig, src_vocab: int, tgt_vocab: int) -> Seq2Seq:
 def build_parts(cfg: ModelConfig, src_vocab: int, out_size: int) -> tuple[nn.Module, nn.Module]:
     """(encoder, decoder) as `model.encoder.build` and `model.decoder.build` make them;
     `out_size`: the decoder's vocabulary, or a classifier head's labels."""
-    return (_builder(cfg.encoder.build)(cfg, src_vocab),
-            _builder(cfg.decoder.build)(cfg, out_size))
+    return (builder(cfg.encoder.build)(cfg, src_vocab),
+            builder(cfg.decoder.build)(cfg, out_size))
 
 
-def uniform_init(model: nn.Module, init_range: float) -> nn.Module:
+def uniform_init(model: nn.Module, init_range: float, keep: str = "\0") -> nn.Module:
     """Paper, section 3.4: "all of the LSTM's parameters with the uniform distribution
-    between -0.08 and 0.08" -- embeddings, output layer and the options' layers too."""
-    for p in model.parameters():
-        nn.init.uniform_(p, -init_range, init_range)
+    between -0.08 and 0.08" -- embeddings, output layer and the options' layers too.
+    Parameters named from `keep` keep theirs (an image encoder's CNN: pretrained, or
+    initialised for convolutions and batch normalisation, whose scales must start at 1)."""
+    for name, p in model.named_parameters():
+        if not name.startswith(keep):
+            nn.init.uniform_(p, -init_range, init_range)
     return model
 
 
-def _builder(path: str) -> Callable[[ModelConfig, int], nn.Module]:
+def builder(path: str) -> Callable[[ModelConfig, int], nn.Module]:
     """`package.module.function` -> the function (the config check has imported it once)."""
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)

@@ -26,7 +26,9 @@ TRAIN = "train_loss"
 # A panel's title by metric key; another dev_<name> is titled "dev <name>".
 TITLES = {TRAIN: "training loss (per token; a classifier's per text)",
           "dev_ppl": "dev perplexity", "dev_bleu": "dev BLEU", "dev_accuracy": "dev accuracy (%)",
-          "dev_macro_f1": "dev macro-F1", "dev_loss": "dev loss per sentence"}
+          "dev_macro_f1": "dev macro-F1", "dev_loss": "dev loss per sentence",
+          "dev_cider_d": "dev CIDEr-D", "dev_bleu4": "dev BLEU-4",
+          "dev_exact": "dev exact match (%)", "dev_cer": "dev character error rate (%)"}
 
 
 @dataclass

@@ -31,6 +31,7 @@ import numpy as np
 from seq2seq.cli import run as run_cli, wants_debug
 from seq2seq.config import TrainConfig, cli_config
 from seq2seq.data import encode, id_chunks, length_filter, load_split, local_files
+from seq2seq.prepare_captions import caption_stamp, prepare_captioned
 from seq2seq.prepare_labels import labelled_stamp, lm_spm, prepare_labelled
 from seq2seq.prepared import PreparedDir
 from seq2seq.report import wants_bar
@@ -54,10 +55,16 @@ def prepared_path(cfg: TrainConfig) -> Path:
 def _settings(cfg: TrainConfig) -> dict:
     data = dataclasses.asdict(cfg.data)
     del data["num_proc"]  # how many processes encode changes nothing in the result
+    if cfg.task != "caption":  # keys that came with captioning leave other keys as they were
+        for key in ("caption_format", "caption_columns", "image_root", "image_height",
+                    "image_width", "image_channels"):
+            del data[key]
     common = {"format": FORMAT, "tokenizer": dataclasses.asdict(cfg.tokenizer),
               "reverse_source": cfg.model.reverse_source}
     if cfg.task == "classify":  # labelled text, perhaps a language model's vocabulary
         return {**common, "task": "classify", "data": data, "files": labelled_stamp(cfg)}
+    if cfg.task == "caption":  # images and their captions
+        return {**common, "task": "caption", "data": data, "files": caption_stamp(cfg.data)}
     # A language model shares its corpus's preparation (and vocabulary) with translation.
     del data["text_column"], data["label_column"]
     return {**common, "data": data, "files": file_stamp(local_files(cfg.data))}
@@ -76,6 +83,9 @@ def prepare(cfg: TrainConfig) -> PreparedDir:
     if cfg.task == "classify":
         prepare_labelled(cfg, tmp, lm_spm(cfg.model.init_from))
         clock.done("labelled text")
+    elif cfg.task == "caption":
+        prepare_captioned(cfg, tmp)
+        clock.done("captioned images")
     else:
         _prepare_pairs(cfg, tmp, clock)
     record = {**_settings(cfg), "seconds": clock.seconds}  # the stages' times, for the record

@@ -22,6 +22,9 @@ class PreparedDir:
           test.ref.1 ...            one more reference per data.extra_ref_langs
           labels.txt                task=classify: the label set (train/ dev/ then hold
                                     labelled arrays, dev.ref and test.ref the labels)
+          dev.refs.jsonl ...        task=caption: every reference of each image (train/
+                                    dev/ hold images and captions, dev.src and test.src
+                                    the images' paths, dev.ref and test.ref a reference)
           prepare.json              the settings it came from and each stage's seconds
           encoding/                 Arrow cache while a split is encoded; removed after
 
@@ -74,6 +77,10 @@ class PreparedDir:
     def extra_test_ref(self, n: int) -> Path:
         """The reference in data.extra_ref_langs[n - 1] (n from 1; `test_ref` is the first)."""
         return self.root / f"test.ref.{n}"
+
+    def refs(self, split: str) -> Path:
+        """task=caption: the references of each `split` image, a JSON list a line."""
+        return self.root / f"{split}.refs.jsonl"
 
     @property
     def labels(self) -> Path:

@@ -25,7 +25,8 @@ class State(NamedTuple):
     (A, S, H) encoder states, mask (A, S) True at real source positions, keys (A, S, H) the
     memory projected for `general` attention, once per sentence rather than at every step.
     N is a multiple of A: beam search keeps a sentence's K hypotheses in consecutive rows and
-    its memory once, so reordering hypotheses never copies the memory.
+    its memory once, so reordering hypotheses never copies the memory. first (N, E): an
+    input the decoder reads before <bos> (Show and Tell's image), consumed by its `start`.
     """
     h: torch.Tensor
     c: Optional[torch.Tensor] = None
@@ -33,6 +34,7 @@ class State(NamedTuple):
     memory: Optional[torch.Tensor] = None
     mask: Optional[torch.Tensor] = None
     keys: Optional[torch.Tensor] = None
+    first: Optional[torch.Tensor] = None
 
     def select(self, rows: torch.Tensor, sentences: Optional[torch.Tensor] = None) -> "State":
         """Hypotheses `rows` and, when given, the memory of `sentences` (else kept as is).

@@ -37,6 +37,18 @@ class DataConfig:
     # (imdb; glue with hub_name=sst2 and text_column=sentence): the column of the texts,
     text_column: str = "text"
     label_column: str = "label"  # and of their labels (names, or integers as written)
+    # task=caption reads captioned images (or videos: a .npy of frames, or a folder of them)
+    # in one of seq2seq/caption_data.py's formats: imagefolder (f"{local_dir}/{split}/
+    # metadata.jsonl" with file_name and caption columns) | karpathy (dataset_coco.json ...)
+    # | flickr (captions.txt or Flickr8k.token.txt, with the Flickr_8k.*Images.txt splits)
+    caption_format: str = "imagefolder"
+    caption_columns: list[str] = field(default_factory=lambda: ["caption"])  # references
+    image_root: Optional[str] = None  # where karpathy's and flickr's images are
+    # The saved transform: every image (and frame) resized to height x width, kept as uint8;
+    # channels 1 (grey) or 3 (RGB, transparency on white). The backbone normalises.
+    image_height: int = 32  # pixels
+    image_width: int = 32  # pixels
+    image_channels: int = 3  # 1 | 3
     name: str = "bible-es-en"  # names the prepared data folder
 
 
@@ -55,6 +67,8 @@ class TokenizerConfig:
 
 TEXT_ENCODER = "seq2seq.encoders.text_encoder"
 NO_ENCODER = "seq2seq.encoders.no_encoder"
+IMAGE_ENCODER = "seq2seq.vision.image_encoder"
+FRAME_ENCODER = "seq2seq.vision.frame_encoder"
 
 
 @dataclass
@@ -67,6 +81,18 @@ class EncoderConfig:
     # Units per direction (default model.hidden_dim). With bidirectional, hidden_dim/2 costs
     # about what a one-way encoder does (OpenNMT-py's brnn splits the size this way).
     hidden_dim: Optional[int] = None
+    # task=caption: image_encoder (Show and Tell; with attention over the CNN's grid: Show,
+    # Attend and Tell) | frame_encoder (LRCN: a CNN a frame, then the recurrent encoder)
+    backbone: str = "cnn"  # cnn (small, from scratch) | resnet18 | resnet50 (torchvision)
+    cnn_width: int = 32  # the small CNN's first channels (doubling each block)
+    cnn_blocks: int = 3  # its conv-conv-pool blocks: each halves the grid
+    # resnet weights: none (random) | a local .pth state dict | a torchvision enum name
+    # (IMAGENET1K_V1, DEFAULT: downloaded when there is a network)
+    weights: Optional[str] = None
+    frozen: bool = False  # resnet: keep the pretrained weights (and batch statistics) fixed
+    # How the image starts the decoder: input (Show and Tell: its feature vector is the
+    # decoder's input before <bos>) | state (it initialises every layer's h and c)
+    image_feed: str = "input"
 
 
 @dataclass
@@ -158,7 +184,10 @@ TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # seq2seq/hardware.py picks
 DECODE_PRECISIONS = ("auto", "fp32", "bf16")
 
 
-TASKS = ("translation", "language_model", "classify")  # seq2seq/tasks.py
+TASKS = ("translation", "language_model", "classify", "caption")  # seq2seq/tasks.py
+IMAGE_FEEDS = ("input", "state")
+BACKBONES = ("cnn", "resnet18", "resnet50")  # seq2seq/backbones.py
+CAPTION_FORMATS = ("imagefolder", "karpathy", "flickr")  # seq2seq/caption_data.py
 CLASSIFIER_HEAD = "seq2seq.classifier.classifier_head"
 POOLINGS = ("final", "mean", "max")
 
@@ -168,7 +197,9 @@ class TrainConfig:
     # What is learnt, and so the loss, the dev metrics and which of them picks best.pt:
     # translation (dev perplexity and BLEU; best on BLEU) | language_model (the target side
     # alone, with model/encoder=none; dev perplexity, best on it) | classify (a label per
-    # text, with model/decoder=classifier; dev accuracy and macro-F1, best on accuracy)
+    # text, with model/decoder=classifier; dev accuracy and macro-F1, best on accuracy) |
+    # caption (images or videos -> text, with model/encoder=image or frames; dev BLEU-1..4
+    # and CIDEr-D, best on CIDEr-D)
     task: str = "translation"
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)

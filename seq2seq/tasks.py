@@ -6,6 +6,9 @@ and the predictions it writes. The training loop calls the task and names no met
     language_model   nothing -> text token cross-entropy   dev ppl        best: ppl
     classify         text -> label   cross-entropy a text  dev accuracy, macro-F1, confusion
                                                                           best: accuracy
+    caption          image -> text   token cross-entropy   dev ppl, BLEU-1..4, CIDEr-D, exact
+                     (or video)                            match, CER (beam search against
+                                                           every reference)  best: CIDEr-D
 
 `task=` in the config picks one (seq2seq/config.py); `build_task` makes it. A task also
 says what a prepared split is read as (`arrays`) and builds its model (`build_model`).
@@ -17,11 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from seq2seq import checkpoint
+from seq2seq.caption_arrays import CaptionArrays
+from seq2seq.caption_metrics import caption_scores, read_refs
+from seq2seq.captioner import search_sources
 from seq2seq.classifier import build_classifier, lm_encoder_weights
 from seq2seq.config import DecodeConfig, ModelConfig, TrainConfig
 from seq2seq.data import Batch, LabelledBatch
@@ -33,6 +40,7 @@ from seq2seq.rundir import find_checkpoint
 from seq2seq.tokenizer import PAD, Tokenizer
 from seq2seq.tokens import LabelledArrays, PairArrays
 from seq2seq.translator import Translator
+from seq2seq.vision import ImageShape, build_caption_model
 
 # {"ppl": 12.3, "bleu": Score(...)}; {"loss": 0.41, "labels": LabelScores(...)}
 Metrics = dict[str, Union[float, Score, LabelScores]]
@@ -170,6 +178,37 @@ class Classification:
                           best_value=result.accuracy, predictions=predicted)
 
 
+class Captioning(Translation):
+    """Image (or video) -> text: the decoder's token cross-entropy over every (image,
+    caption) pair; dev perplexity, and each dev image captioned once (beam search with the
+    run's decode settings) against all its references: BLEU-1..4 (sacrebleu, signatures),
+    CIDEr-D, exact match and character error rate; best.pt on CIDEr-D."""
+
+    arrays = CaptionArrays  # a prepared split: images and (image, caption) pairs
+
+    def __init__(self, tokenizer: Tokenizer, decode: DecodeConfig, image: ImageShape,
+                 refs: list[list[str]], eval_max_sentences: Optional[int] = None,
+                 label_smoothing: float = 0.0):
+        super().__init__(tokenizer, decode, eval_max_sentences, label_smoothing)
+        self.image, self.refs = image, refs
+
+    def build_model(self, cfg: ModelConfig, tok: Tokenizer) -> nn.Module:
+        return build_caption_model(cfg, self.image, tok.tgt_vocab_size)
+
+    def evaluate(self, model: nn.Module, dev: DevSet, device: torch.device) -> Evaluation:
+        ppl = perplexity(model, dev, device)
+        images: CaptionArrays = dev.pairs
+        n = min(self.eval_max_sentences or images.n_images, images.n_images)
+        step = self.decode.batch_size
+        hyps = search_sources(model, (images.source(np.arange(i, min(i + step, n)))
+                                      for i in range(0, n, step)), self.decode, device)
+        texts = self.tokenizer.decode_target([h[0].ids for h in hyps])
+        scores = caption_scores(texts, self.refs[:n], sequence=True)
+        return Evaluation({"ppl": ppl, "bleu4": scores.bleu[3], "cider_d": scores.cider_d,
+                           "exact": scores.exact, "cer": scores.cer},
+                          best_value=scores.cider_d, predictions=texts)
+
+
 def load_language_model(encoder: nn.Module, run: str, tok: Tokenizer) -> None:
     """ULMFiT's start: a language model run's embedding and recurrent layers, copied into
     `encoder`; one line if it is not a language model or reads other pieces."""
@@ -187,7 +226,7 @@ def load_language_model(encoder: nn.Module, run: str, tok: Tokenizer) -> None:
     encoder.load_state_dict(weights, strict=False)
 
 
-Task = Union[Translation, LanguageModelling, Classification]
+Task = Union[Translation, LanguageModelling, Classification, Captioning]
 
 
 def build_task(cfg: TrainConfig, tokenizer: Tokenizer, prepared: PreparedDir) -> Task:
@@ -197,4 +236,10 @@ def build_task(cfg: TrainConfig, tokenizer: Tokenizer, prepared: PreparedDir) ->
         return LanguageModelling(smoothing)
     if cfg.task == "classify":
         return Classification(read_labels(prepared.labels), smoothing)
+    if cfg.task == "caption":
+        d = cfg.data
+        return Captioning(tokenizer, cfg.decode, ImageShape(d.image_channels, d.image_height,
+                                                            d.image_width),
+                          read_refs(prepared.refs("dev")), cfg.trainer.eval_max_sentences,
+                          smoothing)
     return Translation(tokenizer, cfg.decode, cfg.trainer.eval_max_sentences, smoothing)

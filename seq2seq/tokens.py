@@ -40,7 +40,7 @@ def id_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.int32)
 
 
-class _SideWriter:
+class SideWriter:
     """Appends one side's sentences to its three files."""
 
     def __init__(self, directory: Path, side: str, dtype: np.dtype):
@@ -66,7 +66,7 @@ def write_pairs(directory: Path, chunks: Iterable[tuple[pa.ListArray, pa.ListArr
                 dtypes: dict[str, np.dtype]) -> int:
     """Writes (src_ids, tgt_ids) Arrow list chunks as one split; returns the pair count."""
     directory.mkdir(parents=True, exist_ok=True)
-    writers = {side: _SideWriter(directory, side, dtypes[side]) for side in SIDES}
+    writers = {side: SideWriter(directory, side, dtypes[side]) for side in SIDES}
     pairs = 0
     for src, tgt in chunks:
         writers["src"].append(src)
@@ -79,7 +79,7 @@ def write_pairs(directory: Path, chunks: Iterable[tuple[pa.ListArray, pa.ListArr
     return pairs
 
 
-def _mapped(path: Path, dt, count: int) -> np.ndarray:
+def mapped_array(path: Path, dt, count: int) -> np.ndarray:
     """`count` values of `dt` in `path`, mapped read-only; a file of another size is refused."""
     size = count * np.dtype(dt).itemsize
     actual = path.stat().st_size if path.is_file() else None
@@ -91,19 +91,19 @@ def _mapped(path: Path, dt, count: int) -> np.ndarray:
     return np.memmap(path, dtype=dt, mode="r", shape=(count,))
 
 
-def _meta(directory: Path) -> dict:
+def read_meta(directory: Path) -> dict:
     meta_file = directory / "meta.json"
     if not meta_file.is_file():
         raise FileNotFoundError(f"{meta_file}: not a prepared split (run seq2seq-prepare)")
     return json.loads(meta_file.read_text())
 
 
-class _Side:
+class MappedSide:
     """One side of a split, mapped: `ids`, `lens`, `offsets` as read-only numpy arrays."""
 
     def __init__(self, directory: Path, side: str, dtype: str, pairs: int):
         def mapped(kind: str, dt, count: int) -> np.ndarray:
-            return _mapped(directory / f"{side}.{kind}", dt, count)
+            return mapped_array(directory / f"{side}.{kind}", dt, count)
         self.offsets = mapped("offsets", np.int64, pairs + 1)
         self.lens = mapped("lens", np.int32, pairs)
         self.ids = mapped("ids", np.dtype(dtype), int(self.offsets[-1]) if pairs else 0)
@@ -124,9 +124,9 @@ class PairArrays:
 
     def __init__(self, directory: Path):
         directory = Path(directory)
-        meta = _meta(directory)
+        meta = read_meta(directory)
         self.pairs = meta["pairs"]
-        self.src, self.tgt = (_Side(directory, side, meta[f"{side}_dtype"], self.pairs)
+        self.src, self.tgt = (MappedSide(directory, side, meta[f"{side}_dtype"], self.pairs)
                               for side in SIDES)
 
     def __len__(self) -> int:
@@ -153,15 +153,20 @@ class PairArrays:
         """The batch of pairs `index`: source padded, target with bos in and eos out."""
         index = np.asarray(index)
         src, src_lens = self.src.rows(index, int(self.src.lens[index].max()), 0)
-        width = int(self.tgt.lens[index].max()) + 1
-        tgt_in, tgt_lens = self.tgt.rows(index, width, 1)
-        tgt_in[:, 0] = BOS
-        tgt_out = np.full_like(tgt_in, PAD)  # the same tokens one step earlier, then eos
-        tgt_out[:, :-1] = tgt_in[:, 1:]
-        tgt_out[np.arange(len(index)), tgt_lens] = EOS
-        return Batch(src=Source(torch.from_numpy(src), torch.from_numpy(src_lens)),
-                     tgt_in=torch.from_numpy(tgt_in), tgt_out=torch.from_numpy(tgt_out),
-                     n_tokens=int(tgt_lens.sum()) + len(index))
+        return Batch(Source(torch.from_numpy(src), torch.from_numpy(src_lens)),
+                     *teacher_forcing(self.tgt, index))
+
+
+def teacher_forcing(tgt: MappedSide, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The targets `index` as the decoder reads them, bos first (B, T), and as it must
+    write them, eos last (B, T); and the real tokens among the latter."""
+    tgt_in, tgt_lens = tgt.rows(index, int(tgt.lens[index].max()) + 1, 1)
+    tgt_in[:, 0] = BOS
+    tgt_out = np.full_like(tgt_in, PAD)  # the same tokens one step earlier, then eos
+    tgt_out[:, :-1] = tgt_in[:, 1:]
+    tgt_out[np.arange(len(index)), tgt_lens] = EOS
+    return (torch.from_numpy(tgt_in), torch.from_numpy(tgt_out),
+            int(tgt_lens.sum()) + len(index))
 
 
 # ---------------------------------------------------------------- labelled text (classify)
@@ -170,7 +175,7 @@ def write_labelled(directory: Path, chunks: Iterable[tuple[pa.ListArray, pa.Arra
     """Writes (src_ids, label id) Arrow chunks as one split: the source side as above and
     `labels.ids` (int32, one a text); returns the text count."""
     directory.mkdir(parents=True, exist_ok=True)
-    writer, texts = _SideWriter(directory, "src", dtype), 0
+    writer, texts = SideWriter(directory, "src", dtype), 0
     with open(directory / "labels.ids", "wb") as labels:
         for src, label in chunks:
             writer.append(src)
@@ -187,12 +192,12 @@ class LabelledArrays:
     Batches group texts of one length, as translation's do: no padding in training."""
 
     def __init__(self, directory: Path):
-        meta = _meta(Path(directory))
+        meta = read_meta(Path(directory))
         if not meta.get("labelled"):
             raise ValueError(f"{directory}: a split of text pairs, not of labelled text")
         self.pairs = meta["pairs"]
-        self.src = _Side(Path(directory), "src", meta["src_dtype"], self.pairs)
-        self.labels = _mapped(Path(directory) / "labels.ids", np.int32, self.pairs)
+        self.src = MappedSide(Path(directory), "src", meta["src_dtype"], self.pairs)
+        self.labels = mapped_array(Path(directory) / "labels.ids", np.int32, self.pairs)
 
     def __len__(self) -> int:
         return self.pairs

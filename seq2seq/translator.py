@@ -77,20 +77,23 @@ def decode_ids(model: nn.Module, src: Sequence[Sequence[int]], decode: DecodeCon
     for start in range(0, len(order), decode.batch_size):
         chunk = order[start: start + decode.batch_size]
         batch = Source.of_ids([src[j] for j in chunk])  # (B, S) padded ids, lengths
-        max_len = max_lengths(batch.lens, decode.max_len_a, decode.max_len_b)
-        with autocast(device, precision):
-            hyps = _decode(model, batch.to(device), max_len, decode)
-        for j, h in zip(chunk, hyps):
+        for j, h in zip(chunk, search_batch(model, batch, decode, device, precision)):
             results[j] = h
         done(len(chunk))
     return results
 
 
-def _decode(model, src: Source, max_len, decode: DecodeConfig) -> list[list[Hypothesis]]:
-    if decode.beam_size == 1:
-        return [[h] for h in greedy(model, src, max_len, decode.length_penalty)]
-    return beam_search(model, src, max_len, beam_size=decode.beam_size,
-                       length_penalty=decode.length_penalty, nbest=decode.nbest)
+def search_batch(model, batch: Source, decode: DecodeConfig, device: torch.device,
+                 precision: str) -> list[list[Hypothesis]]:
+    """The n-best hypotheses of one batch of sources (greedy for beam 1), in its order;
+    hypotheses end at decode.max_len_a * source length + decode.max_len_b."""
+    max_len = max_lengths(batch.lens, decode.max_len_a, decode.max_len_b)
+    with autocast(device, precision):
+        src = batch.to(device)
+        if decode.beam_size == 1:
+            return [[h] for h in greedy(model, src, max_len, decode.length_penalty)]
+        return beam_search(model, src, max_len, beam_size=decode.beam_size,
+                           length_penalty=decode.length_penalty, nbest=decode.nbest)
 
 
 class Translator:

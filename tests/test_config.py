@@ -25,7 +25,9 @@ GLOBAL_FILES = [(g, f.stem) for g in ("experiment", "debug")
 
 # Parts that only compose with another choice: no encoder is a language model's.
 NEEDS = {("model/encoder", "none"): ["task=language_model"],
-         ("model/decoder", "classifier"): ["task=classify"]}
+         ("model/decoder", "classifier"): ["task=classify"],
+         ("model/encoder", "image"): ["task=caption", "data=emoji_captions"],
+         ("model/encoder", "frames"): ["task=caption", "data=digit_frames"]}
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

@@ -2,10 +2,14 @@
 in both train and test."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from PIL import Image
 
-from seq2seq.digit_strings import DigitStrings, build, digits, main, pools, read, write
+from seq2seq.digit_strings import (DigitStrings, build, digits, main, pools, read, to_uint8,
+                                    write)
 
 PAD, SHIFT, MAX = 2, 1, 5
 
@@ -96,15 +100,41 @@ def test_same_seed_same_data_other_seed_or_split_other_data(train):
         assert not np.array_equal(other.sources, train.sources)
 
 
-def test_write_then_read_gives_the_same_data(train, tmp_path):
-    write(train, tmp_path / "digits", "train")
-    _assert_equal(read(tmp_path / "digits", "train"), train)
+def test_written_files_hold_the_data_as_uint8(train, tmp_path):
+    images, frames = write(train, tmp_path / "digits", "train")
+    assert (images, frames) == (tmp_path / "digits/images/train", tmp_path / "digits/frames/train")
+    for folder, suffix in ((images, ".png"), (frames, ".npy")):
+        rows = [json.loads(line) for line in (folder / "metadata.jsonl").read_text().splitlines()]
+        assert [row["caption"] for row in rows] == train.captions
+        assert [row["file_name"] for row in rows] == [f"train-{i:06d}{suffix}" for i in range(300)]
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            [row["file_name"] for row in rows] + ["metadata.jsonl"])
+    with Image.open(images / "train-000007.png") as png:
+        assert png.mode == "L" and png.size == train.images.shape[:0:-1]  # (W, H)
+        np.testing.assert_array_equal(np.asarray(png), to_uint8(train.images[7]))
+    back = read(tmp_path / "digits", "train")
+    assert back.captions == train.captions
+    for i in range(300):
+        k = train.lengths[i]
+        np.testing.assert_array_equal(back.images[i], np.rint(train.images[i] * 255))
+        assert back.frames[i].dtype == np.uint8 and back.frames[i].shape == (k, 8 + 2 * SHIFT, 8 + 2 * SHIFT)
+        np.testing.assert_array_equal(back.frames[i], to_uint8(train.frames[i, :k]))
+    assert back.images[0].dtype == np.uint8
+    np.testing.assert_array_equal(to_uint8(np.array([0, 1 / 16, 0.5, 1])), [0, 16, 128, 255])
 
 
 def test_main_writes_three_splits(tmp_path, capsys):
-    main([str(tmp_path), "--train", "20", "--dev", "5", "--test", "7", "--seed", "2"])
-    assert [len(read(tmp_path, s).captions) for s in ("train", "dev", "test")] == [20, 5, 7]
-    assert len(capsys.readouterr().out.splitlines()) == 3
+    main([str(tmp_path), "--train", "20", "--dev", "5", "--test", "7", "--seed", "2",
+          "--min-digits", "2", "--max-digits", "3"])
+    written = {s: read(tmp_path, s) for s in ("train", "dev", "test")}
+    assert [len(w.captions) for w in written.values()] == [20, 5, 7]
+    assert all(2 <= len(c.split()) <= 3 for w in written.values() for c in w.captions)
+    assert all(len(f) == len(c.split()) for w in written.values()
+               for f, c in zip(w.frames, w.captions))
+    assert written["dev"].captions == build("dev", 5, seed=2, min_digits=2, max_digits=3).captions
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3 and out[0].startswith("train: 20 examples")
+    assert str(tmp_path / "images" / "train") in out[0] and str(tmp_path / "frames") in out[0]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -122,13 +152,13 @@ def test_bad_arguments_fail_in_one_line(args, message):
 
 
 def test_missing_or_mismatched_files_are_named(train, tmp_path):
-    with pytest.raises(FileNotFoundError, match="train.npz") as error:
+    with pytest.raises(FileNotFoundError, match="images/train/metadata.jsonl") as error:
         read(tmp_path, "train")
     assert "\n" not in str(error.value)
     write(train, tmp_path, "train")
-    text = tmp_path / "train.txt"
-    text.write_text("".join(line + "\n" for line in train.captions[:-1]), encoding="utf-8")
-    with pytest.raises(ValueError, match="train.txt: 299 captions") as error:
+    metadata = tmp_path / "frames" / "train" / "metadata.jsonl"
+    metadata.write_text("".join(metadata.read_text().splitlines(keepends=True)[:-1]))
+    with pytest.raises(ValueError, match="metadata.jsonl captions differ") as error:
         read(tmp_path, "train")
     assert "\n" not in str(error.value)
 

@@ -1,0 +1,95 @@
+"""seq2seq-caption: images (or videos) in, one caption per image out.
+
+    seq2seq-caption RUN IMAGE... [--beam-size 5] [--nbest 1]
+    seq2seq-caption RUN --input images.txt [--output captions.txt]   # a path a line
+    seq2seq-caption RUN --input test.src --sheet sheet.png --refs test.refs.jsonl
+    seq2seq-caption RUN --ensemble RUN2 --ensemble RUN3 IMAGE...
+
+A thin shell over `seq2seq.Captioner` (the Python API). An image is any file Pillow reads;
+a video (a frames run) is a .npy of frames or a folder of frame images. Every path is
+checked before anything is captioned; an empty line in the list, a missing or unreadable
+image is one line naming it, and --output is replaced only once complete. With --nbest N > 1,
+each image gives N lines `index ||| caption ||| score`. --sheet draws the first images
+with their captions (and references, with --refs): a contact sheet, to look at.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seq2seq.cli import run as run_cli, write_output
+from seq2seq.config import DECODE_PRECISIONS
+from seq2seq.textfile import read_lines
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="seq2seq-caption", description=__doc__.split("\n")[0])
+    p.add_argument("run", type=Path, help="run directory (uses best.pt) or checkpoint file")
+    p.add_argument("images", type=Path, nargs="*", metavar="IMAGE")
+    p.add_argument("--ensemble", type=Path, action="append", default=[], metavar="RUN",
+                   help="another run whose log-probabilities are averaged in (repeatable)")
+    p.add_argument("--input", type=Path, help="a file of image paths, one a line")
+    p.add_argument("--output", type=Path, help="written only when complete (default stdout)")
+    p.add_argument("--beam-size", type=int, help="default: the run's decode.beam_size")
+    p.add_argument("--nbest", type=int, default=1)
+    p.add_argument("--max-len-b", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--precision", choices=DECODE_PRECISIONS)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--sheet", type=Path, help="also draw a contact sheet (.png) of the images")
+    p.add_argument("--sheet-size", type=int, default=16, help="images on the sheet")
+    p.add_argument("--refs", type=Path, help="references (.jsonl, a list a line) for the sheet")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p.parse_args(argv)
+
+
+def image_paths(images: list[Path], listing: Path | None) -> list[str]:
+    """The images named on the command line, or listed in a file; each must exist."""
+    if bool(images) == (listing is not None):
+        raise ValueError("give images on the command line or --input LIST (one of them)")
+    if listing is None:
+        named = [(str(p), f"argument {i}") for i, p in enumerate(images, 1)]
+    else:
+        if not listing.is_file():
+            raise FileNotFoundError(f"{listing}: no such input file")
+        named = [(line.strip(), f"{listing}:{n}") for n, line in enumerate(read_lines(listing), 1)]
+    for path, where in named:
+        if not path:
+            raise ValueError(f"{where}: an empty line where an image path should be")
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{where}: {path}: no such image file")
+    return [path for path, _ in named]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    run_cli("seq2seq-caption", lambda: _main(args), args.debug)
+
+
+def _main(args: argparse.Namespace) -> None:
+    from seq2seq.captioner import Captioner  # torch: after the arguments are checked
+    from seq2seq.report import wants_bar
+    paths = image_paths(args.images, args.input)
+    refs = None
+    if args.refs is not None:
+        from seq2seq.caption_metrics import read_refs
+        refs = read_refs(args.refs)
+        if len(refs) != len(paths):
+            raise ValueError(f"{args.refs}: {len(refs)} references for {len(paths)} images")
+    c = Captioner.from_run(args.run, *args.ensemble, device=args.device)
+    decode = c.settings(args.beam_size, args.nbest, max_len_b=args.max_len_b,
+                        batch_size=args.batch_size, precision=args.precision)
+    hyps = c.hypotheses(paths, decode, progress=wants_bar())
+    lines = c.output_lines(hyps, decode.nbest)
+    if args.sheet is not None:
+        from seq2seq.contact_sheet import draw_sheet
+        n = min(args.sheet_size, len(paths))
+        best = c.tokenizer.decode_target([h[0].ids for h in hyps[:n]])
+        draw_sheet(args.sheet, [c.load(p) for p in paths[:n]], best,
+                   None if refs is None else refs[:n])
+    write_output(args.output, lines)
+
+
+if __name__ == "__main__":
+    main()

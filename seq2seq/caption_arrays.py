@@ -1,0 +1,89 @@
+"""Captioned images on disk as flat arrays, memory-mapped like the token arrays (tokens.py).
+
+One split of a prepared caption corpus:
+
+    train/  images.u8     every image, resized: uint8 (images, T, C, H, W), T the split's
+                          longest video (an image is one frame; shorter videos padded)
+            frames.lens   real frames of each image (int32)
+            image.ids     the image of each (image, caption) pair (int32)
+            tgt.ids tgt.lens tgt.offsets   the captions' ids, as a translation's targets
+            meta.json     counts, the image array's shape, the caption dtype
+
+Training reads each (image, caption) pair; evaluation captions each image once and scores
+it against all its references. Batches group pairs of one frame count (images: all), in
+order of caption length, as translation's group one source length.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from seq2seq.data import Batch, make_batches
+from seq2seq.sources import Source
+from seq2seq.tokens import MappedSide, SideWriter, mapped_array, read_meta, teacher_forcing
+
+
+def write_captioned(directory: Path, images: Iterable[np.ndarray], shape: tuple[int, ...],
+                    captions: Iterable[list[list[int]]], dtype: np.dtype) -> int:
+    """Writes one split: `images` each (T_i, C, H, W) uint8 with T_i <= shape[0], and, per
+    image, the ids of its captions; returns the pair count."""
+    directory.mkdir(parents=True, exist_ok=True)
+    writer = SideWriter(directory, "tgt", dtype)
+    count, pairs = 0, 0
+    with open(directory / "images.u8", "wb") as pixels, \
+            open(directory / "frames.lens", "wb") as lens, \
+            open(directory / "image.ids", "wb") as owners:
+        for image, ids in zip(images, captions):
+            padded = np.zeros(shape, np.uint8)  # (T, C, H, W)
+            padded[: len(image)] = image
+            padded.tofile(pixels)
+            np.array([len(image)], np.int32).tofile(lens)
+            np.full(len(ids), count, np.int32).tofile(owners)
+            writer.append(pa.array(ids, pa.list_(pa.int32())))
+            count, pairs = count + 1, pairs + len(ids)
+    writer.close()
+    meta = {"pairs": pairs, "images": count, "shape": list(shape), "tgt_dtype": dtype.name,
+            "captioned": True}
+    (directory / "meta.json").write_text(json.dumps(meta) + "\n")
+    return pairs
+
+
+class CaptionArrays:
+    """A prepared split of (image, caption) pairs, memory-mapped."""
+
+    def __init__(self, directory: Path):
+        directory = Path(directory)
+        meta = read_meta(directory)
+        if not meta.get("captioned"):
+            raise ValueError(f"{directory}: a split of text, not of captioned images")
+        self.pairs, self.n_images, self.shape = meta["pairs"], meta["images"], meta["shape"]
+        flat = mapped_array(directory / "images.u8", np.uint8, self.n_images * int(np.prod(self.shape)))
+        self.images = flat.reshape(self.n_images, *self.shape)  # (N, T, C, H, W)
+        self.frames = mapped_array(directory / "frames.lens", np.int32, self.n_images)
+        self.owner = mapped_array(directory / "image.ids", np.int32, self.pairs)
+        self.tgt = MappedSide(directory, "tgt", meta["tgt_dtype"], self.pairs)
+
+    def __len__(self) -> int:
+        return self.pairs
+
+    def batches(self, *, max_tokens: int, max_sentences: int, seed: int,
+                epoch: int) -> list[np.ndarray]:
+        return make_batches(self.frames[self.owner], self.tgt.lens, max_tokens=max_tokens,
+                            max_sentences=max_sentences, seed=seed, epoch=epoch)
+
+    def source(self, rows: np.ndarray) -> Source:
+        """The images `rows` as one source: (B, T, C, H, W) uint8, T their longest video."""
+        rows = np.asarray(rows)
+        lens = self.frames[rows].astype(np.int64)
+        values = np.ascontiguousarray(self.images[rows, : int(lens.max())])
+        return Source(torch.from_numpy(values), torch.from_numpy(lens))
+
+    def collate(self, index: np.ndarray) -> Batch:
+        """The pairs `index`: their images, and their captions with bos in and eos out."""
+        index = np.asarray(index)
+        return Batch(self.source(self.owner[index]), *teacher_forcing(self.tgt, index))

@@ -1,0 +1,128 @@
+"""The Python API of a captioner: a trained run (or an ensemble of runs) that describes images.
+
+    from seq2seq import Captioner
+    c = Captioner.from_run("runs/emoji")
+    c.caption(["apple.png", "firefighter.png"], beam=5)    # ["red apple", "firefighter"]
+    c.caption_nbest(["apple.png"], beam=5, nbest=3)        # [[(text, score), ...]]
+    c.caption(["video.npy"])                               # a frames run: .npy or a folder
+
+Images go the way they went in training: read and resized by seq2seq/caption_data.py to
+the run's data.image_* (the saved transform), then the same batched beam search as
+translation (greedy for beam 1), detokenised, in input order. A Captioner is a Translator
+whose source lines are image paths: decode settings, n-best output and ensembles are
+translation's. `seq2seq-caption` is a command-line shell over this class.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from seq2seq import checkpoint
+from seq2seq.caption_data import is_video, load_frames, load_image
+from seq2seq.config import DecodeConfig, TrainConfig, config_from_dict
+from seq2seq.ensemble import Ensemble, check_shared_vocabulary
+from seq2seq.hardware import pick_device, pick_precision
+from seq2seq.rundir import RunDir, find_checkpoint
+from seq2seq.search import Hypothesis
+from seq2seq.sources import Source
+from seq2seq.tokenizer import Tokenizer
+from seq2seq.translator import Translator, search_batch
+from seq2seq.vision import ImageShape, build_caption_model
+
+
+def image_shape(cfg: TrainConfig) -> ImageShape:
+    d = cfg.data
+    return ImageShape(d.image_channels, d.image_height, d.image_width)
+
+
+def load_caption_run(path: Path, device: torch.device) -> tuple[nn.Module, Tokenizer, TrainConfig]:
+    """Model (in eval mode), tokenizer and config of a captioning run or checkpoint."""
+    ckpt_path = find_checkpoint(path)
+    payload = checkpoint.load(ckpt_path)
+    cfg = config_from_dict(payload["config"])
+    if cfg.task != "caption":
+        raise ValueError(f"{path}: a {cfg.task} run, not a captioner (task=caption)")
+    tok = Tokenizer.load(RunDir.of_checkpoint(ckpt_path).spm, reverse_source=False)
+    model = build_caption_model(cfg.model, image_shape(cfg), tok.tgt_vocab_size)
+    checkpoint.load_weights(model, payload["model"], ckpt_path)
+    return model.to(device).eval(), tok, cfg
+
+
+def frames_source(images: Sequence[np.ndarray]) -> Source:
+    """Images or videos, each (T_i, C, H, W) uint8, as one source padded to the longest."""
+    lens = torch.tensor([len(x) for x in images], dtype=torch.long)
+    values = torch.zeros(len(images), int(lens.max()), *images[0].shape[1:], dtype=torch.uint8)
+    for i, x in enumerate(images):
+        values[i, : len(x)] = torch.from_numpy(np.ascontiguousarray(x))
+    return Source(values, lens)
+
+
+@torch.inference_mode()
+def search_sources(model: nn.Module, sources: Iterable[Source], decode: DecodeConfig,
+                   device: torch.device) -> list[list[Hypothesis]]:
+    """The n-best hypotheses of every row of every source batch, in order."""
+    was_training = model.training
+    model.eval()
+    precision = pick_precision(decode.precision, device, "decode.precision")
+    out = [h for batch in sources for h in search_batch(model, batch, decode, device, precision)]
+    model.train(was_training)
+    return out
+
+
+class Captioner(Translator):
+    """A captioning model (or an `Ensemble`), its tokenizer, decode settings and images' size."""
+
+    def __init__(self, model: nn.Module, tokenizer: Tokenizer, decode: DecodeConfig,
+                 device: torch.device, image: ImageShape):
+        super().__init__(model, tokenizer, decode, device)
+        self.image = image
+
+    @classmethod
+    def from_run(cls, *runs: str | Path, device: str = "auto") -> "Captioner":
+        """From a run directory or checkpoint; several make an ensemble (one vocabulary,
+        one image size). Decoding settings are the first run's `decode` config."""
+        if not runs:
+            raise ValueError("Captioner.from_run needs at least one run directory")
+        dev = pick_device(device)
+        loaded = [load_caption_run(Path(r), dev) for r in runs]
+        model, tok, cfg = loaded[0]
+        for (_, _, other), name in zip(loaded[1:], runs[1:]):
+            if image_shape(other) != image_shape(cfg):
+                raise ValueError(f"{name}: its images are {image_shape(other)}, "
+                                 f"{runs[0]}'s {image_shape(cfg)}; an ensemble needs one size")
+        if len(loaded) > 1:
+            check_shared_vocabulary([t for _, t, _ in loaded], [str(r) for r in runs])
+            model = Ensemble([m for m, _, _ in loaded])
+        return cls(model, tok, cfg.decode, dev, image_shape(cfg))
+
+    def load(self, path: str | Path) -> np.ndarray:
+        """One image (1, C, H, W) or video (T, C, H, W), uint8, as training saw them."""
+        size = (self.image.height, self.image.width, self.image.channels)
+        path = Path(path)
+        return load_frames(path, *size) if is_video(path) else load_image(path, *size)[None]
+
+    def hypotheses(self, paths: Sequence[str], decode: DecodeConfig,
+                   progress: bool = False) -> list[list[Hypothesis]]:
+        """Token-level n-best lists of the images at `paths`, read a batch at a time."""
+        def batches() -> Iterable[Source]:
+            with tqdm(total=len(paths), desc="captioning", unit=" images",
+                      disable=not progress) as bar:
+                for start in range(0, len(paths), decode.batch_size):
+                    chunk = paths[start: start + decode.batch_size]
+                    yield frames_source([self.load(p) for p in chunk])
+                    bar.update(len(chunk))
+        return search_sources(self.model, batches(), decode, self.device)
+
+    def caption(self, paths: Sequence[str], beam: Optional[int] = None) -> list[str]:
+        """One caption per image (beam: default the run's beam size)."""
+        return self.translate(paths, beam)
+
+    def caption_nbest(self, paths: Sequence[str], beam: Optional[int] = None,
+                      nbest: int = 1) -> list[list[tuple[str, float]]]:
+        """The `nbest` best (caption, score) of each image, best first."""
+        return self.translate_nbest(paths, beam, nbest)
