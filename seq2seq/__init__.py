@@ -1,8 +1,9 @@
 """seq2seq: stacked-LSTM encoder-decoders for machine translation (Sutskever et al. 2014).
 
-    from seq2seq import Translator, Classifier
+    from seq2seq import Translator, Classifier, Captioner
     Translator.from_run("runs/demo").translate(["Hola."], beam=5)
     Classifier.from_run("runs/sentiment").predict(["A gorgeous, witty film."])
+    Captioner.from_run("runs/emoji").caption(["apple.png"])
 """
 
 import os
@@ -17,7 +18,7 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 os.environ.setdefault("LRU_CACHE_CAPACITY", "64")
 
 __version__ = "0.1.0"
-__all__ = ["Translator", "Classifier"]
+__all__ = ["Translator", "Classifier", "Captioner"]
 
 
 def __getattr__(name: str):
@@ -28,4 +29,7 @@ def __getattr__(name: str):
     if name == "Classifier":
         from seq2seq.classification import Classifier
         return Classifier
+    if name == "Captioner":
+        from seq2seq.captioner import Captioner
+        return Captioner
     raise AttributeError(f"module 'seq2seq' has no attribute {name!r}")

@@ -9,7 +9,8 @@ One split of a prepared caption corpus:
             tgt.ids tgt.lens tgt.offsets   the captions' ids, as a translation's targets
             meta.json     counts, the image array's shape, the caption dtype
 
-Training reads each (image, caption) pair; evaluation captions each image once and scores
+A frozen pretrained backbone's grids are cached beside the images (feature_cache.py) and
+read in their place. Training reads each (image, caption) pair; evaluation captions each image once and scores
 it against all its references. Batches group pairs of one frame count (images: all), in
 order of caption length, as translation's group one source length.
 """
@@ -17,13 +18,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 import numpy as np
 import pyarrow as pa
 import torch
 
 from seq2seq.data import Batch, make_batches
+from seq2seq.feature_cache import FrozenBackbone, cached_grids
 from seq2seq.sources import Source
 from seq2seq.tokens import MappedSide, SideWriter, mapped_array, read_meta, teacher_forcing
 
@@ -56,7 +58,8 @@ def write_captioned(directory: Path, images: Iterable[np.ndarray], shape: tuple[
 class CaptionArrays:
     """A prepared split of (image, caption) pairs, memory-mapped."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, frozen: Optional[FrozenBackbone] = None):
+        """`frozen`: a frozen backbone whose cached grids the sources hold instead of pixels."""
         directory = Path(directory)
         meta = read_meta(directory)
         if not meta.get("captioned"):
@@ -67,21 +70,34 @@ class CaptionArrays:
         self.frames = mapped_array(directory / "frames.lens", np.int32, self.n_images)
         self.owner = mapped_array(directory / "image.ids", np.int32, self.pairs)
         self.tgt = MappedSide(directory, "tgt", meta["tgt_dtype"], self.pairs)
+        self.grids = (None if frozen is None else
+                      cached_grids(directory, self.images, self.frames, frozen))
 
     def __len__(self) -> int:
         return self.pairs
 
     def batches(self, *, max_tokens: int, max_sentences: int, seed: int,
                 epoch: int) -> list[np.ndarray]:
-        return make_batches(self.frames[self.owner], self.tgt.lens, max_tokens=max_tokens,
-                            max_sentences=max_sentences, seed=seed, epoch=epoch)
+        """Pairs of one frame count (images: all) in random batches, NOT grouped by caption
+        length as translation's are: a batch of one-digit strings has other pixel
+        statistics than one of eight, and the CNN's BatchNorm, trained on such batches,
+        then mismatches the mixed batches of evaluation (digit strings: train perplexity
+        1.5 against dev 4.5). Captions are short: the padding this costs is small."""
+        return make_batches(self.frames[self.owner], np.zeros_like(self.tgt.lens),
+                            max_tokens=max_tokens, max_sentences=max_sentences, seed=seed,
+                            epoch=epoch)
 
     def source(self, rows: np.ndarray) -> Source:
-        """The images `rows` as one source: (B, T, C, H, W) uint8, T their longest video."""
+        """The images `rows` as one source: (B, T, C, H, W) uint8, T their longest video;
+        with a frozen backbone's cache, their grids (B, T, D, h, w) instead."""
         rows = np.asarray(rows)
         lens = self.frames[rows].astype(np.int64)
-        values = np.ascontiguousarray(self.images[rows, : int(lens.max())])
-        return Source(torch.from_numpy(values), torch.from_numpy(lens))
+        T = int(lens.max())
+        if self.grids is not None:
+            values = torch.from_numpy(self.grids[rows, :T].astype(np.float32))
+        else:
+            values = torch.from_numpy(np.ascontiguousarray(self.images[rows, :T]))
+        return Source(values, torch.from_numpy(lens))
 
     def collate(self, index: np.ndarray) -> Batch:
         """The pairs `index`: their images, and their captions with bos in and eos out."""

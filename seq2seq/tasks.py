@@ -32,6 +32,7 @@ from seq2seq.captioner import search_sources
 from seq2seq.classifier import build_classifier, lm_encoder_weights
 from seq2seq.config import DecodeConfig, ModelConfig, TrainConfig
 from seq2seq.data import Batch, LabelledBatch
+from seq2seq.feature_cache import FrozenBackbone
 from seq2seq.labelled import read_labels
 from seq2seq.metrics import LabelScores, Score, bleu, label_scores
 from seq2seq.model import build_model, upgrade_weights
@@ -184,13 +185,15 @@ class Captioning(Translation):
     run's decode settings) against all its references: BLEU-1..4 (sacrebleu, signatures),
     CIDEr-D, exact match and character error rate; best.pt on CIDEr-D."""
 
-    arrays = CaptionArrays  # a prepared split: images and (image, caption) pairs
-
     def __init__(self, tokenizer: Tokenizer, decode: DecodeConfig, image: ImageShape,
                  refs: list[list[str]], eval_max_sentences: Optional[int] = None,
-                 label_smoothing: float = 0.0):
+                 label_smoothing: float = 0.0, frozen: Optional[FrozenBackbone] = None):
         super().__init__(tokenizer, decode, eval_max_sentences, label_smoothing)
-        self.image, self.refs = image, refs
+        self.image, self.refs, self.frozen = image, refs, frozen
+
+    def arrays(self, directory: Path) -> CaptionArrays:
+        """A prepared split: images (or a frozen backbone's cached grids) and pairs."""
+        return CaptionArrays(directory, self.frozen)
 
     def build_model(self, cfg: ModelConfig, tok: Tokenizer) -> nn.Module:
         return build_caption_model(cfg, self.image, tok.tgt_vocab_size)
@@ -237,9 +240,11 @@ def build_task(cfg: TrainConfig, tokenizer: Tokenizer, prepared: PreparedDir) ->
     if cfg.task == "classify":
         return Classification(read_labels(prepared.labels), smoothing)
     if cfg.task == "caption":
-        d = cfg.data
+        d, e = cfg.data, cfg.model.encoder
+        frozen = (FrozenBackbone(e.backbone, e.weights, d.image_channels, d.image_height,
+                                 d.image_width) if e.frozen else None)
         return Captioning(tokenizer, cfg.decode, ImageShape(d.image_channels, d.image_height,
                                                             d.image_width),
                           read_refs(prepared.refs("dev")), cfg.trainer.eval_max_sentences,
-                          smoothing)
+                          smoothing, frozen)
     return Translation(tokenizer, cfg.decode, cfg.trainer.eval_max_sentences, smoothing)

@@ -59,7 +59,7 @@ class ImageEncoder(nn.Module):
         self.cells = nn.Linear(backbone.channels, hidden_dim)  # grid cells -> memory
 
     def forward(self, src: Source, memory: bool) -> State:
-        grid = self.backbone(src.values[:, 0])  # (B, D, h, w): an image is one frame
+        grid = run_backbone(self.backbone, src.values[:, 0])  # (B, D, h, w): one frame
         B = grid.size(0)
         flat = self.drop(grid.flatten(1))  # (B, D*h*w): where a thing is, kept
         if self.feed == "input":
@@ -90,7 +90,7 @@ class FrameEncoder(nn.Module):
     def forward(self, src: Source, memory: bool) -> State:
         B, T = src.values.shape[:2]
         real = torch.arange(T, device=src.lens.device) < src.lens.unsqueeze(1)  # (B, T)
-        grids = self.backbone(src.values[real])  # (R, D, h, w): real frames only
+        grids = run_backbone(self.backbone, src.values[real])  # (R, D, h, w): real frames
         features = grids.new_zeros(B, T, grids[0].numel())  # (B, T, D*h*w)
         features[real] = grids.flatten(1)
         if self.reverse:  # the last real frame first, as a reversed sentence; padding stays
@@ -98,6 +98,11 @@ class FrameEncoder(nn.Module):
             order = torch.where(real, order, torch.arange(T, device=real.device))  # (B, T)
             features = features.gather(1, order.unsqueeze(-1).expand_as(features))
         return self.sequence(Source(features, src.lens), memory)
+
+
+def run_backbone(backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Pixels (uint8) through the CNN; a frozen CNN's cached grids (float) as they are."""
+    return backbone(x) if x.dtype == torch.uint8 else x.float()
 
 
 def _backbone(cfg: ModelConfig, image: ImageShape) -> nn.Module:
