@@ -16,8 +16,9 @@ RECIPES = sorted(p.parent.name for p in (REPO / "recipes").glob("*/Makefile"))
 
 
 def test_the_expected_recipes_exist():
-    assert RECIPES == ["attention", "beam-ablation", "bible-es-en", "ensemble",
-                       "reversal-ablation", "sentiment", "wmt14-en-fr-sutskever2014"]
+    assert RECIPES == ["attention", "beam-ablation", "bible-es-en", "digit-strings",
+                       "emoji-captions", "ensemble", "reversal-ablation", "sentiment",
+                       "wmt14-en-fr-sutskever2014"]
     for name in RECIPES:
         readme = (REPO / "recipes" / name / "README.md").read_text()
         assert "make -C recipes/" + name in readme
@@ -26,6 +27,8 @@ def test_the_expected_recipes_exist():
 # Ablations whose Makefiles vary only arguments (beam sizes; reverse_source) that fast
 # tests cover: their smoke chains (about 25 s each) run with `make test-all`.
 SLOW_RECIPES = {"beam-ablation", "reversal-ablation"}
+# Captioning recipes: their contact sheet (test images with captions and references).
+CAPTION_SHEETS = {"digit-strings": "image/sheet.png", "emoji-captions": "attention/sheet.png"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_RECIPES
@@ -49,9 +52,19 @@ def test_recipe_smoke(name, tmp_path):
             assert lines[0].startswith("accuracy = ") and "macro-F1 = " in lines[0]
             assert lines[1].split() == ["neg", "pos"] and len(lines) == 4
             continue
+        if name in CAPTION_SHEETS:  # BLEU-1..4 with signatures, CIDEr-D, exact and CER
+            assert lines[0].startswith("BLEU-1 = ") and "version:" in lines[0]
+            assert lines[3].startswith("BLEU-4 = ") and "version:" in lines[3]
+            assert lines[4].startswith("CIDEr-D = ")
+            assert [line.split(" = ")[0] for line in lines[5:]] == ["exact", "CER"]
+            assert score.with_suffix(".json").is_file()
+            continue
         assert lines[0].startswith("BLEU = ") and "version:" in lines[0]
         assert lines[1].startswith("chrF = ")
     assert (runs / "curves.png").read_bytes()[:4] == b"\x89PNG"
     if name == "sentiment":  # 2 classifiers x 1 test set (4 x 4 in a full run), baselines
         assert len(scores) == 2
         assert "logreg" in (runs / "baselines.txt").read_text()
+    if name in CAPTION_SHEETS:  # runs x beams 5 and 1 (emoji: + the nearest neighbour)
+        assert (runs / CAPTION_SHEETS[name]).read_bytes()[:4] == b"\x89PNG"
+        assert len(scores) == {"digit-strings": 4, "emoji-captions": 5}[name]

@@ -5,7 +5,7 @@
 emoji-datasource-google-16.0.0.tgz
     python recipes/emoji-captions/build_data.py build \
         emoji-datasource-google-16.0.0.tgz data/emoji-captions
-    python recipes/emoji-captions/build_data.py export data/emoji-captions runs/emoji-captions/data
+    python recipes/emoji-captions/build_data.py export data/emoji-captions data/emoji-captions/images
 
 build: reads the tarball as it is (no extraction). Every emoji and skin-tone variation with
 a Google (Noto) image becomes one 32x32 RGB image (the 64 px RGBA PNG composited on white,

@@ -1,8 +1,8 @@
 """Nearest-neighbour captioning baseline, the floor an image captioning model must clear:
 each test image gets the first caption of the training image nearest in pixel space.
 
-    python recipes/emoji-captions/nearest.py runs/emoji-captions/data/train \\
-        runs/emoji-captions/data/test --refs refs.jsonl > hyp.txt
+    python recipes/emoji-captions/nearest.py data/emoji-captions/images/train \\
+        data/emoji-captions/images/test --refs refs.jsonl > hyp.txt
 
 TRAIN_DIR and TEST_DIR are imagefolder split folders (metadata.jsonl with "file_name" and
 "captions", the images beside it), as build_data.py export writes them. Distance: L2 over
