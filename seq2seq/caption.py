@@ -41,7 +41,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--sheet-size", type=int, default=16, help="images on the sheet")
     p.add_argument("--refs", type=Path, help="references (.jsonl, a list a line) for the sheet")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    return p.parse_args(argv)
+    return p.parse_intermixed_args(argv)
 
 
 def image_paths(images: list[Path], listing: Path | None) -> list[str]:

@@ -58,7 +58,7 @@ def frames_source(images: Sequence[np.ndarray]) -> Source:
     lens = torch.tensor([len(x) for x in images], dtype=torch.long)
     values = torch.zeros(len(images), int(lens.max()), *images[0].shape[1:], dtype=torch.uint8)
     for i, x in enumerate(images):
-        values[i, : len(x)] = torch.from_numpy(np.ascontiguousarray(x))
+        values.numpy()[i, : len(x)] = x  # x may be read-only (an image's pixels)
     return Source(values, lens)
 
 
