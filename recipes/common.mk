@@ -36,6 +36,23 @@ translate_run = $(BIN)seq2seq-translate $(RUNS)/$(1) $(2) --input $(TEST_SRC) \
 score_run = $(BIN)seq2seq-score $(RUNS)/$(1)/translations/test$(2).hyp $(TEST_REF) \
 	| tee $(RUNS)/$(1)/translations/test$(2).score
 
+# Captioning recipes (task=caption) set RUN_<NAME> (each run's overrides) and use:
+#   $(call caption_run,NAME,EXTRA)   the run's prepared test images (seq2seq-prepare prints
+#       the prepared directory last; cached, so it only looks it up) and their references
+#       copied to $(RUNS)/NAME/translations/, captioned with beam 5 (test.hyp; EXTRA goes
+#       to this call) and beam 1 (test.beam1.hyp)
+#   $(call caption_score,NAME,TAG)   BLEU-1..4 (signed), CIDEr-D, exact match and CER of
+#       test<TAG>.hyp -> test<TAG>.score and .json
+caption_run = d=$$($(call prepare_run,$(RUN_$(1))) | tail -n 1) && t=$(RUNS)/$(1)/translations \
+	&& mkdir -p $$t && cp $$d/test.src $$d/test.refs.jsonl $$t/ \
+	&& $(BIN)seq2seq-caption $(RUNS)/$(1) --input $$t/test.src --beam-size 5 \
+	  --output $$t/test.hyp $(2) \
+	&& $(BIN)seq2seq-caption $(RUNS)/$(1) --input $$t/test.src --beam-size 1 \
+	  --output $$t/test.beam1.hyp
+caption_score = $(BIN)python -m seq2seq.caption_metrics $(RUNS)/$(1)/translations/test$(2).hyp \
+	$(RUNS)/$(1)/translations/test.refs.jsonl --sequence \
+	--json $(RUNS)/$(1)/translations/test$(2).json | tee $(RUNS)/$(1)/translations/test$(2).score
+
 .PHONY: all data prepare train translate score plot smoke clean
 .DEFAULT_GOAL := all
 

@@ -10,9 +10,9 @@ One split of a prepared caption corpus:
             meta.json     counts, the image array's shape, the caption dtype
 
 A frozen pretrained backbone's grids are cached beside the images (feature_cache.py) and
-read in their place. Training reads each (image, caption) pair; evaluation captions each image once and scores
-it against all its references. Batches group pairs of one frame count (images: all), in
-order of caption length, as translation's group one source length.
+read in their place. Training reads each (image, caption) pair; evaluation captions each
+image once and scores it against all its references. Batches group pairs of one frame
+count (images: all), drawn at random (see `CaptionArrays.batches`).
 """
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ class CaptionArrays:
         if not meta.get("captioned"):
             raise ValueError(f"{directory}: a split of text, not of captioned images")
         self.pairs, self.n_images, self.shape = meta["pairs"], meta["images"], meta["shape"]
-        flat = mapped_array(directory / "images.u8", np.uint8, self.n_images * int(np.prod(self.shape)))
+        flat = mapped_array(directory / "images.u8", np.uint8,
+                            self.n_images * int(np.prod(self.shape)))
         self.images = flat.reshape(self.n_images, *self.shape)  # (N, T, C, H, W)
         self.frames = mapped_array(directory / "frames.lens", np.int32, self.n_images)
         self.owner = mapped_array(directory / "image.ids", np.int32, self.pairs)

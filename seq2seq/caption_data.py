@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from seq2seq.textfile import read_lines
+from seq2seq.textfile import json_lines, read_lines
 
 FORMATS = ("imagefolder", "karpathy", "flickr")
 
@@ -78,14 +78,7 @@ def _imagefolder(directory: Path, split: str, columns: list[str]) -> list[Captio
         raise FileNotFoundError(f"{metadata}: no such metadata file (imagefolder layout: "
                                 "<dir>/<split>/metadata.jsonl, a JSON object a line)")
     records: dict[Path, CaptionRecord] = {}
-    for number, line in enumerate(read_lines(metadata), start=1):  # UTF-8 checked per line
-        where = f"{metadata}:{number}"
-        if not line.strip():
-            continue  # a blank line (often the last) holds no record
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}: not JSON ({exc.msg})") from None
+    for where, row in json_lines(metadata, skip_blank=True):  # UTF-8 checked per line
         if not isinstance(row, dict) or not isinstance(row.get("file_name"), str):
             raise ValueError(f"{where}: no string 'file_name' (the image, relative to "
                              f"{metadata.parent})")

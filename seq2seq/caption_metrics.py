@@ -31,7 +31,7 @@ from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 from seq2seq.cli import run as run_cli, stdin_lines
 from seq2seq.metrics import Score
-from seq2seq.textfile import decode_line, read_lines
+from seq2seq.textfile import decode_line, json_lines, read_lines
 
 PROG = "seq2seq-caption-score"
 _TOKENIZE = Tokenizer13a()
@@ -136,12 +136,7 @@ def read_refs(path: Path) -> list[list[str]]:
     """A .jsonl of one JSON list of (non-blank) strings a line; a bad line is a ValueError
     'PATH:LINE: what' (invalid UTF-8 comes from textfile.read_lines in the same form)."""
     refs = []
-    for number, line in enumerate(read_lines(path), start=1):
-        where = f"{path}:{number}"
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}: invalid JSON ({exc.msg})") from None
+    for where, value in json_lines(path):
         if not isinstance(value, list):
             raise ValueError(f"{where}: expected a JSON list of strings, "
                              f"got {type(value).__name__}")

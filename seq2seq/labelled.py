@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from seq2seq.textfile import read_lines
+from seq2seq.textfile import json_lines, read_lines
 
 TABLES = (".tsv", ".csv", ".jsonl")
 Example = tuple[str, str, str]  # (where, text, label)
@@ -69,12 +69,7 @@ def _table(path: Path, text_column: str, label_column: str) -> Iterator[Example]
 
 
 def _jsonl(path: Path, text_column: str, label_column: str) -> Iterator[Example]:
-    for number, line in enumerate(read_lines(path), start=1):
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}: not JSON ({exc.msg})") from None
+    for where, record in json_lines(path):
         for column in (text_column, label_column):
             if not isinstance(record, dict) or column not in record:
                 raise ValueError(f"{where}: no key '{column}'")

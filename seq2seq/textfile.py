@@ -6,6 +6,7 @@ purpose (no torch, no `datasets`): `seq2seq-score` starts in a fraction of a sec
 """
 from __future__ import annotations
 
+import json
 import lzma
 from pathlib import Path
 from typing import Iterator, Optional
@@ -54,6 +55,21 @@ def _raw_lines(path: Path) -> Iterator[bytes]:
     except (OSError, lzma.LZMAError) as exc:
         why = getattr(exc, "strerror", None) or exc
         raise OSError(f"{path}: cannot read ({why})") from None
+
+
+def json_lines(path: Path, skip_blank: bool = False) -> Iterator[tuple[str, object]]:
+    """Each line of a JSON-lines file parsed, with the `PATH:LINE` an error about it names;
+    a line that is not JSON (or not UTF-8) stops it, named. `skip_blank`: blank lines
+    (often a last one) hold nothing, rather than being an error."""
+    for number, line in enumerate(read_lines(path), start=1):
+        if skip_blank and not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}: not JSON ({exc.msg})") from None
+        yield where, value
 
 
 def count_lines(path: Path) -> int:

@@ -114,7 +114,7 @@ def test_str_and_as_dict():
 
 
 @pytest.mark.parametrize("content, why", [
-    (b'["ok"]\n["a", \n', "2: invalid JSON"),
+    (b'["ok"]\n["a", \n', "2: not JSON"),
     (b'["ok"]\n"a dog"\n', "2: expected a JSON list of strings, got str"),
     (b'[]\n', "1: empty list"),
     (b'["ok", 3]\n', "1: every reference must be a non-blank string"),
