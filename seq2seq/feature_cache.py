@@ -66,7 +66,7 @@ def _compute(path: Path, backbone: torch.nn.Module, images: np.ndarray, frames: 
     grids = np.memmap(tmp, dtype=np.float16, mode="w+", shape=shape)
     T = shape[1]
     for start in range(0, len(images), batch_size):
-        chunk = torch.from_numpy(np.ascontiguousarray(images[start: start + batch_size]))
+        chunk = torch.from_numpy(np.array(images[start: start + batch_size]))  # a copy: writable
         real = torch.arange(T) < torch.from_numpy(frames[start: start + batch_size]
                                                   .astype(np.int64)).unsqueeze(1)  # (b, T)
         values = torch.zeros(*chunk.shape[:2], *shape[2:])
