@@ -58,9 +58,12 @@ def write_captioned(directory: Path, images: Iterable[np.ndarray], shape: tuple[
 class CaptionArrays:
     """A prepared split of (image, caption) pairs, memory-mapped."""
 
-    def __init__(self, directory: Path, frozen: Optional[FrozenBackbone] = None):
-        """`frozen`: a frozen backbone whose cached grids the sources hold instead of pixels."""
+    def __init__(self, directory: Path, frozen: Optional[FrozenBackbone] = None,
+                 shift: int = 0):
+        """`frozen`: a frozen backbone whose cached grids the sources hold instead of pixels.
+        `shift`: training batches move each image by up to this many pixels (`shifted`)."""
         directory = Path(directory)
+        self.shift = shift
         meta = read_meta(directory)
         if not meta.get("captioned"):
             raise ValueError(f"{directory}: a split of text, not of captioned images")
@@ -103,4 +106,22 @@ class CaptionArrays:
     def collate(self, index: np.ndarray) -> Batch:
         """The pairs `index`: their images, and their captions with bos in and eos out."""
         index = np.asarray(index)
-        return Batch(self.source(self.owner[index]), *teacher_forcing(self.tgt, index))
+        src = self.source(self.owner[index])
+        if self.shift:
+            # seeded by the batch itself: the same shifts however the run was resumed
+            rng = np.random.default_rng(index[:16].astype(np.int64).tolist())
+            src = src._replace(values=shifted(src.values, self.shift, rng))
+        return Batch(src, *teacher_forcing(self.tgt, index))
+
+
+def shifted(images: torch.Tensor, shift: int, rng: np.random.Generator) -> torch.Tensor:
+    """Each image (all of a video's frames alike) of (B, T, C, H, W) moved by up to `shift`
+    pixels in each direction, its edge pixels repeated into the space it leaves: the
+    augmentation of torchvision's RandomCrop(padding, padding_mode="edge")."""
+    B, T, C, H, W = images.shape
+    padded = torch.nn.functional.pad(images.flatten(0, 1).float(), (shift,) * 4,
+                                     mode="replicate").view(B, T, C, H + 2 * shift, -1)
+    out = torch.empty_like(images)
+    for b, (dy, dx) in enumerate(rng.integers(0, 2 * shift + 1, size=(B, 2)).tolist()):
+        out[b] = padded[b, :, :, dy: dy + H, dx: dx + W].to(images.dtype)
+    return out

@@ -114,6 +114,9 @@ def _caption_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
         ("model.encoder.cnn_width", enc.cnn_width >= 1, "must be >= 1"),
         ("model.encoder.weights", enc.weights is None or enc.backbone != "cnn",
          "pretrained weights are for backbone=resnet18 or resnet50"),
+        ("data.augment_shift", d.augment_shift >= 0, "must be >= 0"),
+        ("data.augment_shift", d.augment_shift == 0 or not enc.frozen,
+         "0 with a frozen backbone: its grids are computed once, from the images as they are"),
         ("model.encoder.frozen", not enc.frozen or enc.backbone != "cnn",
          "only a pretrained backbone (resnet18, resnet50) is kept fixed"),
     ]

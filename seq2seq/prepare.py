@@ -57,8 +57,10 @@ def _settings(cfg: TrainConfig) -> dict:
     del data["num_proc"]  # how many processes encode changes nothing in the result
     if cfg.task != "caption":  # keys that came with captioning leave other keys as they were
         for key in ("caption_format", "caption_columns", "image_root", "image_height",
-                    "image_width", "image_channels"):
+                    "image_width", "image_channels", "augment_shift"):
             del data[key]
+    else:  # augmentation happens in training: one preparation serves every shift
+        del data["augment_shift"]
     common = {"format": FORMAT, "tokenizer": dataclasses.asdict(cfg.tokenizer),
               "reverse_source": cfg.model.reverse_source}
     if cfg.task == "classify":  # labelled text, perhaps a language model's vocabulary

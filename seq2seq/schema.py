@@ -49,6 +49,9 @@ class DataConfig:
     image_height: int = 32  # pixels
     image_width: int = 32  # pixels
     image_channels: int = 3  # 1 | 3
+    # Training images (every frame of a video alike) moved by up to N pixels at random, the
+    # edge repeated: torchvision's RandomCrop(padding=N, padding_mode="edge"). 0: none.
+    augment_shift: int = 0
     name: str = "bible-es-en"  # names the prepared data folder
 
 

@@ -187,13 +187,16 @@ class Captioning(Translation):
 
     def __init__(self, tokenizer: Tokenizer, decode: DecodeConfig, image: ImageShape,
                  refs: list[list[str]], eval_max_sentences: Optional[int] = None,
-                 label_smoothing: float = 0.0, frozen: Optional[FrozenBackbone] = None):
+                 label_smoothing: float = 0.0, frozen: Optional[FrozenBackbone] = None,
+                 shift: int = 0):
         super().__init__(tokenizer, decode, eval_max_sentences, label_smoothing)
-        self.image, self.refs, self.frozen = image, refs, frozen
+        self.image, self.refs, self.frozen, self.shift = image, refs, frozen, shift
 
     def arrays(self, directory: Path) -> CaptionArrays:
-        """A prepared split: images (or a frozen backbone's cached grids) and pairs."""
-        return CaptionArrays(directory, self.frozen)
+        """A prepared split: images (or a frozen backbone's cached grids) and pairs; the
+        training split's images shifted at random (data.augment_shift), dev's as they are."""
+        shift = self.shift if Path(directory).name == "train" else 0
+        return CaptionArrays(directory, self.frozen, shift)
 
     def build_model(self, cfg: ModelConfig, tok: Tokenizer) -> nn.Module:
         return build_caption_model(cfg, self.image, tok.tgt_vocab_size)
@@ -246,5 +249,5 @@ def build_task(cfg: TrainConfig, tokenizer: Tokenizer, prepared: PreparedDir) ->
         return Captioning(tokenizer, cfg.decode, ImageShape(d.image_channels, d.image_height,
                                                             d.image_width),
                           read_refs(prepared.refs("dev")), cfg.trainer.eval_max_sentences,
-                          smoothing, frozen)
+                          smoothing, frozen, d.augment_shift)
     return Translation(tokenizer, cfg.decode, cfg.trainer.eval_max_sentences, smoothing)
