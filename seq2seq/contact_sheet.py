@@ -31,12 +31,15 @@ def draw_sheet(path: Path, images: Sequence[np.ndarray], captions: Sequence[str]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rows = max(1, math.ceil(len(images) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False)
+    pictures = [tile(x) for x in images]
+    aspect = max((p.shape[0] / p.shape[1] for p in pictures), default=1.0)  # height / width
+    fig, axes = plt.subplots(rows, columns, squeeze=False,
+                             figsize=(3.2 * columns, (3.2 * aspect + 0.9) * rows))
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):
             continue
-        ax.imshow(tile(images[i]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.imshow(pictures[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         lines = [textwrap.fill(captions[i] or "(empty)", 32)]
         if refs is not None:
             lines += [textwrap.fill("ref: " + "; ".join(refs[i][:3]), 36)]
