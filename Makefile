@@ -36,11 +36,15 @@ score: install  ## BLEU and chrF of $(RUN)/translations/test.hyp against test.en
 	$(BIN)/seq2seq-score $(RUN)/translations/test.hyp $(DATA)/test.en.xz | tee $(RUN)/translations/test.score
 	@$(BIN)/seq2seq-plot $(RUN) > /dev/null && echo "learning curves: $(RUN)/curves.png"
 
+# Two workers (pytest-xdist), each test file on one of them (its module fixtures built
+# once): the tests run one thread each, so two cores take about half the time.
+TEST_ARGS ?= -n 2 --dist loadfile
+
 test: install  ## run the test suite (slow tests excluded)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(TEST_ARGS)
 
 test-all: install  ## run every test, slow ones included
-	$(PY) -m pytest -q -m ""
+	$(PY) -m pytest -q -m "" $(TEST_ARGS)
 
 bench: install  ## speed and memory against Joey NMT 2.3.0 -> bench/results.md (10-17 min)
 	$(MAKE) -C bench PY=$(abspath $(PY))
