@@ -237,7 +237,7 @@ def load_image(path: Path, height: int, width: int, channels: int) -> np.ndarray
     try:
         with Image.open(path) as image:
             image.load()  # decode now: a truncated file fails here, not later
-            return _pixels(image, height, width, channels)
+            return _pixels(_eight_bits(image), height, width, channels)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such image file") from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -285,6 +285,33 @@ def _frame_array(path: Path) -> np.ndarray:
     elif frames.dtype != np.uint8:
         raise ValueError(f"{path}: frames of dtype {frames.dtype}, expected uint8 or float")
     return frames[..., 0] if frames.shape[-1] == 1 else frames  # PIL 'L' wants (H, W)
+
+
+def _eight_bits(image: Any) -> Any:
+    """A 16-bit, 32-bit integer or float grey image as 8-bit 'L' (or 'LA' where it names a
+    transparent value); any other image as it is. Pillow's convert clips such values at
+    255, so a 16-bit image would read as all white."""
+    Image = _pil()
+    if image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if not ((values >= 0) & (values <= 1)).all():  # NaN fails both comparisons too
+            raise ValueError("float pixels outside [0, 1], the range seq2seq reads; "
+                             "save it as 8- or 16-bit")
+        return Image.fromarray(np.round(values * 255).astype(np.uint8))
+    if image.mode != "I" and not image.mode.startswith("I;16"):
+        return image
+    values = np.asarray(image).astype(np.int64)  # any byte order, as plain numbers
+    if values.min() < 0 or values.max() > 65535:
+        # a 16-bit PNG or TIFF opens as 'I' too: its values are all a range can be taken from
+        raise ValueError("32-bit pixels outside 0..65535, the range seq2seq reads; "
+                         "save it as 8- or 16-bit")
+    grey = Image.fromarray(((values + 128) // 257).astype(np.uint8))  # rounds v / 257
+    transparent = image.info.get("transparency")
+    if not isinstance(transparent, int):
+        return grey
+    # the transparent value is matched at 16 bits: at 8 bits it would catch its neighbours
+    alpha = Image.fromarray(np.where(values == transparent, 0, 255).astype(np.uint8))
+    return Image.merge("LA", (grey, alpha))
 
 
 def _pixels(image: Any, height: int, width: int, channels: int) -> np.ndarray:

@@ -13,7 +13,6 @@ training split's, sorted, and a run keeps it in its labels.txt.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from pathlib import Path
@@ -41,45 +40,67 @@ def read_labelled(path: Path, text_column: str, label_column: str) -> Iterator[E
     """Every example of a table file or a folder of label folders, in order."""
     if path.is_dir():
         yield from _folders(path)
-    elif path.name.removesuffix(".xz").endswith(".jsonl"):
-        yield from _jsonl(path, text_column, label_column)
-    else:
-        yield from _table(path, text_column, label_column)
+        return
+    for where, (text, label) in _records(path, (text_column, label_column)):
+        yield where, _text(where, text, text_column), _label(where, label, label_column)
 
 
-def _table(path: Path, text_column: str, label_column: str) -> Iterator[Example]:
+def read_label_column(path: Path, label_column: str) -> Iterator[tuple[str, str]]:
+    """(where, label) of every example of a table file or a folder of label folders, in
+    order: the references of `seq2seq-score --task classify`, which need no text column."""
+    if path.is_dir():
+        yield from ((str(file), file.parent.name) for file in folder_files(path))
+        return
+    for where, (label,) in _records(path, (label_column,)):
+        yield where, _label(where, label, label_column)
+
+
+def _records(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, list]]:
+    """(where, the values of `columns`) of each line of a table or .jsonl file."""
+    if path.name.removesuffix(".xz").endswith(".jsonl"):
+        return _jsonl(path, columns)
+    return _table(path, columns)
+
+
+def _table(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, list[str]]]:
     # TSV: fields never quoted (a text may hold quotes); CSV: quoted as csv writes it. One
-    # record a line: a quoted field spanning lines is not read.
+    # record a line: a quoted field spanning lines is refused (_fields).
     tsv = path.name.removesuffix(".xz").endswith(".tsv")
     dialect = dict(delimiter="\t", quoting=csv.QUOTE_NONE) if tsv else dict(delimiter=",")
     lines = read_lines(path)  # UTF-8 checked, line by line
     header = next(lines, None)
     if header is None:
         raise ValueError(f"{path}: empty (a header line naming the columns comes first)")
-    names = next(csv.reader([header], **dialect))
-    for column in (text_column, label_column):
+    names = _fields(f"{path}:1", header, dialect)
+    for column in columns:
         if column not in names:
             raise ValueError(f"{path}:1: no column '{column}' (columns: {', '.join(names)})")
-    text_at, label_at = names.index(text_column), names.index(label_column)
+    at = [names.index(column) for column in columns]
     for number, line in enumerate(lines, start=2):
-        row = next(csv.reader(io.StringIO(line), **dialect), [])
+        row = _fields(f"{path}:{number}", line, dialect)
         if len(row) != len(names):
             raise ValueError(f"{path}:{number}: {len(row)} fields, the header has {len(names)}")
-        yield _checked(f"{path}:{number}", row[text_at], row[label_at], text_column)
+        yield f"{path}:{number}", [row[i] for i in at]
 
 
-def _jsonl(path: Path, text_column: str, label_column: str) -> Iterator[Example]:
+def _fields(where: str, line: str, dialect: dict) -> list[str]:
+    """One line's fields. A line that ends inside quotes is refused: its record goes on
+    past the line break, and its field count alone would hide why."""
+    # given the line and an empty one, csv reads the second only to finish an open quote
+    reader = csv.reader([line, ""], **dialect)
+    row = next(reader, [])
+    if reader.line_num > 1:
+        raise ValueError(f"{where}: a quoted field runs past the end of the line (a line "
+                         "break inside quotes): one record a line")
+    return row
+
+
+def _jsonl(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, list]]:
     for where, record in json_lines(path):
-        for column in (text_column, label_column):
+        for column in columns:
             if not isinstance(record, dict) or column not in record:
                 raise ValueError(f"{where}: no key '{column}'")
-        text, label = record[text_column], record[label_column]
-        if not isinstance(text, str):
-            raise ValueError(f"{where}: '{text_column}' is {json.dumps(text)}, not a string")
-        if isinstance(label, bool) or not isinstance(label, (str, int)):
-            raise ValueError(f"{where}: '{label_column}' is {json.dumps(label)}: a label is a "
-                             "string or an integer")
-        yield _checked(where, text, str(label), text_column)
+        yield where, [record[column] for column in columns]
 
 
 UNLABELLED = "unsup"  # aclImdb/train/unsup/: 50,000 reviews without a label
@@ -96,19 +117,29 @@ def folder_files(root: Path) -> list[Path]:
 
 def _folders(root: Path) -> Iterator[Example]:
     for file in folder_files(root):
-        text = " ".join(read_lines(file))  # one line, spaces made one (by _checked)
-        yield _checked(str(file), text, file.parent.name, "the file")
+        text = " ".join(read_lines(file))  # one line, spaces made one (by _text)
+        yield str(file), _text(str(file), text, "the file"), file.parent.name
 
 
-def _checked(where: str, text: str, label: str, text_column: str) -> Example:
+def _text(where: str, text: object, text_column: str) -> str:
     """One line of text (a JSON string's line breaks and tabs become spaces, as a file's
-    do), and a label that is not empty."""
+    do), not empty."""
+    if not isinstance(text, str):  # a JSON value; a table's fields are strings
+        raise ValueError(f"{where}: '{text_column}' is {json.dumps(text)}, not a string")
     text = " ".join(text.split())
     if not text:
         raise ValueError(f"{where}: empty text in {text_column!r}")
-    if not label.strip():
+    return text
+
+
+def _label(where: str, label: object, label_column: str) -> str:
+    """A label as written, not empty; JSON may give it as an integer."""
+    if isinstance(label, bool) or not isinstance(label, (str, int)):
+        raise ValueError(f"{where}: '{label_column}' is {json.dumps(label)}: a label is a "
+                         "string or an integer")
+    if not str(label).strip():
         raise ValueError(f"{where}: empty label")
-    return where, text, label.strip()
+    return str(label).strip()
 
 
 def label_set(examples: list[Example]) -> list[str]:

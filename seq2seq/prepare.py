@@ -29,7 +29,7 @@ import datasets
 import numpy as np
 
 from seq2seq.cli import run as run_cli, wants_debug
-from seq2seq.config import TrainConfig, cli_config
+from seq2seq.config import ConfigError, TrainConfig, cli_config
 from seq2seq.data import encode, id_chunks, length_filter, load_split, local_files
 from seq2seq.prepare_captions import caption_stamp, prepare_captioned
 from seq2seq.prepare_labels import labelled_stamp, lm_spm, prepare_labelled
@@ -74,6 +74,7 @@ def _settings(cfg: TrainConfig) -> dict:
 
 def prepare(cfg: TrainConfig) -> PreparedDir:
     """Prepare once; later calls with the same settings return the existing directory."""
+    _check_prepared_dir(Path(cfg.data.prepared_dir))
     out = PreparedDir(prepared_path(cfg))
     if out.settings.is_file():  # written last: its presence means the rest is complete
         log.info("prepared data: %s (reused)", out.root)
@@ -96,6 +97,17 @@ def prepare(cfg: TrainConfig) -> PreparedDir:
     tmp.root.rename(out.root)  # complete or absent, never half written
     log.info("prepared data: %s", out.root)
     return out
+
+
+def _check_prepared_dir(path: Path) -> None:
+    """The nearest part of `path` that exists is a directory: under a file, making the
+    preparation's folders would fail with an errno naming a path but not the config key."""
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            return
+        if folder.exists() or folder.is_symlink():  # a file, or a link to nowhere
+            raise ConfigError(f"config key 'data.prepared_dir': {folder} is a file, not a "
+                              "directory")
 
 
 def _prepare_pairs(cfg: TrainConfig, tmp: PreparedDir, clock: "_Clock") -> None:

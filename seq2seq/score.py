@@ -4,8 +4,9 @@ with --task classify, accuracy, macro-F1 and the confusion matrix of predicted l
     seq2seq-score runs/demo/test.hyp data/prepared/.../test.ref [MORE_REFS ...]
     seq2seq-score --task classify predicted.txt data/sentiment-movies/test.tsv.xz
 
-For classify the reference is a labels file (one a line) or a labelled table (.tsv, .csv,
-.jsonl, plain or .xz: its `--label-column`, seq2seq/labelled.py).
+For classify the reference is a labels file (one a line), a labelled table (.tsv, .csv,
+.jsonl, plain or .xz: its `--label-column`, no text column needed) or a folder of label
+folders (seq2seq/labelled.py).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 from seq2seq.cli import run as run_cli
-from seq2seq.labelled import TABLES, label_set, read_labelled
+from seq2seq.labelled import TABLES, label_set, read_label_column
 from seq2seq.textfile import read_lines
 from seq2seq.metrics import bleu, chrf, label_scores
 
@@ -51,14 +52,16 @@ def score(hyp_path: Path, ref_paths: list[Path]) -> None:
 
 def score_labels(hyp_path: Path, ref_path: Path, label_column: str) -> None:
     """Accuracy, macro-F1 and the confusion matrix (rows: reference, columns: predicted)."""
-    for path in (hyp_path, ref_path):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
+    if not hyp_path.is_file():
+        raise FileNotFoundError(f"{hyp_path}: no such file")
+    if not (ref_path.is_file() or ref_path.is_dir()):
+        raise FileNotFoundError(f"{ref_path}: no such file")
     predicted = [line.strip() for line in read_lines(hyp_path)]
     if any(not p for p in predicted):
         raise ValueError(f"{hyp_path}:{predicted.index('') + 1}: empty label")
-    table = ref_path.name.removesuffix(".xz").endswith(TABLES)
-    gold = ([label for _, _, label in read_labelled(ref_path, "text", label_column)] if table
+    labelled = ref_path.is_dir() or ref_path.name.removesuffix(".xz").endswith(TABLES)
+    # only the labels are compared: a reference with no text column scores as well
+    gold = ([label for _, label in read_label_column(ref_path, label_column)] if labelled
             else [line.strip() for line in read_lines(ref_path)])
     if len(gold) != len(predicted):
         raise ValueError(f"{ref_path} has {len(gold)} labels but {hyp_path} has "

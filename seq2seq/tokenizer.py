@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 import sentencepiece as spm
+from google.protobuf.message import DecodeError
 from sentencepiece import sentencepiece_model_pb2
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -48,11 +49,44 @@ def train_spm(sentences: Iterable[str], out_prefix: Path, *, vocab_size: int,
 
 
 def load_spm(path: Path) -> spm.SentencePieceProcessor:
+    """A model seq2seq trained; anything else stops with one line naming the file."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: sentencepiece model not found")
-    sp = spm.SentencePieceProcessor(model_file=str(path))
-    assert (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id()) == (PAD, UNK, BOS, EOS), path
+    try:
+        # read here, so that a file we cannot read is not reported as a corrupt model
+        proto = Path(path).read_bytes()
+    except OSError as exc:
+        raise OSError(f"{path}: cannot read the sentencepiece model ({exc.strerror})") from None
+    sp = _parsed(proto)
+    if sp is None:
+        raise ValueError(f"{path}: not a sentencepiece model (truncated or corrupt)")
+    ids = (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id())
+    if ids != (PAD, UNK, BOS, EOS):
+        # batches and search take 0..3 to mean these: another model's ids would mix them up
+        raise ValueError(f"{path}: special ids pad/unk/bos/eos are {ids}, seq2seq trains its "
+                         f"models with {(PAD, UNK, BOS, EOS)}: not a model seq2seq-prepare made")
     return sp
+
+
+def _parsed(proto: bytes) -> spm.SentencePieceProcessor | None:
+    """The model in `proto`, None if it is not a whole one.
+
+    Sentencepiece's own errors name neither file nor cause ("INTERNAL: could not parse
+    ModelProto"), and some broken files it loads without complaint: empty bytes as no model
+    (every id -1), a file cut short between two pieces as a smaller model. Both lack the
+    trainer and normalizer specs, which every trained model carries after its pieces.
+    """
+    model = sentencepiece_model_pb2.ModelProto()
+    try:
+        model.ParseFromString(proto)
+    except DecodeError:
+        return None
+    if not (model.HasField("trainer_spec") and model.HasField("normalizer_spec")):
+        return None
+    try:
+        return spm.SentencePieceProcessor(model_proto=proto)
+    except RuntimeError:
+        return None
 
 
 def is_word_model(sp: spm.SentencePieceProcessor) -> bool:

@@ -137,6 +137,46 @@ def test_load_image_sizes_channels_alpha_and_resize(tmp_path):
     assert (from_grey == 90).all()
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_sixteen_bit_grey_reads_as_its_eight_bit_twin(tmp_path, channels):
+    eight = np.arange(48, dtype=np.uint8).reshape(6, 8) * 5  # 0..235: not all one value
+    wide = eight.astype(np.uint16) * 257  # 8-bit v is 16-bit v * 257: 255 -> 65535
+    Image.fromarray(eight).save(tmp_path / "8.png")
+    Image.fromarray(wide).save(tmp_path / "16.png")
+    with Image.open(tmp_path / "16.png") as saved:
+        assert saved.mode.startswith("I"), saved.mode  # really 16 bits on disk
+    twin = load_image(tmp_path / "8.png", 6, 8, channels).astype(int)
+    pixels = load_image(tmp_path / "16.png", 6, 8, channels).astype(int)
+    assert not (pixels == 255).all() and np.abs(pixels - twin).max() <= 1
+    big = load_image(tmp_path / "16.png", 12, 16, channels).astype(int)  # resized too
+    assert np.abs(big - load_image(tmp_path / "8.png", 12, 16, channels)).max() <= 1
+    Image.fromarray(wide.astype(">u2")).save(tmp_path / "16b.tif")  # big-endian 'I;16B'
+    assert (load_image(tmp_path / "16b.tif", 6, 8, channels) == twin).all()
+    Image.fromarray(wide.astype(np.int32)).save(tmp_path / "32.tif")  # 32-bit 'I'
+    assert (load_image(tmp_path / "32.tif", 6, 8, channels) == twin).all()
+    Image.fromarray(eight / np.float32(255)).save(tmp_path / "f.tif")  # float 'F', 0..1
+    assert np.abs(load_image(tmp_path / "f.tif", 6, 8, channels) - twin).max() <= 1
+
+
+def test_wide_images_beyond_their_range_are_refused_in_one_line(tmp_path):
+    Image.fromarray(np.full((4, 4), 70000, np.int32)).save(tmp_path / "32.tif")
+    _one_line_error(ValueError, lambda: load_image(tmp_path / "32.tif", 4, 4, 3),
+                    "32.tif", "outside 0..65535")
+    Image.fromarray(np.full((4, 4), 2.0, np.float32)).save(tmp_path / "f.tif")
+    _one_line_error(ValueError, lambda: load_image(tmp_path / "f.tif", 4, 4, 1),
+                    "f.tif", "outside [0, 1]")
+
+
+def test_a_transparent_sixteen_bit_value_stays_transparent(tmp_path):
+    wide = np.full((4, 4), 100 * 257, np.uint16)
+    wide[0, 0] = 100 * 257 + 1  # the transparent value; its 8-bit twin is 100 too
+    Image.fromarray(wide).save(tmp_path / "t.png", transparency=100 * 257 + 1)
+    with Image.open(tmp_path / "t.png") as saved:
+        assert saved.info.get("transparency") == 100 * 257 + 1, saved.info
+    pixels = load_image(tmp_path / "t.png", 4, 4, 1)
+    assert pixels[0, 0, 0] == 255 and (pixels[0].ravel()[1:] == 100).all()
+
+
 @pytest.mark.parametrize("shape,dtype", [((3, 5, 7), np.uint8), ((3, 5, 7, 3), np.uint8),
                                          ((3, 5, 7), np.float32), ((3, 5, 7, 3), np.float64)])
 @pytest.mark.parametrize("channels", [1, 3])

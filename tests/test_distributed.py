@@ -22,10 +22,22 @@ HERE = Path(__file__).parent
 
 
 def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    exe = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
-    return subprocess.run([exe, "--standalone", "--nproc_per_node=2", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300,
+    # this interpreter's torchrun: the first one on PATH may be another environment's
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_torchrun_is_this_interpreters_not_the_first_on_path(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "torchrun"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho another environment >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    assert shutil.which("torchrun") == str(fake)  # the fake comes first
+    result = torchrun("--help", cwd=tmp_path)
+    assert result.returncode == 0 and "--nproc-per-node" in result.stdout, result.stderr
 
 
 def test_each_rank_takes_every_world_th_batch_as_its_own_copy():

@@ -73,6 +73,26 @@ def test_bad_input_is_one_line_naming_file_line_and_column(tmp_path, content, me
     assert str(err.value) == f"{tmp_path}/{message}"
 
 
+@pytest.mark.parametrize("content,line", [
+    ('text,label\nfine,pos\n"two\nlines",neg\n', 3),   # the rest of the record: 1 field
+    ('label,text\npos,"two\nlines"\nneg,fine\n', 2),   # 2 fields, as the header: read
+])
+def test_a_quoted_line_break_in_a_csv_is_named_as_such(tmp_path, content, line):
+    path = tmp_path / "train.csv"
+    path.write_text(content)
+    with pytest.raises(ValueError) as err:
+        list(read_labelled(path, "text", "label"))
+    assert str(err.value) == (f"{path}:{line}: a quoted field runs past the end of the line "
+                              "(a line break inside quotes): one record a line")
+
+
+def test_a_tsv_text_may_open_a_quote_it_never_closes(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text('text\tlabel\n"an open quote\tpos\nand "another\tneg\n')
+    assert [(text, label) for _, text, label in read_labelled(path, "text", "label")] == [
+        ('"an open quote', "pos"), ('and "another', "neg")]
+
+
 def test_invalid_utf8_and_bad_json_name_the_line(tmp_path):
     (tmp_path / "a.tsv").write_bytes(b"text\tlabel\nok\tpos\n\xff\tneg\n")
     with pytest.raises(ValueError, match=r"a.tsv:3: invalid UTF-8"):

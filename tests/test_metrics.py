@@ -100,6 +100,31 @@ def test_score_classify_prints_accuracy_macro_f1_and_the_confusion(tmp_path):
                                                     ["b", "0", "1", "1"], ["c", "0", "0", "1"]]
 
 
+def test_score_classify_reads_only_the_label_column_of_a_reference(tmp_path, capsys):
+    """A reference needs no text column: tables with only a label (or a label and another
+    column), and a folder of label folders, score as a plain labels file does."""
+    gold = ["a", "b", "b", "c"]
+    (tmp_path / "hyp").write_text("a\nb\nc\nc\n")
+    (tmp_path / "ref").write_text("".join(g + "\n" for g in gold))
+    (tmp_path / "only.tsv").write_text("label\n" + "".join(g + "\n" for g in gold))
+    (tmp_path / "other.csv").write_text("id,label\n" + "".join(f"{i},{g}\n"
+                                                                for i, g in enumerate(gold)))
+    (tmp_path / "only.jsonl").write_text("".join(f'{{"label": "{g}"}}\n' for g in gold))
+    (tmp_path / "other.jsonl").write_text("".join(f'{{"id": {i}, "label": "{g}"}}\n'
+                                                  for i, g in enumerate(gold)))
+    for i, g in enumerate(gold):  # labels and files sorted: a, b, b, c as in `gold`
+        (tmp_path / "folders" / g).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "folders" / g / f"{i}.txt").write_text(f"text {i}\n")
+    outs = {}
+    for ref in ("ref", "only.tsv", "other.csv", "only.jsonl", "other.jsonl", "folders"):
+        score_mod.main(["--task", "classify", str(tmp_path / "hyp"), str(tmp_path / ref)])
+        captured = capsys.readouterr()
+        assert captured.err == "", (ref, captured.err)
+        outs[ref] = captured.out
+    assert outs["ref"].startswith(f"accuracy = {100 * 3 / 4:.2f}")
+    assert all(out == outs["ref"] for out in outs.values()), outs
+
+
 def test_score_classify_names_a_count_mismatch_and_an_empty_label(tmp_path):
     (tmp_path / "hyp").write_text("a\n\nb\n")
     (tmp_path / "ref").write_text("a\nb\n")

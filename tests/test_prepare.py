@@ -175,3 +175,27 @@ def test_cli_config_error_is_one_line(capsys):
     assert exc.value.code != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "data.no_such_key" in err
+
+
+@pytest.mark.parametrize("below", ["", "sub/dir"])
+def test_a_prepared_dir_that_is_a_file_names_the_config_key(tiny_config, tmp_path, below):
+    """data.prepared_dir, or a folder above it, is a file: one line naming the key, and
+    nothing created beside it."""
+    file = tmp_path / "es.txt"
+    file.write_text("not a folder\n")
+    cfg = tiny_config(f"data.prepared_dir={file / below}")
+    before = set(tmp_path.iterdir())
+    with pytest.raises(ValueError) as info:
+        prepare(cfg)
+    assert str(info.value) == f"config key 'data.prepared_dir': {file} is a file, not a directory"
+    assert set(tmp_path.iterdir()) == before and file.read_text() == "not a folder\n"
+
+
+def test_cli_prepared_dir_that_is_a_file_is_one_line(tiny_config, tmp_path, capsys):
+    (tmp_path / "es.txt").write_text("x\n")
+    cfg = tiny_config(f"data.prepared_dir={tmp_path / 'es.txt'}")
+    with pytest.raises(SystemExit) as exc:
+        prepare_mod.run_cli("seq2seq-prepare", lambda: prepare(cfg), False)
+    assert exc.value.code == 1
+    assert capsys.readouterr().err == (f"seq2seq-prepare: error: config key 'data.prepared_dir': "
+                                       f"{tmp_path / 'es.txt'} is a file, not a directory\n")

@@ -1,8 +1,12 @@
 """Sentencepiece models and the one function that reverses the source."""
 from __future__ import annotations
 
+import io
+
 import datasets
 import pytest
+import sentencepiece as spm
+from sentencepiece import sentencepiece_model_pb2
 import torch
 
 from seq2seq import translator as translate_mod
@@ -73,6 +77,35 @@ def test_word_model_gives_one_id_per_word(es_en, tmp_path):
 def test_load_spm_names_a_missing_model(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.model"):
         load_spm(tmp_path / "nothing.model")
+
+
+@pytest.mark.parametrize("damage", ["empty", "garbage", "cut in half", "pieces only"])
+def test_load_spm_names_a_corrupt_model_in_one_line(tmp_path, es_en, damage):
+    path = train_spm(es_en[0], tmp_path / "spm" / "src", vocab_size=100, model_type="unigram")
+    whole = path.read_bytes()
+    pieces_only = sentencepiece_model_pb2.ModelProto()  # a file cut between two pieces:
+    pieces_only.ParseFromString(whole)                  # sentencepiece loads it silently
+    pieces_only.ClearField("trainer_spec")
+    pieces_only.ClearField("normalizer_spec")
+    path.write_bytes({"empty": b"", "garbage": b"garbage, not a model",
+                      "cut in half": whole[: len(whole) // 2],
+                      "pieces only": pieces_only.SerializeToString()}[damage])
+    with pytest.raises(ValueError) as info:
+        load_spm(path)
+    assert str(info.value) == f"{path}: not a sentencepiece model (truncated or corrupt)"
+
+
+def test_load_spm_refuses_a_model_with_other_special_ids(tmp_path, es_en):
+    model = io.BytesIO()  # sentencepiece's defaults: no pad, unk 0, bos 1, eos 2
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(es_en[0]), model_writer=model,
+                                   vocab_size=100, minloglevel=2, num_threads=1)
+    path = tmp_path / "src.model"
+    path.write_bytes(model.getvalue())
+    with pytest.raises(ValueError) as info:
+        load_spm(path)
+    assert str(info.value) == (f"{path}: special ids pad/unk/bos/eos are (-1, 0, 1, 2), "
+                               "seq2seq trains its models with (0, 1, 2, 3): not a model "
+                               "seq2seq-prepare made")
 
 
 def test_source_is_reversed_exactly_once(tokenizer, es_en):
