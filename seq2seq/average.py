@@ -4,17 +4,21 @@
     seq2seq-average runs/demo --last 5        # writes runs/demo/checkpoints/averaged.pt
     seq2seq-translate runs/demo/checkpoints/averaged.pt --input src.txt
 
+The average holds no optimizer state: it translates, and training cannot resume from it,
+so it never takes the name of a training checkpoint (last.pt, best.pt, checkpoint_<step>.pt).
+
 Averaging the parameters of the last checkpoints of one run (as fairseq's
 average_checkpoints.py and Marian do) smooths the noise of the final SGD steps.
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from seq2seq import checkpoint
-from seq2seq.cli import run as run_cli
+from seq2seq.cli import check_not_inputs, run as run_cli
 from seq2seq.model import upgrade_weights
 from seq2seq.rundir import RunDir
 
@@ -45,6 +49,19 @@ def last_checkpoints(run_dir: Path, k: int) -> list[Path]:
     return found[-k:]
 
 
+# What training writes and reads in checkpoints/: an average must never take their place
+TRAINING_NAMES = re.compile(r"(last|best|checkpoint_[0-9]+)\.pt")
+
+
+def check_output(out: Path, inputs: list[Path]) -> None:
+    """An average is for translating: written over a training checkpoint it would drop the
+    optimizer state resume needs (last.pt), or join later averages (checkpoint_N.pt)."""
+    if out.resolve().parent.name == "checkpoints" and TRAINING_NAMES.fullmatch(out.name):
+        raise ValueError(f"{out}: --output would replace a training checkpoint (last.pt, "
+                         "best.pt, checkpoint_<step>.pt); name it otherwise, e.g. averaged.pt")
+    check_not_inputs(out, inputs, "--output")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="seq2seq-average", description=__doc__.split("\n")[0])
     p.add_argument("run", type=Path, help="run directory with checkpoint_<step>.pt files")
@@ -58,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             raise ValueError(f"--last must be >= 1 (got {args.last})")
         paths = last_checkpoints(args.run, args.last)
         out = args.output or RunDir(args.run).checkpoint("averaged.pt")
+        check_output(out, paths)
         checkpoint.save(average(paths), out)
         print(f"{out}: mean of {', '.join(p.name for p in paths)}")
     run_cli("seq2seq-average", body, args.debug)

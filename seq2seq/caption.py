@@ -18,9 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from seq2seq.cli import run as run_cli, write_output
+from seq2seq.cli import check_not_inputs, run as run_cli, write_output
 from seq2seq.config import DECODE_PRECISIONS
-from seq2seq.textfile import read_lines
+from seq2seq.rundir import inference_files
+from seq2seq.textfile import input_file, read_lines
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -34,6 +35,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--beam-size", type=int, help="default: the run's decode.beam_size")
     p.add_argument("--nbest", type=int, default=1)
     p.add_argument("--max-len-b", type=int)
+    p.add_argument("--max-len", type=int, help="no caption longer, in pieces (default: the "
+                                               "run's decode.max_len)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--precision", choices=DECODE_PRECISIONS)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -51,9 +54,8 @@ def image_paths(images: list[Path], listing: Path | None) -> list[str]:
     if listing is None:
         named = [(str(p), f"argument {i}") for i, p in enumerate(images, 1)]
     else:
-        if not listing.is_file():
-            raise FileNotFoundError(f"{listing}: no such input file")
-        named = [(line.strip(), f"{listing}:{n}") for n, line in enumerate(read_lines(listing), 1)]
+        named = [(line.strip(), f"{listing}:{n}")
+                 for n, line in enumerate(read_lines(input_file(listing)), 1)]
     for path, where in named:
         if not path:
             raise ValueError(f"{where}: an empty line where an image path should be")
@@ -71,6 +73,10 @@ def _main(args: argparse.Namespace) -> None:
     from seq2seq.captioner import Captioner  # torch: after the arguments are checked
     from seq2seq.report import wants_bar
     paths = image_paths(args.images, args.input)
+    inputs = [args.input, args.refs, *map(Path, paths),
+              *inference_files([args.run, *args.ensemble])]
+    check_not_inputs(args.output, inputs, "--output")
+    check_not_inputs(args.sheet, [*inputs, args.output], "--sheet")
     refs = None
     if args.refs is not None:
         from seq2seq.caption_metrics import read_refs
@@ -79,6 +85,7 @@ def _main(args: argparse.Namespace) -> None:
             raise ValueError(f"{args.refs}: {len(refs)} references for {len(paths)} images")
     c = Captioner.from_run(args.run, *args.ensemble, device=args.device)
     decode = c.settings(args.beam_size, args.nbest, max_len_b=args.max_len_b,
+                        max_len=args.max_len,
                         batch_size=args.batch_size, precision=args.precision)
     hyps = c.hypotheses(paths, decode, progress=wants_bar())
     lines = c.output_lines(hyps, decode.nbest)

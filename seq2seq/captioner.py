@@ -24,10 +24,10 @@ from tqdm import tqdm
 
 from seq2seq import checkpoint
 from seq2seq.caption_data import is_video, load_frames, load_image
-from seq2seq.config import DecodeConfig, TrainConfig, config_from_dict
+from seq2seq.config import DecodeConfig, TrainConfig, decode_settings
 from seq2seq.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.hardware import pick_device, pick_precision
-from seq2seq.rundir import RunDir, find_checkpoint
+from seq2seq.rundir import RunDir
 from seq2seq.search import Hypothesis
 from seq2seq.sources import Source
 from seq2seq.tokenizer import Tokenizer
@@ -42,11 +42,7 @@ def image_shape(cfg: TrainConfig) -> ImageShape:
 
 def load_caption_run(path: Path, device: torch.device) -> tuple[nn.Module, Tokenizer, TrainConfig]:
     """Model (in eval mode), tokenizer and config of a captioning run or checkpoint."""
-    ckpt_path = find_checkpoint(path)
-    payload = checkpoint.load(ckpt_path)
-    cfg = config_from_dict(payload["config"])
-    if cfg.task != "caption":
-        raise ValueError(f"{path}: a {cfg.task} run, not a captioner (task=caption)")
+    ckpt_path, payload, cfg = checkpoint.load_run(path, "caption")
     tok = Tokenizer.load(RunDir.of_checkpoint(ckpt_path).spm, reverse_source=False)
     model = build_caption_model(cfg.model, image_shape(cfg), tok.tgt_vocab_size)
     checkpoint.load_weights(model, payload["model"], ckpt_path)
@@ -98,7 +94,7 @@ class Captioner(Translator):
         if len(loaded) > 1:
             check_shared_vocabulary([t for _, t, _ in loaded], [str(r) for r in runs])
             model = Ensemble([m for m, _, _ in loaded])
-        return cls(model, tok, cfg.decode, dev, image_shape(cfg))
+        return cls(model, tok, decode_settings(cfg), dev, image_shape(cfg))
 
     def load(self, path: str | Path) -> np.ndarray:
         """One image (1, C, H, W) or video (T, C, H, W), uint8, as training saw them."""

@@ -17,6 +17,10 @@ from typing import BinaryIO, Iterator
 import torch
 from torch import nn
 
+from seq2seq.config import TrainConfig, config_from_dict
+from seq2seq.rundir import find_checkpoint
+from seq2seq.schema import TASK_COMMANDS
+
 
 @contextlib.contextmanager
 def atomic_open(path: Path) -> Iterator[BinaryIO]:
@@ -87,8 +91,29 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
     return payload
 
 
+def load_run(run_or_file: Path, task: str) -> tuple[Path, dict, TrainConfig]:
+    """(checkpoint path, payload, config) of a run directory (its best.pt, else last.pt) or
+    checkpoint file, for a command that reads `task` runs: another task's run is refused in
+    one line naming the run, its task and the command that reads it, before any model is
+    built from a config it does not fit."""
+    path = find_checkpoint(Path(run_or_file))
+    payload = load(path)
+    cfg = config_from_dict(payload["config"])
+    if cfg.task != task:
+        raise ValueError(f"{run_or_file}: a {cfg.task} run, not a {task} run (task={cfg.task}: "
+                         f"{TASK_COMMANDS[cfg.task]} reads it; {TASK_COMMANDS[task]} needs "
+                         f"task={task})")
+    return path, payload, cfg
+
+
 def load_weights(model: nn.Module, weights: dict, path: Path) -> None:
     """`model.load_state_dict`, with one line naming the first tensor that does not fit."""
+    check_weights(model, weights, path)
+    model.load_state_dict(weights)
+
+
+def check_weights(model: nn.Module, weights: dict, path: Path) -> None:
+    """One line naming the first tensor of `weights` that `model` has not, or not so shaped."""
     own = model.state_dict()
     for name in sorted(own.keys() ^ weights.keys()):
         where = "checkpoint" if name in weights else "model"
@@ -98,5 +123,4 @@ def load_weights(model: nn.Module, weights: dict, path: Path) -> None:
             raise ValueError(f"{path}: checkpoint of another model shape or vocabulary: "
                              f"'{name}' is {tuple(tensor.shape)}, this model's is "
                              f"{tuple(own[name].shape)}")
-    model.load_state_dict(weights)
 

@@ -132,6 +132,7 @@ def _decode_checks(d: DecodeConfig) -> list[tuple[str, bool, str]]:
         ("decode.batch_size", d.batch_size >= 1, "must be >= 1"),
         ("decode.max_len_a", d.max_len_a >= 0, "must be >= 0"),
         ("decode.max_len_b", d.max_len_b >= 1, "must be >= 1"),
+        ("decode.max_len", d.max_len is None or d.max_len >= 1, "must be >= 1"),
         ("decode.beam_size", d.beam_size >= 1, "must be >= 1"),
         ("decode.nbest", 1 <= d.nbest <= d.beam_size, "must be in [1, beam_size]"),
         ("decode.precision", d.precision in DECODE_PRECISIONS, " | ".join(DECODE_PRECISIONS)),

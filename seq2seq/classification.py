@@ -23,10 +23,10 @@ from tqdm import tqdm
 
 from seq2seq import checkpoint
 from seq2seq.classifier import build_classifier
-from seq2seq.config import TrainConfig, config_from_dict
+from seq2seq.config import TrainConfig
 from seq2seq.hardware import pick_device
 from seq2seq.labelled import read_labels
-from seq2seq.rundir import RunDir, find_checkpoint
+from seq2seq.rundir import RunDir
 from seq2seq.sources import Source
 from seq2seq.tokenizer import Tokenizer
 
@@ -43,11 +43,7 @@ class Member(NamedTuple):
 def load_classifier(path: Path, device: torch.device) -> Member:
     """A run directory (its best.pt, else last.pt) or checkpoint file of a classifier run;
     one line if it is another task's run or its labels.txt is missing or empty."""
-    ckpt_path = find_checkpoint(path)
-    payload = checkpoint.load(ckpt_path)
-    cfg = config_from_dict(payload["config"])
-    if cfg.task != "classify":
-        raise ValueError(f"{path}: a {cfg.task} run, not a classifier (task=classify)")
+    ckpt_path, payload, cfg = checkpoint.load_run(path, "classify")
     run = RunDir.of_checkpoint(ckpt_path)
     labels = read_labels(run.labels)
     tok = Tokenizer.load(run.spm, reverse_source=cfg.model.reverse_source)

@@ -26,10 +26,11 @@ from pathlib import Path
 import torch
 
 from seq2seq.classification import Classifier, check_texts
-from seq2seq.cli import run as run_cli, stdin_lines, write_output
+from seq2seq.cli import check_not_inputs, run as run_cli, stdin_lines, write_output
 from seq2seq.labelled import TABLES, read_labelled
 from seq2seq.report import wants_bar
-from seq2seq.textfile import decode_line, read_lines
+from seq2seq.rundir import inference_files
+from seq2seq.textfile import decode_line, input_file, read_lines
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -65,8 +66,7 @@ def read_input(path: Path | None, text_column: str = "text") -> list[str]:
     if path is None:
         raw = enumerate(stdin_lines(), start=1)
         return check_texts((decode_line(line, "<stdin>", n) for n, line in raw), "<stdin>")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such input file")
+    input_file(path)
     if is_table(path):
         # The text column doubles as the label column: the label is ignored, and a table
         # without one reads as well. read_labelled names an empty text's file and line.
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
 def _main(args: argparse.Namespace) -> None:
     if args.batch_size is not None and args.batch_size < 1:
         raise ValueError(f"--batch-size: at least 1 (got {args.batch_size})")
+    check_not_inputs(args.output, [args.input, *inference_files(args.runs)], "--output")
     c = Classifier.from_run(*args.runs, device=args.device)
     c.batch_size = args.batch_size or c.batch_size
     if args.input is None and args.output is None and (args.stream or sys.stdin.isatty()):

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 
 class Stopped(Exception):
@@ -90,3 +90,16 @@ def write_output(path: Optional[Path], lines: list[str]) -> None:
         sys.stdout.flush()
     else:
         checkpoint.write_text_atomic(path, text)
+
+
+def check_not_inputs(output: Optional[Path], inputs: Iterable[Optional[Path]],
+                     option: str) -> None:
+    """Refuse to write `output` if it is one of the `inputs` (None: none given) under any
+    name (the same path, a symbolic or a hard link): the input would be lost."""
+    if output is None or not output.exists():
+        return  # what does not exist yet is no input
+    for path in inputs:
+        if path is not None and path.exists() and os.path.samefile(output, path):
+            same = "" if output.resolve() == path.resolve() else f" (the same file as {path})"
+            raise ValueError(f"{output}: {option} would overwrite an input{same}; write "
+                             "elsewhere")

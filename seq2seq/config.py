@@ -10,6 +10,7 @@ multi-line errors into a single line (`ConfigError`).
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Optional
@@ -34,7 +35,7 @@ __all__ = ["CLASSIFIER_HEAD", "POOLINGS", "IMAGE_ENCODER", "FRAME_ENCODER",
            "EncoderConfig", "ModelConfig", "OptimConfig", "TokenizerConfig", "TrainConfig",
            "TrainerConfig", "DECODE_PRECISIONS", "NO_ENCODER", "TASKS", "TEXT_ENCODER",
            "TRAIN_PRECISIONS", "check_decode", "cli_config", "config_from_dict",
-           "config_to_dict", "load_config", "register", "upgrade", "validate"]
+           "config_to_dict", "decode_settings", "load_config", "register", "upgrade", "validate"]
 
 
 def register() -> None:
@@ -105,6 +106,14 @@ def upgrade(d: dict) -> dict:
                if k not in ("eval_bleu", "best_metric")}
     return {**d, "model": model, "trainer": trainer,
             "task": "language_model" if lm else "translation"}
+
+
+def decode_settings(cfg: TrainConfig) -> DecodeConfig:
+    """The run's decode settings as search uses them: decode.max_len resolved (None:
+    twice data.max_len, the longest sentence training kept)."""
+    if cfg.decode.max_len is not None:
+        return cfg.decode
+    return dataclasses.replace(cfg.decode, max_len=2 * cfg.data.max_len)
 
 
 def config_to_dict(cfg: TrainConfig) -> dict:

@@ -24,15 +24,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import logging.handlers
 import math
 import os
+import re
 import sys
 import time
-from typing import Mapping
+from pathlib import Path
+from typing import Callable, Mapping
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from seq2seq import checkpoint
 from seq2seq.metrics import LabelScores, Score
 from seq2seq.optim import Budget
 from seq2seq.rundir import RunDir
@@ -160,6 +164,63 @@ class Reporter:
             self.bar.close()
         if self.writer is not None:
             self.writer.close()
+
+
+class LogFile(logging.handlers.MemoryHandler):
+    """train.log, opened only once the run directory is known to be this run's (train.py
+    checks it first, and a refused command leaves it untouched): the lines logged before
+    `open` are held, then written in order; after it, each line as it comes."""
+
+    def __init__(self):
+        super().__init__(capacity=1 << 30, flushLevel=logging.CRITICAL + 1)
+
+    def open(self, path: Path) -> None:
+        target = logging.FileHandler(path, encoding="utf-8")
+        target.setFormatter(self.formatter)  # basicConfig's format, set on this handler
+        self.setTarget(target)
+        self.flush()
+
+    def shouldFlush(self, record: logging.LogRecord) -> bool:
+        return self.target is not None
+
+    def close(self) -> None:
+        target = self.target
+        super().close()  # flushes what is held into the file, if one was opened
+        if target is not None:
+            target.close()
+
+
+# A log line of a record (train_line's, evaluation's), after asctime: "epoch 1.250 step 40 |"
+_RECORD_LINE = re.compile(r"^\S+ \S+ (?:eval )?epoch [0-9.]+ step ([0-9]+) \|")
+
+
+def rewind(run_dir: RunDir, step: int) -> int:
+    """Drop the records of steps after `step` (those a resumed run takes again, after a
+    kill between checkpoints) from metrics.jsonl and train.log's record lines, each file
+    replaced atomically; returns how many lines went."""
+    def in_log(line: str) -> bool:
+        match = _RECORD_LINE.match(line)
+        return match is None or int(match.group(1)) <= step
+    return (_keep_lines(run_dir.metrics, lambda line: _record_step(line) <= step)
+            + _keep_lines(run_dir.log, in_log))
+
+
+def _keep_lines(path: Path, keep: Callable[[str], bool]) -> int:
+    if not path.is_file():
+        return 0
+    lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines(True)
+    kept = [line for line in lines if keep(line)]
+    if len(kept) < len(lines):
+        checkpoint.write_bytes_atomic(path, "".join(kept).encode("utf-8", "surrogateescape"))
+    return len(lines) - len(kept)
+
+
+def _record_step(line: str) -> int:
+    """A metrics.jsonl line's step (a torn last line, from a kill mid-write: past any)."""
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return 1 << 62
 
 
 def _summary_writer(run_dir: RunDir):

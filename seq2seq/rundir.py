@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,16 @@ class RunDir:
         checkpoint kept elsewhere goes with `spm/` beside it."""
         folder = Path(path).resolve().parent
         return cls(folder.parent if folder.name == "checkpoints" else folder)
+
+
+def inference_files(runs: Iterable[Path]) -> list[Path]:
+    """What inference reads of each run: the checkpoint, and the run files beside it
+    (which no command's output may replace)."""
+    files = []
+    for path in map(find_checkpoint, runs):
+        run = RunDir.of_checkpoint(path)
+        files += [path, run.spm / "src.model", run.spm / "tgt.model", run.labels, run.config]
+    return files
 
 
 def find_checkpoint(run_or_file: Path) -> Path:

@@ -63,10 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.n < 1 or args.temperature < 0 or args.top_k < 0 or args.max_len < 1:
             raise ValueError("need --n >= 1, --temperature >= 0, --top-k >= 0, --max-len >= 1")
         device = pick_device(args.device)
-        model, tok, cfg = load_run(args.run, device)
-        if cfg.task != "language_model":
-            raise ValueError(f"{args.run}: a {cfg.task} model; seq2seq-sample needs a "
-                             "language model (task=language_model)")
+        model, tok, _ = load_run(args.run, device, task="language_model")
         gen = torch.Generator(device=device).manual_seed(args.seed)
         ids = sample(model, args.n, args.max_len, temperature=args.temperature,
                      top_k=args.top_k, generator=gen)

@@ -175,6 +175,9 @@ class DecodeConfig:
     batch_size: int = 64  # sentences decoded together
     max_len_a: float = 1.5  # hypotheses end at a * source_length + b
     max_len_b: int = 10  # (lengths in pieces: see max_len_a)
+    # No hypothesis is longer, whatever its source's length: a line far longer than
+    # training saw ends in seconds. None: twice data.max_len (the longest training sentence)
+    max_len: Optional[int] = None
     length_penalty: float = 0.0  # 0: plain log-probability (the paper); 1: divide by length
     nbest: int = 1  # hypotheses returned per sentence, best first
     # bf16 autocast in the search: up to 2x faster on CPUs with AVX512-BF16 or AMX and on
@@ -188,6 +191,9 @@ DECODE_PRECISIONS = ("auto", "fp32", "bf16")
 
 
 TASKS = ("translation", "language_model", "classify", "caption")  # seq2seq/tasks.py
+# The command that reads each task's runs (any other refuses them, naming it)
+TASK_COMMANDS = {"translation": "seq2seq-translate", "language_model": "seq2seq-sample",
+                 "classify": "seq2seq-classify", "caption": "seq2seq-caption"}
 IMAGE_FEEDS = ("input", "state")
 BACKBONES = ("cnn", "resnet18", "resnet50")  # seq2seq/backbones.py
 CAPTION_FORMATS = ("imagefolder", "karpathy", "flickr")  # seq2seq/caption_data.py

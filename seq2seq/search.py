@@ -17,7 +17,7 @@ and its memory (attention) is held once for them (`State.by_memory` reads it tha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
@@ -31,9 +31,10 @@ class Hypothesis:
     score: float  # sum of log-probabilities (with eos), length-normalised if asked
 
 
-def max_lengths(src_lens: torch.Tensor, a: float, b: int) -> torch.Tensor:
-    """Hypotheses end at a * source_length + b tokens (eos excluded)."""
-    return (src_lens.float() * a + b).long().clamp(min=1)
+def max_lengths(src_lens: torch.Tensor, a: float, b: int,
+                cap: Optional[int] = None) -> torch.Tensor:
+    """Hypotheses end at a * source_length + b tokens (eos excluded), and at `cap`."""
+    return (src_lens.float() * a + b).long().clamp(min=1, max=cap)
 
 
 def mask_specials(log_probs: torch.Tensor, at_max: torch.Tensor) -> torch.Tensor:

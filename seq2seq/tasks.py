@@ -30,7 +30,7 @@ from seq2seq.caption_arrays import CaptionArrays
 from seq2seq.caption_metrics import caption_scores, read_refs
 from seq2seq.captioner import search_sources
 from seq2seq.classifier import build_classifier, lm_encoder_weights
-from seq2seq.config import DecodeConfig, ModelConfig, TrainConfig
+from seq2seq.config import DecodeConfig, ModelConfig, TrainConfig, decode_settings
 from seq2seq.data import Batch, LabelledBatch
 from seq2seq.feature_cache import FrozenBackbone
 from seq2seq.labelled import read_labels
@@ -246,8 +246,9 @@ def build_task(cfg: TrainConfig, tokenizer: Tokenizer, prepared: PreparedDir) ->
         d, e = cfg.data, cfg.model.encoder
         frozen = (FrozenBackbone(e.backbone, e.weights, d.image_channels, d.image_height,
                                  d.image_width) if e.frozen else None)
-        return Captioning(tokenizer, cfg.decode, ImageShape(d.image_channels, d.image_height,
-                                                            d.image_width),
+        image = ImageShape(d.image_channels, d.image_height, d.image_width)
+        return Captioning(tokenizer, decode_settings(cfg), image,
                           read_refs(prepared.refs("dev")), cfg.trainer.eval_max_sentences,
                           smoothing, frozen, d.augment_shift)
-    return Translation(tokenizer, cfg.decode, cfg.trainer.eval_max_sentences, smoothing)
+    return Translation(tokenizer, decode_settings(cfg), cfg.trainer.eval_max_sentences,
+                       smoothing)

@@ -57,6 +57,15 @@ def _raw_lines(path: Path) -> Iterator[bytes]:
         raise OSError(f"{path}: cannot read ({why})") from None
 
 
+def input_file(path: Path, what: str = "input file") -> Path:
+    """`path`, if it is a file to read; else one line saying what it is instead."""
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"{path}: a directory, not an {what}")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such {what}")
+    return Path(path)
+
+
 def json_lines(path: Path, skip_blank: bool = False) -> Iterator[tuple[str, object]]:
     """Each line of a JSON-lines file parsed, with the `PATH:LINE` an error about it names;
     a line that is not JSON (or not UTF-8) stops it, named. `skip_blank`: blank lines

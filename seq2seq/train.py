@@ -18,7 +18,7 @@ import random
 import signal
 import sys
 import time
-from pathlib import Path
+from typing import Optional
 
 import datasets
 import torch
@@ -36,7 +36,8 @@ from seq2seq.optim import Budget, build_optimizer, gradients, paper_lr
 from seq2seq.prefetch import Prefetcher
 from seq2seq.prepare import prepare
 from seq2seq.prepared import PreparedDir
-from seq2seq.report import Reporter, wants_bar
+from seq2seq.report import LogFile, Reporter, rewind, wants_bar
+from seq2seq.resume import check_run_dir
 from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
 from seq2seq.tasks import DevSet, Objective, build_task
@@ -57,10 +58,7 @@ class Run:
         if not ranks.main:
             ranks.barrier()  # rank 0 prepares the data and the run directory first
         prepared = prepare(cfg)
-        if ranks.main:
-            self._write_run_files(prepared)
-            ranks.barrier()
-        self.tok = Tokenizer.load(self.paths.spm, reverse_source=cfg.model.reverse_source)
+        self.tok = Tokenizer.load(prepared.spm, reverse_source=cfg.model.reverse_source)
         self.task = build_task(cfg, self.tok, prepared)
         # memory-mapped token arrays: one copy in the page cache, whatever the ranks
         self.train = self.task.arrays(prepared.train)
@@ -73,6 +71,13 @@ class Run:
         torch.manual_seed(tc.seed)  # the same initial parameters on every rank
         random.seed(tc.seed)
         self.model = self.task.build_model(cfg.model, self.tok).to(self.device)
+        # Nothing goes into the run directory before it is known to be this run's: a
+        # refused command leaves it byte for byte as it was (seq2seq/resume.py).
+        self.saved = check_run_dir(self.paths, cfg, prepared, self.model, ranks.world,
+                                   self.device)
+        if ranks.main:
+            self._write_run_files(prepared)
+            ranks.barrier()
         self.loss: torch.nn.Module = Objective(self.model, self.task)
         if ranks.world > 1:
             self.loss = DistributedDataParallel(
@@ -92,6 +97,8 @@ class Run:
                  self.precision)
 
     def _write_run_files(self, prepared: PreparedDir) -> None:
+        """config.yaml, and copies of the preparation's files (check_run_dir found any the
+        run had equal to them)."""
         checkpoint.remove_stale_temporaries(self.paths.root)
         checkpoint.remove_stale_temporaries(self.paths.checkpoints)
         checkpoint.write_text_atomic(self.paths.config,
@@ -99,13 +106,8 @@ class Run:
         for source, kept in ((prepared.src_model, self.paths.spm / "src.model"),
                              (prepared.tgt_model, self.paths.spm / "tgt.model"),
                              (prepared.labels, self.paths.labels)):  # a classifier's
-            new = source.read_bytes() if source.is_file() else None
-            if new is None or kept.is_file() and kept.read_bytes() == new:
-                continue  # a resumed run keeps them; another labels.txt: its ids name others
-            if kept == self.paths.labels and kept.is_file():
-                raise ValueError(f"{kept}: the run's labels differ from {source} (the data "
-                                 "changed?): train into a new trainer.run_dir")
-            checkpoint.write_bytes_atomic(kept, new)
+            if source.is_file() and not kept.is_file():
+                checkpoint.write_bytes_atomic(kept, source.read_bytes())
 
     def batches(self, epoch: int) -> list:
         """This rank's share of the epoch's shuffled length buckets (cut once an epoch)."""
@@ -136,14 +138,14 @@ class Run:
             checkpoint.save(self.state(), self.paths.checkpoint(name))
 
     def resume(self) -> None:
-        path = self.paths.checkpoint("last.pt")
-        if not path.is_file():
+        """The state of last.pt (checked by check_run_dir), if the run has one. What the
+        run recorded after it (steps this run will take again) leaves metrics.jsonl and
+        train.log, so that each step is recorded once."""
+        s, self.saved = self.saved, None
+        if s is None:
             return
-        s = checkpoint.load(path, map_location=self.device)
-        if s.get("world", 1) != self.ranks.world:
-            raise ValueError(f"{path}: saved by {s.get('world', 1)} processes, resumed with "
-                             f"{self.ranks.world}: the data order would differ")
-        checkpoint.load_weights(self.model, upgrade_weights(s["model"]), path)
+        path = self.paths.checkpoint("last.pt")
+        self.model.load_state_dict(upgrade_weights(s["model"]))
         self.opt.load_state_dict(s["optimizer"])
         if s.get("scaler"):  # fp16 runs (an older checkpoint has none)
             self.scaler.load_state_dict(s["scaler"])
@@ -153,7 +155,10 @@ class Run:
         random.setstate(s["rng"]["python"])
         if torch.cuda.is_available() and s["rng"]["cuda"]:
             torch.cuda.set_rng_state_all(s["rng"]["cuda"])
-        log.info("resumed from %s at epoch %.3f (step %d)", path, self.progress, self.step)
+        dropped = rewind(self.paths, self.step) if self.ranks.main else 0
+        log.info("resumed from %s at epoch %.3f (step %d)%s", path, self.progress, self.step,
+                 f"; {dropped} lines of later steps (taken again now) removed from "
+                 f"{self.paths.metrics.name} and {self.paths.log.name}" if dropped else "")
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, reporter: Reporter) -> None:
@@ -224,9 +229,13 @@ def train_step(run: Run, b: Batch) -> tuple[float, int, float, float]:
     return loss, n_tokens, grad_norm, lr
 
 
-def train(cfg: TrainConfig, ranks: Ranks = Ranks()) -> Run:
+def train(cfg: TrainConfig, ranks: Ranks = Ranks(), log_file: Optional[LogFile] = None) -> Run:
+    """Train (or resume) the run `cfg` names; `log_file`: train.log, opened once the run
+    directory is known to be this run's."""
     run = Run(cfg, ranks)
     run.resume()
+    if log_file is not None:
+        log_file.open(run.paths.log)
     tc = cfg.trainer
     reporter = Reporter(run.paths, run.budget, tc.log_every, bar=ranks.main and wants_bar(),
                         tensorboard=ranks.main and tc.tensorboard, main=ranks.main,
@@ -285,14 +294,13 @@ def main(argv: list[str] | None = None) -> None:
     ranks = distributed.from_environment()
     if not (ranks.main and wants_bar()):  # on a terminal: sentences done while preparing
         datasets.disable_progress_bars()
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
-    if ranks.main:  # one log: the other ranks print warnings and errors only
-        Path(cfg.trainer.run_dir).mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(RunDir(cfg.trainer.run_dir).log))
+    # one log: the other ranks print warnings and errors only
+    log_file = LogFile() if ranks.main else None
     logging.basicConfig(level=logging.INFO if ranks.main else logging.WARNING,
-                        format="%(asctime)s %(message)s", handlers=handlers)
+                        format="%(asctime)s %(message)s",
+                        handlers=[logging.StreamHandler(), *([log_file] if log_file else [])])
     try:
-        run_cli("seq2seq-train", lambda: train(cfg, ranks), debug)
+        run_cli("seq2seq-train", lambda: train(cfg, ranks, log_file), debug)
     finally:
         distributed.stop()
 

@@ -20,10 +20,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from seq2seq.cli import run as run_cli, stdin_lines, write_output
-from seq2seq.config import DECODE_PRECISIONS
+from seq2seq.cli import check_not_inputs, run as run_cli, stdin_lines, write_output
+from seq2seq.config import DECODE_PRECISIONS, DecodeConfig
 from seq2seq.report import wants_bar
-from seq2seq.textfile import decode_line, read_lines
+from seq2seq.rundir import inference_files
+from seq2seq.textfile import decode_line, input_file, read_lines
 from seq2seq.tokenizer import source_pieces
 from seq2seq.translator import Translator
 
@@ -38,6 +39,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--nbest", type=int, default=1)
     p.add_argument("--max-len-a", type=float)
     p.add_argument("--max-len-b", type=int)
+    p.add_argument("--max-len", type=int, help="no translation longer, in pieces (default: "
+                                               "the run's decode.max_len)")
     p.add_argument("--length-penalty", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--precision", choices=DECODE_PRECISIONS,
@@ -53,19 +56,21 @@ def read_input(path: Path | None) -> list[str]:
     """Input lines: a file (plain or .xz) or all of stdin; invalid UTF-8 names the line."""
     if path is None:
         return [decode_line(raw, "<stdin>", n) for n, raw in enumerate(stdin_lines(), 1)]
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such input file")
-    return list(read_lines(path))
+    return list(read_lines(input_file(path)))
 
 
-def warn_long_lines(t: Translator, lines: list[str], name: str, first: int = 1) -> None:
-    """Lines longer than training ever saw are decoded anyway; say which ones."""
+def warn_long_lines(t: Translator, lines: list[str], name: str, decode: DecodeConfig,
+                    first: int = 1) -> None:
+    """Lines longer than training ever saw are decoded anyway; say which ones, and how
+    long their translations may be."""
     max_len = t.max_train_len
+    cap = f", translated into at most {decode.max_len} pieces (decode.max_len)" \
+        if decode.max_len is not None else ""
     for number, ids in enumerate(t.tokenizer.encode_source(lines), start=first):
         if max_len is not None and source_pieces(len(ids)) > max_len:
             print(f"seq2seq-translate: warning: {name}:{number}: {source_pieces(len(ids))} "
-                  "pieces, longer "
-                  f"than the {max_len} of training; decoded anyway", file=sys.stderr)
+                  f"pieces, longer than the {max_len} of training; decoded anyway{cap}",
+                  file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,15 +79,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(args: argparse.Namespace) -> None:
+    check_not_inputs(args.output, [args.input, *inference_files(args.runs)], "--output")
     t = Translator.from_run(*args.runs, device=args.device)
     decode = t.settings(args.beam_size, args.nbest, length_penalty=args.length_penalty,
                         max_len_a=args.max_len_a, max_len_b=args.max_len_b,
+                        max_len=args.max_len,
                         batch_size=args.batch_size, precision=args.precision)
     if args.input is None and args.output is None and (args.stream or sys.stdin.isatty()):
         # Interactive: one line in, one line out, flushed; a bad line ends the session.
         for number, raw in enumerate(stdin_lines(), start=1):
             line = decode_line(raw, "<stdin>", number)
-            warn_long_lines(t, [line], "<stdin>", first=number)
+            warn_long_lines(t, [line], "<stdin>", decode, first=number)
             out = t.output_lines(t.hypotheses([line], decode), decode.nbest,
                                  first_index=number - 1)
             sys.stdout.write("".join(o + "\n" for o in out))
@@ -90,7 +97,7 @@ def _main(args: argparse.Namespace) -> None:
         return
     # Batch: every line is read and checked before anything is written.
     lines = read_input(args.input)
-    warn_long_lines(t, lines, str(args.input or "<stdin>"))
+    warn_long_lines(t, lines, str(args.input or "<stdin>"), decode)
     write_output(args.output, t.output_lines(t.hypotheses(lines, decode, progress=wants_bar()),
                                              decode.nbest))
 

@@ -21,23 +21,21 @@ from torch import nn
 from tqdm import tqdm
 
 from seq2seq import checkpoint
-from seq2seq.config import DecodeConfig, TrainConfig, check_decode, config_from_dict
+from seq2seq.config import DecodeConfig, TrainConfig, check_decode, decode_settings
 from seq2seq.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.hardware import autocast, pick_device, pick_precision
 from seq2seq.model import build_model, upgrade_weights
-from seq2seq.rundir import RunDir, find_checkpoint
+from seq2seq.rundir import RunDir
 from seq2seq.search import Hypothesis, beam_search, greedy, max_lengths
 from seq2seq.sources import Source
 from seq2seq.tokenizer import Tokenizer
 
 
-def load_run(path: Path, device: torch.device) -> tuple[nn.Module, Tokenizer, TrainConfig]:
-    """Model (in eval mode), tokenizer and config of a run directory or checkpoint file."""
-    ckpt_path = find_checkpoint(path)
-    payload = checkpoint.load(ckpt_path)
-    cfg = config_from_dict(payload["config"])
-    if cfg.task == "classify":
-        raise ValueError(f"{path}: a classifier's run: it labels text (seq2seq-classify)")
+def load_run(path: Path, device: torch.device, task: str = "translation"
+             ) -> tuple[nn.Module, Tokenizer, TrainConfig]:
+    """Model (in eval mode), tokenizer and config of a run directory or checkpoint file of
+    a `task` run (translation, or a language model); another task's run is refused."""
+    ckpt_path, payload, cfg = checkpoint.load_run(path, task)
     tok = Tokenizer.load(RunDir.of_checkpoint(ckpt_path).spm,
                          reverse_source=cfg.model.reverse_source)
     model = build_model(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)
@@ -86,8 +84,9 @@ def decode_ids(model: nn.Module, src: Sequence[Sequence[int]], decode: DecodeCon
 def search_batch(model, batch: Source, decode: DecodeConfig, device: torch.device,
                  precision: str) -> list[list[Hypothesis]]:
     """The n-best hypotheses of one batch of sources (greedy for beam 1), in its order;
-    hypotheses end at decode.max_len_a * source length + decode.max_len_b."""
-    max_len = max_lengths(batch.lens, decode.max_len_a, decode.max_len_b)
+    hypotheses end at decode.max_len_a * source length + decode.max_len_b, and at
+    decode.max_len."""
+    max_len = max_lengths(batch.lens, decode.max_len_a, decode.max_len_b, decode.max_len)
     with autocast(device, precision):
         src = batch.to(device)
         if decode.beam_size == 1:
@@ -118,16 +117,17 @@ class Translator:
         if len(loaded) > 1:
             check_shared_vocabulary([t for _, t, _ in loaded], [str(r) for r in runs])
             model = Ensemble([m for m, _, _ in loaded])
-        return cls(model, tok, cfg.decode, dev, max_train_len=cfg.data.max_len)
+        return cls(model, tok, decode_settings(cfg), dev, max_train_len=cfg.data.max_len)
 
     def settings(self, beam: Optional[int] = None, nbest: int = 1, *,
                  length_penalty: Optional[float] = None, max_len_a: Optional[float] = None,
-                 max_len_b: Optional[int] = None,
+                 max_len_b: Optional[int] = None, max_len: Optional[int] = None,
                  batch_size: Optional[int] = None,
                  precision: Optional[str] = None) -> DecodeConfig:
         """This translator's decode config with the given fields changed, checked."""
         given = {"beam_size": beam, "nbest": nbest, "length_penalty": length_penalty,
-                 "max_len_a": max_len_a, "max_len_b": max_len_b, "batch_size": batch_size,
+                 "max_len_a": max_len_a, "max_len_b": max_len_b, "max_len": max_len,
+                 "batch_size": batch_size,
                  "precision": precision}
         cfg = dataclasses.replace(self.decode,
                                   **{k: v for k, v in given.items() if v is not None})

@@ -54,10 +54,16 @@ def corpus_lines(split: str, lang: str, n: int, skip: int = 0) -> list[str]:
     return list(islice(read_lines(CORPUS / f"{split}.{lang}.xz"), skip, skip + n))
 
 
+def console_script(name: str) -> str:
+    """This interpreter's console script (`seq2seq-train` ...): not the first on PATH, which
+    may be another environment's."""
+    return str(Path(sys.executable).parent / name)
+
+
 def run_cli(name: str, *args: str, cwd: Path, stdin: str | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess:
     """Run an installed console script (`seq2seq-train` ...) in a fresh process."""
-    exe = shutil.which(name) or str(Path(sys.executable).parent / name)
+    exe = console_script(name)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run([exe, *map(str, args)], cwd=cwd, input=stdin, text=True,
                           capture_output=True, env=env, timeout=timeout)

@@ -3,6 +3,10 @@ evaluation's dev perplexity and BLEU, at full precision (the log prints 3 decima
 
     python tests/golden_demo.py tests/data/golden/demo_300.json     # record (today's code)
 
+One record per kind of CPU (`cpu()`): demo_300.json was made on an AMD EPYC (AVX512),
+demo_300.intel-amx.json on an Intel Xeon with AMX, each by the code of 61a0f8c or, for the
+second, of 42bcd11 (which the first passes on its CPU).
+
 `tests/test_golden.py` runs the same and compares with the recorded file: a change that
 means to keep `make demo`'s numbers (a refactoring) must keep these within 1e-6 on the CPU
 that recorded them.
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import sys
 from pathlib import Path
 
@@ -27,8 +32,14 @@ OVERRIDES = ["experiment=bible_demo", "trainer.precision=fp32", "decode.precisio
 
 
 def cpu() -> str:
-    """What the numbers depend on: the kernels torch picks for this CPU, and the threads."""
-    return f"{torch.backends.cpu.get_cpu_capability()} {platform.machine()}"
+    """What the numbers depend on: the kernels torch and oneDNN pick for this CPU (the
+    threads are the record's own): "AVX512 x86_64" alone holds AMD's EPYC and Intel's Xeon
+    with AMX, whose fp32 sums round differently."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    vendor = re.search(r"^vendor_id\s*:\s*(\S+)", info, re.M)
+    amx = " AMX" if re.search(r"^flags\s*:.*\bamx_tile\b", info, re.M) else ""
+    return (f"{torch.backends.cpu.get_cpu_capability()} {platform.machine()} "
+            f"{vendor.group(1) if vendor else platform.processor()}{amx}")
 
 
 def record(run_dir: Path, prepared_dir: Path) -> dict:

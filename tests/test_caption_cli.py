@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import console_script, run_cli
 from seq2seq import Captioner, digit_strings
 from seq2seq.caption import main as caption_main
 
@@ -25,7 +24,7 @@ WIDTH = 8 * MAX_DIGITS + MAX_DIGITS + 1  # the canvas of 1-3 digits, unresized: 
 def caption_cli(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     """seq2seq-caption in a fresh process: the console script when installed, else the
     module (an editable install made before the script was added lacks it)."""
-    exe = shutil.which("seq2seq-caption") or str(Path(sys.executable).parent / "seq2seq-caption")
+    exe = console_script("seq2seq-caption")
     cmd = [exe] if Path(exe).exists() else [sys.executable, "-m", "seq2seq.caption"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run([*cmd, *map(str, args)], cwd=cwd, text=True, capture_output=True,

@@ -112,7 +112,7 @@ def test_language_model_trains_and_samples_through_the_cli(smoke_run, tmp_path):
     result = run_cli("seq2seq-sample", smoke_run["run_dir"], cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().startswith(f"seq2seq-sample: error: {smoke_run['run_dir']}: "
-                                            "a translation model")
+                                            "a translation run, not a language_model run")
 
 
 def test_adam_and_label_smoothing_through_the_cli(smoke_run, tmp_path):

@@ -9,17 +9,15 @@ import logging
 import math
 import os
 import pty
-import shutil
 import struct
 import subprocess
-import sys
 import termios
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from conftest import run_cli
+from conftest import console_script, run_cli
 from seq2seq import report
 from seq2seq.metrics import Score
 from seq2seq.optim import Budget
@@ -150,7 +148,7 @@ def test_under_ci_the_log_has_no_bar(smoke_run, tmp_path, monkeypatch):
 
 
 def test_on_a_terminal_a_bar_moves(smoke_run, tmp_path):
-    exe = shutil.which("seq2seq-train") or str(Path(sys.executable).parent / "seq2seq-train")
+    exe = console_script("seq2seq-train")
     env = {k: v for k, v in os.environ.items() if k != "CI"} | {"OMP_NUM_THREADS": "1"}
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))  # a terminal's size
