@@ -3,23 +3,19 @@ probabilities are the saved model's own softmax (an ensemble's mean); bad input 
 naming the file and line, and nothing is written."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import lzma
 import random
 import re
 import shutil
-import sys
 from pathlib import Path
-from unittest import mock
 
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import corpus_lines, run_cli, write_lines
+from conftest import corpus_lines, run_cli, run_main, write_lines
 from seq2seq import Classifier, Translator, checkpoint
 from seq2seq.classifier import build_classifier
 from seq2seq.classify import main
@@ -80,16 +76,7 @@ def expected(runs) -> list[str]:
 
 def classify(argv: list, data: bytes = b"") -> tuple[int, str, str]:
     """seq2seq-classify in this process, `data` on stdin: (status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    stdin = io.TextIOWrapper(io.BytesIO(data))
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-            mock.patch.object(sys, "stdin", stdin):
-        try:
-            main([str(a) for a in argv])
-            status = 0
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
+    return run_main(main, argv, data)
 
 
 def one_error(status: int, err: str, *needles: str) -> None:

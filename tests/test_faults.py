@@ -16,16 +16,14 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-from unittest import mock
 
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import console_script, corpus_lines, write_lines
+from conftest import console_script, corpus_lines, run_main, write_lines
 from seq2seq import checkpoint
 from seq2seq.tokenizer import train_spm
 
@@ -428,16 +426,7 @@ def _lines_of(data: bytes) -> list[bytes]:
 
 def _translate_in_process(argv: list[str], data: bytes) -> tuple[int, str, str]:
     from seq2seq import translate
-    out, err = io.StringIO(), io.StringIO()
-    stdin = io.TextIOWrapper(io.BytesIO(data))
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-            mock.patch.object(sys, "stdin", stdin):
-        try:
-            translate.main(argv)
-            status = 0
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
+    return run_main(translate.main, argv, data)
 
 
 def _check_n_in_n_out(status: int, out: str, err: str, data: bytes, nbest: int = 1) -> None:

@@ -4,22 +4,18 @@ inference command refuses another task's run; a run resumed after a kill records
 once; a line far longer than training decodes in bounded time."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import corpus_lines, run_cli, write_lines
+from conftest import corpus_lines, run_cli, run_main, write_lines
 from seq2seq import Translator, checkpoint
 from seq2seq.average import main as average_main
 from seq2seq.caption import main as caption_main
@@ -43,19 +39,6 @@ def tree_hashes(root: Path) -> dict[str, str]:
     """sha256 of every file under `root` (and each folder, as "dir"), by relative path."""
     return {str(p.relative_to(root)): "dir" if p.is_dir() else
             hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))}
-
-
-def call(main, argv: list, stdin: bytes = b"") -> tuple[int, str, str]:
-    """A command's main() in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-            mock.patch.object(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin))):
-        try:
-            main([str(a) for a in argv])
-            status = 0
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def refused(status: int, err: str, prog: str, *needles: str) -> str:
@@ -135,7 +118,7 @@ def argv_for(cli: str, run: Path, inputs: dict[str, Path], out: Path) -> list:
 def test_every_inference_cli_reads_its_own_task_s_runs_and_refuses_the_others(
         cli, task, runs, inputs, tmp_path):
     out = tmp_path / "out.txt"
-    status, stdout, err = call(CLIS[cli], argv_for(cli, runs[task], inputs, out))
+    status, stdout, err = run_main(CLIS[cli], argv_for(cli, runs[task], inputs, out))
     if TASK_OF[cli] == task:  # the fixture's runs are real runs: their own command reads them
         assert status == 0, err
         lines = {"sample": 2, "caption": 1}.get(cli, 3)  # --n 2; one image; three texts
@@ -154,7 +137,7 @@ def test_translate_and_classify_refuse_output_over_their_input(runs, inputs, tmp
         os.link(text, link)  # a hard link: the same file by another name
         for output in (text, link, RunDir(run).checkpoint("best.pt")):
             before = tree_hashes(tmp_path), tree_hashes(run)
-            status, out, err = call(CLIS[cli], [run, "--input", text, "--output", output])
+            status, out, err = run_main(CLIS[cli], [run, "--input", text, "--output", output])
             refused(status, err, cli, f"{output}: --output would overwrite an input")
             assert out == "" and (tree_hashes(tmp_path), tree_hashes(run)) == before
 
@@ -166,7 +149,7 @@ def test_caption_refuses_output_or_sheet_over_an_input(runs, inputs, tmp_path):
     for option, target in (("--output", listing), ("--output", image), ("--sheet", image),
                            ("--sheet", listing)):
         before = tree_hashes(work)
-        status, out, err = call(caption_main, [runs["caption"], "--input", listing, option,
+        status, out, err = run_main(caption_main, [runs["caption"], "--input", listing, option,
                                                target, "--device", "cpu"])
         refused(status, err, "caption", f"{target}: {option} would overwrite an input")
         assert tree_hashes(work) == before
@@ -175,7 +158,7 @@ def test_caption_refuses_output_or_sheet_over_an_input(runs, inputs, tmp_path):
 def test_a_directory_as_input_is_named_as_one(runs, tmp_path):
     for cli in ("translate", "classify", "caption"):
         run = runs[TASK_OF[cli]]
-        status, _, err = call(CLIS[cli], [run, "--input", tmp_path, "--device", "cpu"])
+        status, _, err = run_main(CLIS[cli], [run, "--input", tmp_path, "--device", "cpu"])
         refused(status, err, cli, f"{tmp_path}: a directory, not an input file")
 
 
@@ -195,7 +178,7 @@ def kept_run(smoke_run, tmp_path) -> Path:
                                   "checkpoint_00000099.pt"])
 def test_average_never_replaces_a_training_checkpoint(name, kept_run):
     before = tree_hashes(kept_run)
-    status, _, err = call(average_main, [kept_run, "--last", "2", "--output",
+    status, _, err = run_main(average_main, [kept_run, "--last", "2", "--output",
                                          kept_run / "checkpoints" / name])
     refused(status, err, "average", f"{name}: --output would replace a training checkpoint")
     assert tree_hashes(kept_run) == before
@@ -205,10 +188,10 @@ def test_average_refuses_output_over_an_input_by_another_name(kept_run, tmp_path
     link = tmp_path / "mine.pt"
     os.link(kept_run / "checkpoints" / "checkpoint_00000006.pt", link)
     before = tree_hashes(kept_run)
-    status, _, err = call(average_main, [kept_run, "--last", "2", "--output", link])
+    status, _, err = run_main(average_main, [kept_run, "--last", "2", "--output", link])
     refused(status, err, "average", f"{link}: --output would overwrite an input")
     assert tree_hashes(kept_run) == before
-    status, out, err = call(average_main, [kept_run, "--last", "2"])  # averaged.pt: fine
+    status, out, err = run_main(average_main, [kept_run, "--last", "2"])  # averaged.pt: fine
     assert status == 0 and (kept_run / "checkpoints" / "averaged.pt").is_file(), err
 
 
