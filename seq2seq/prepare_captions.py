@@ -23,7 +23,8 @@ from typing import Iterator
 import numpy as np
 
 from seq2seq.caption_arrays import write_captioned
-from seq2seq.caption_data import CaptionRecord, is_video, load_frames, load_image, read_records
+from seq2seq.caption_data import CaptionRecord, read_records
+from seq2seq.images import is_video, load_frames, load_image
 from seq2seq.config import DataConfig, TrainConfig
 from seq2seq.prepared import PreparedDir
 from seq2seq.textfile import file_stamp

@@ -4,7 +4,7 @@
 otherwise. A command that differs from the one that made D (another task, model shape,
 tokenizer or data; another label set or sentencepiece model; a checkpoint that cannot be
 resumed) is refused in one line naming what differs, and D is left byte for byte as it was:
-`check_run_dir` reads and never writes, and `train.py` writes only after it.
+`check_run_dir` reads and never writes; `write_run_files` writes after it.
 
 What may change between a run's commands: the budget and the schedule (optim.epochs,
 optim.lr, trainer.max_time ...), logging, decoding and where things live (data.local_dir,
@@ -104,3 +104,16 @@ def _check_resumable(path: Path, payload: dict, model: nn.Module, world: int) ->
         raise ValueError(f"{path}: saved by {payload.get('world', 1)} processes, resumed with "
                          f"{world}: the data order would differ")
     checkpoint.check_weights(model, upgrade_weights(payload["model"]), path)
+
+
+def write_run_files(paths: RunDir, cfg: TrainConfig, prepared: PreparedDir) -> None:
+    """config.yaml, and copies of the preparation's files (sentencepiece models, labels)
+    the run lacks: those it has, check_run_dir found equal to them."""
+    checkpoint.remove_stale_temporaries(paths.root)
+    checkpoint.remove_stale_temporaries(paths.checkpoints)
+    checkpoint.write_text_atomic(paths.config, OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+    for source, kept in ((prepared.src_model, paths.spm / "src.model"),
+                         (prepared.tgt_model, paths.spm / "tgt.model"),
+                         (prepared.labels, paths.labels)):  # a classifier's
+        if source.is_file() and not kept.is_file():
+            checkpoint.write_bytes_atomic(kept, source.read_bytes())

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from seq2seq.cli import run as run_cli
 from seq2seq.labelled import TABLES, label_set, read_label_column
-from seq2seq.textfile import read_lines
+from seq2seq.textfile import input_file, read_lines
 from seq2seq.metrics import bleu, chrf, label_scores
 
 
@@ -39,8 +39,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def score(hyp_path: Path, ref_paths: list[Path]) -> None:
     for path in [hyp_path, *ref_paths]:
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
+        input_file(path, "file")
     hyps = list(read_lines(hyp_path))
     refs = [list(read_lines(r)) for r in ref_paths]
     for path, ref in zip(ref_paths, refs):
@@ -52,8 +51,7 @@ def score(hyp_path: Path, ref_paths: list[Path]) -> None:
 
 def score_labels(hyp_path: Path, ref_path: Path, label_column: str) -> None:
     """Accuracy, macro-F1 and the confusion matrix (rows: reference, columns: predicted)."""
-    if not hyp_path.is_file():
-        raise FileNotFoundError(f"{hyp_path}: no such file")
+    input_file(hyp_path, "file")
     if not (ref_path.is_file() or ref_path.is_dir()):
         raise FileNotFoundError(f"{ref_path}: no such file")
     predicted = [line.strip() for line in read_lines(hyp_path)]

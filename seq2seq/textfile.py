@@ -58,9 +58,10 @@ def _raw_lines(path: Path) -> Iterator[bytes]:
 
 
 def input_file(path: Path, what: str = "input file") -> Path:
-    """`path`, if it is a file to read; else one line saying what it is instead."""
+    """`path`, if it is a file to read; else one line saying what it is instead (`what`
+    names what was asked for)."""
     if Path(path).is_dir():
-        raise IsADirectoryError(f"{path}: a directory, not an {what}")
+        raise IsADirectoryError(f"{path}: a directory, not a file")
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such {what}")
     return Path(path)

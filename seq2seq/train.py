@@ -22,7 +22,6 @@ from typing import Optional
 
 import datasets
 import torch
-from omegaconf import OmegaConf
 from torch.nn.parallel import DistributedDataParallel
 
 from seq2seq import checkpoint, distributed
@@ -35,9 +34,8 @@ from seq2seq.model import upgrade_weights
 from seq2seq.optim import Budget, build_optimizer, gradients, paper_lr
 from seq2seq.prefetch import Prefetcher
 from seq2seq.prepare import prepare
-from seq2seq.prepared import PreparedDir
 from seq2seq.report import LogFile, Reporter, rewind, wants_bar
-from seq2seq.resume import check_run_dir
+from seq2seq.resume import check_run_dir, write_run_files
 from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
 from seq2seq.tasks import DevSet, Objective, build_task
@@ -76,7 +74,7 @@ class Run:
         self.saved = check_run_dir(self.paths, cfg, prepared, self.model, ranks.world,
                                    self.device)
         if ranks.main:
-            self._write_run_files(prepared)
+            write_run_files(self.paths, cfg, prepared)
             ranks.barrier()
         self.loss: torch.nn.Module = Objective(self.model, self.task)
         if ranks.world > 1:
@@ -95,19 +93,6 @@ class Run:
                  "%s", sum(p.numel() for p in self.params), len(self.train), self.n_batches,
                  f" per rank, {ranks.world} ranks" if ranks.world > 1 else "", self.device,
                  self.precision)
-
-    def _write_run_files(self, prepared: PreparedDir) -> None:
-        """config.yaml, and copies of the preparation's files (check_run_dir found any the
-        run had equal to them)."""
-        checkpoint.remove_stale_temporaries(self.paths.root)
-        checkpoint.remove_stale_temporaries(self.paths.checkpoints)
-        checkpoint.write_text_atomic(self.paths.config,
-                                     OmegaConf.to_yaml(OmegaConf.structured(self.cfg)))
-        for source, kept in ((prepared.src_model, self.paths.spm / "src.model"),
-                             (prepared.tgt_model, self.paths.spm / "tgt.model"),
-                             (prepared.labels, self.paths.labels)):  # a classifier's
-            if source.is_file() and not kept.is_file():
-                checkpoint.write_bytes_atomic(kept, source.read_bytes())
 
     def batches(self, epoch: int) -> list:
         """This rank's share of the epoch's shuffled length buckets (cut once an epoch)."""

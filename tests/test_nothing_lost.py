@@ -25,6 +25,7 @@ from seq2seq.config import config_to_dict, load_config
 from seq2seq.model import build_model
 from seq2seq.rundir import RunDir
 from seq2seq.sample import main as sample_main
+from seq2seq.score import main as score_main
 from seq2seq.train import train
 from seq2seq.translate import main as translate_main
 from seq2seq.vision import ImageShape, build_caption_model
@@ -156,10 +157,15 @@ def test_caption_refuses_output_or_sheet_over_an_input(runs, inputs, tmp_path):
 
 
 def test_a_directory_as_input_is_named_as_one(runs, tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
     for cli in ("translate", "classify", "caption"):
         run = runs[TASK_OF[cli]]
-        status, _, err = run_main(CLIS[cli], [run, "--input", tmp_path, "--device", "cpu"])
-        refused(status, err, cli, f"{tmp_path}: a directory, not an input file")
+        status, _, err = run_main(CLIS[cli], [run, "--input", folder, "--device", "cpu"])
+        refused(status, err, cli, f"{folder}: a directory, not a file")
+    ref = write_lines(tmp_path / "ref.txt", ["a reference"])
+    status, _, err = run_main(score_main, [folder, ref])
+    refused(status, err, "score", f"{folder}: a directory, not a file")
 
 
 # ------------------------------------------------------------------ seq2seq-average
