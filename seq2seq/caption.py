@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from seq2seq.cli import check_not_inputs, run as run_cli, write_output
+from seq2seq.cli import check_not_inputs, requires, run as run_cli, write_output
 from seq2seq.config import DECODE_PRECISIONS
 from seq2seq.rundir import inference_files
 from seq2seq.textfile import input_file, read_lines
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(args: argparse.Namespace) -> None:
+    requires("PIL.Image", "caption", "seq2seq-caption (reading images)")  # before any work
     from seq2seq.captioner import Captioner  # torch: after the arguments are checked
     from seq2seq.report import wants_bar
     paths = image_paths(args.images, args.input)

@@ -24,12 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import jiwer
 import sacrebleu
-from pycocoevalcap.cider.cider import Cider
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-from seq2seq.cli import run as run_cli, stdin_lines
+from seq2seq.cli import requires, run as run_cli, stdin_lines
 from seq2seq.metrics import Score
 from seq2seq.textfile import decode_line, json_lines, read_lines
 
@@ -98,7 +96,8 @@ def cider_d(hyps: list[str], refs: list[list[str]]) -> float:
     _check(hyps, refs)
     gts = {i: [_tokens(r) for r in image_refs] for i, image_refs in enumerate(refs)}
     res = {i: [_tokens(h)] for i, h in enumerate(hyps)}
-    score, _ = Cider().compute_score(gts, res)
+    cider = requires("pycocoevalcap.cider.cider", "caption", "CIDEr-D")
+    score, _ = cider.Cider().compute_score(gts, res)
     return float(score)
 
 
@@ -119,6 +118,7 @@ def character_error_rate(hyps: list[str], refs: list[str]) -> float:
     """jiwer's corpus CER in percent: edits summed over lines / reference characters summed.
     Spaces inside a line are characters ("1 2 3" vs "1 2 4": 1 edit in 5 = 20%); jiwer strips
     only the ends of each line."""
+    jiwer = requires("jiwer", "caption", "the character error rate")
     return 100 * jiwer.cer(reference=refs, hypothesis=hyps)
 
 

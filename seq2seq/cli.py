@@ -9,6 +9,7 @@ number when stopped by SIGINT (130) or SIGTERM (143).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -23,6 +24,16 @@ class Stopped(Exception):
     def __init__(self, message: str, exit_status: int):
         super().__init__(message)
         self.exit_status = exit_status
+
+
+def requires(module: str, extra: str, what: str):
+    """An optional dependency, imported where it is used: missing, one line naming the extra
+    that brings it (`what` needs it)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"{what} needs {module.split('.')[0]}, which is not installed: "
+                          f"pip install 'seq2seq[{extra}]'") from None
 
 
 def wants_debug(argv: list[str]) -> tuple[list[str], bool]:

@@ -1,7 +1,7 @@
 """Configs: the typed schema (seq2seq/schema.py) registered with Hydra's ConfigStore,
-composed from conf/ and checked (seq2seq/checks.py).
+composed from seq2seq/conf/ and checked (seq2seq/checks.py).
 
-`conf/train.yaml` lists the schema first in its defaults, so every YAML file and every
+`seq2seq/conf/train.yaml` lists the schema first in its defaults, so every YAML file and every
 command-line override is checked against these dataclasses: an unknown key or a value of
 the wrong type fails when the config is composed, naming the key.
 
@@ -28,10 +28,12 @@ from seq2seq.schema import (CLASSIFIER_HEAD, DECODE_PRECISIONS, FRAME_ENCODER, I
                             DecoderConfig, EncoderConfig, ModelConfig, OptimConfig,
                             TokenizerConfig, TrainConfig, TrainerConfig)
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = Path(__file__).resolve().parent / "conf"  # shipped in the package (pyproject.toml)
+# A source checkout's root: its bundled data (data/bible-es-en) is found from any directory
+REPO_ROOT = CONF_DIR.parent.parent
 # The config's names in one place: the schema's and checks' are re-exported from here.
 __all__ = ["CLASSIFIER_HEAD", "POOLINGS", "IMAGE_ENCODER", "FRAME_ENCODER",
-           "CONF_DIR", "ConfigError", "DataConfig", "DecodeConfig", "DecoderConfig",
+           "CONF_DIR", "REPO_ROOT", "ConfigError", "DataConfig", "DecodeConfig", "DecoderConfig",
            "EncoderConfig", "ModelConfig", "OptimConfig", "TokenizerConfig", "TrainConfig",
            "TrainerConfig", "DECODE_PRECISIONS", "NO_ENCODER", "TASKS", "TEXT_ENCODER",
            "TRAIN_PRECISIONS", "check_decode", "cli_config", "config_from_dict",
@@ -59,7 +61,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig:
-    """Compose conf/<config_name>.yaml with command-line style overrides, typed."""
+    """Compose seq2seq/conf/<config_name>.yaml with command-line style overrides, typed."""
     register()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

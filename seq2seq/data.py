@@ -27,13 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from seq2seq.config import CONF_DIR, DataConfig
+from seq2seq.config import REPO_ROOT, DataConfig
 from seq2seq.textfile import count_lines, decoded_lines, file_stamp, read_lines
 from seq2seq.sources import Source, pad
 from seq2seq.tokenizer import BOS, EOS, Tokenizer, source_pieces
 
 log = logging.getLogger(__name__)
-REPO_ROOT = CONF_DIR.parent
 
 
 # ---------------------------------------------------------------- local corpus files

@@ -8,7 +8,7 @@
 An encoder is any module with `forward(source, memory: bool) -> State` and `layers`,
 `hidden_dim` and `cell` matching the decoder it starts. Which one a run uses is
 `model.encoder.build` in the config: the dotted path of a function `(ModelConfig, source
-vocabulary size) -> encoder`, so a new encoder is a module and a conf/model/encoder file.
+vocabulary size) -> encoder`, so a new encoder is a module and a seq2seq/conf/model/encoder file.
 """
 from __future__ import annotations
 

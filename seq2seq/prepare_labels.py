@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from seq2seq.config import CONF_DIR, DataConfig, TrainConfig
+from seq2seq.config import REPO_ROOT, DataConfig, TrainConfig
 from seq2seq.labelled import find_labelled, folder_files, label_order, read_labelled, write_labels
 from seq2seq.prepared import PreparedDir
 from seq2seq.textfile import file_stamp
@@ -67,7 +67,7 @@ def lm_spm(init_from: Optional[str]) -> Optional[Path]:
 
 def _local_dir(directory: str) -> Path:
     """A relative dir may also be the repo's own (data/sentiment-movies)."""
-    path, own = Path(directory), CONF_DIR.parent / directory
+    path, own = Path(directory), REPO_ROOT / directory
     return own if not path.is_dir() and own.is_dir() else path
 
 

@@ -1,4 +1,4 @@
-"""The config's schema: typed dataclasses, one per group of conf/, and the values some
+"""The config's schema: typed dataclasses, one per group of seq2seq/conf/, and the values some
 keys may take. seq2seq/config.py registers them with Hydra and composes configs from them;
 seq2seq/checks.py holds the checks that types alone cannot express.
 """
@@ -78,7 +78,7 @@ FRAME_ENCODER = "seq2seq.vision.frame_encoder"
 class EncoderConfig:
     # What builds the encoder: the dotted path of a function (ModelConfig, source vocabulary
     # size) -> encoder (seq2seq/encoders.py), so a new encoder is a module and a
-    # conf/model/encoder/ file. text_encoder (the paper's) | no_encoder (a language model)
+    # seq2seq/conf/model/encoder/ file. text_encoder (the paper's) | no_encoder (a language model)
     build: str = TEXT_ENCODER
     bidirectional: bool = False  # reads both ways; a bridge maps 2 x hidden_dim -> model's
     # Units per direction (default model.hidden_dim). With bidirectional, hidden_dim/2 costs
@@ -119,8 +119,8 @@ class ModelConfig:
     init_range: float = 0.08  # uniform(-0.08, 0.08), paper section 3.4
     reverse_source: bool = True  # paper section 3.3
     cell: str = "lstm"  # lstm | gru (no cell state)
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)  # conf/model/encoder/
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)  # conf/model/decoder/
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)  # seq2seq/conf/model/encoder/
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)  # seq2seq/conf/model/decoder/
     # task=classify: start the encoder's embedding and recurrent layers from a trained
     # language model's run directory (ULMFiT); its sentencepiece model becomes this run's.
     init_from: Optional[str] = None

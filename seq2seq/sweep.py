@@ -6,7 +6,7 @@
 
 Each combination of the comma-separated values is one `seq2seq-train` run; its run
 directory is Hydra's job directory, `runs/sweep/<time>/<job number>` (set `hydra.sweep.dir`
-to move it). `hydra/launcher=slurm` (conf/hydra/launcher/slurm.yaml, needs
+to move it). `hydra/launcher=slurm` (seq2seq/conf/hydra/launcher/slurm.yaml, needs
 `pip install 'seq2seq[slurm]'`) submits each run through submitit; with several tasks per
 node (`hydra.launcher.tasks_per_node=8`, one per GPU) the tasks train one model together,
 data-parallel, exactly as under torchrun. Single runs are simpler with `seq2seq-train`.

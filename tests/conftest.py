@@ -33,7 +33,7 @@ import datasets  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from seq2seq.config import (CONF_DIR, NO_ENCODER, TEXT_ENCODER, DecoderConfig,  # noqa: E402
+from seq2seq.config import (NO_ENCODER, REPO_ROOT, TEXT_ENCODER, DecoderConfig,  # noqa: E402
                             EncoderConfig, ModelConfig, TrainConfig, load_config)
 from seq2seq.textfile import read_lines  # noqa: E402
 from seq2seq.hardware import onednn_bf16  # noqa: E402
@@ -43,7 +43,7 @@ from seq2seq.tokenizer import Tokenizer, load_spm, train_spm  # noqa: E402
 datasets.disable_progress_bars()
 torch.set_num_threads(1)
 
-REPO = CONF_DIR.parent
+REPO = REPO_ROOT
 CORPUS = REPO / "data" / "bible-es-en"
 
 
@@ -169,7 +169,7 @@ def model_config(*, emb_dim: int = 8, hidden_dim: int = 16, layers: int = 2,
                  init_range: float = 0.08, dropout: float = 0.0, cell: str = "lstm",
                  encoder: str = "rnn", attention: str = "none", input_feeding: bool = False,
                  encoder_hidden_dim: int | None = None) -> ModelConfig:
-    """A ModelConfig as the conf/model files compose it; `encoder`: rnn | birnn | none, or
+    """A ModelConfig as the seq2seq/conf/model files compose it; `encoder`: rnn | birnn | none, or
     the dotted path of an encoder's build function."""
     build = {"none": NO_ENCODER, "rnn": TEXT_ENCODER, "birnn": TEXT_ENCODER}.get(encoder,
                                                                                encoder)

@@ -45,7 +45,7 @@ def caption_config(kind: str = "image", feed: str = "input", cell: str = "lstm",
                    hidden_dim: int = 16, layers: int = 2, init_range: float = 0.3,
                    dropout: float = 0.0, cnn_width: int = 4, cnn_blocks: int = 2,
                    **encoder) -> ModelConfig:
-    """A tiny caption model's config, as conf/model/encoder/{image,frames}.yaml compose it."""
+    """A tiny caption model's config, as seq2seq/conf/model/encoder/{image,frames}.yaml compose it."""
     return ModelConfig(
         emb_dim=emb_dim, hidden_dim=hidden_dim, layers=layers, dropout=dropout,
         init_range=init_range, reverse_source=reverse, cell=cell,

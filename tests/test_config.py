@@ -9,8 +9,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from seq2seq import config as config_mod
-from seq2seq.config import (CONF_DIR, ConfigError, config_from_dict, config_to_dict,
-                            load_config)
+from seq2seq.config import (CONF_DIR, REPO_ROOT, ConfigError, config_from_dict,
+                            config_to_dict, load_config)
 
 from conftest import run_cli
 
@@ -107,9 +107,9 @@ def test_every_config_file_says_how_to_run_it():
 def _documented_commands() -> list[list[str]]:
     """The config overrides of every `seq2seq-train` / `seq2seq-prepare` example in the
     package's docstrings, the config files' headers and the README (placeholders skipped)."""
-    sources = [*sorted((CONF_DIR.parent / "seq2seq").glob("*.py")),
+    sources = [*sorted((REPO_ROOT / "seq2seq").glob("*.py")),
                CONF_DIR / "train.yaml", *sorted(CONF_DIR.glob("*/*.yaml")),
-               *[p for p in [CONF_DIR.parent / "README.md"] if p.is_file()]]
+               *[p for p in [REPO_ROOT / "README.md"] if p.is_file()]]
     found = []
     for path in sources:
         for line in path.read_text().splitlines():
@@ -218,7 +218,7 @@ def test_cli_bad_key_exits_with_one_stderr_line(tmp_path):
 
 def test_the_readme_config_reference_is_current():
     from seq2seq.config_reference import END, START, reference
-    readme = (CONF_DIR.parent / "README.md").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
     assert readme[readme.index(START): readme.index(END) + len(END)] == reference(), \
         "regenerate: python -m seq2seq.config_reference"
 

@@ -59,7 +59,7 @@ def test_subword_models_encode_whole_sentences_as_word_by_word(es_en, tmp_path, 
 def test_word_model_gives_one_id_per_word(es_en, tmp_path):
     """The paper's word vocabulary: each out-of-vocabulary word becomes its own <unk>.
 
-    (conf/tokenizer/word.yaml: "the most frequent words, the rest <unk>"). Sequence lengths,
+    (seq2seq/conf/tokenizer/word.yaml: "the most frequent words, the rest <unk>"). Sequence lengths,
     and so the batches and the task, must then match the word count of each sentence.
     """
     es, _ = es_en
