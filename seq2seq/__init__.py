@@ -1,9 +1,14 @@
 """seq2seq: stacked-LSTM encoder-decoders for machine translation (Sutskever et al. 2014).
 
-    from seq2seq import Translator, Classifier, Captioner
-    Translator.from_run("runs/demo").translate(["Hola."], beam=5)
-    Classifier.from_run("runs/sentiment").predict(["A gorgeous, witty film."])
-    Captioner.from_run("runs/emoji").caption(["apple.png"])
+    import seq2seq
+    seq2seq.load("runs/demo").translate(["Hola."], beam=5)         # a Translator
+    seq2seq.load("runs/sentiment").predict(["A gorgeous, witty film."])   # a Classifier
+    seq2seq.load("runs/emoji").caption(["apple.png"])             # a Captioner
+    seq2seq.load("runs/lm_en").sample(5, temperature=0.8)         # a Sampler
+    seq2seq.load("runs/a", "runs/b")                              # an ensemble
+
+`load` reads the run's task and makes its predictor; `Translator.from_run(...)` and the
+others do the same for a task known beforehand.
 """
 
 import os
@@ -18,7 +23,13 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 os.environ.setdefault("LRU_CACHE_CAPACITY", "64")
 
 __version__ = "0.1.0"
-__all__ = ["Translator", "Classifier", "Captioner"]
+__all__ = ["load", "Translator", "Classifier", "Captioner", "Sampler"]
+
+
+def load(*runs, device: str = "auto"):
+    """The predictor of a run (or an ensemble of runs) for its task: see above."""
+    from seq2seq.tasks import load as load_runs
+    return load_runs(*runs, device=device)
 
 
 def __getattr__(name: str):
@@ -32,4 +43,7 @@ def __getattr__(name: str):
     if name == "Captioner":
         from seq2seq.captioner import Captioner
         return Captioner
+    if name == "Sampler":
+        from seq2seq.sample import Sampler
+        return Sampler
     raise AttributeError(f"module 'seq2seq' has no attribute {name!r}")

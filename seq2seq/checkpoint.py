@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from seq2seq.config import TrainConfig, config_from_dict
-from seq2seq.rundir import find_checkpoint
+from seq2seq.rundir import RunDir, find_checkpoint
 from seq2seq.schema import TASK_COMMANDS
 
 
@@ -104,6 +105,14 @@ def load_run(run_or_file: Path, task: str) -> tuple[Path, dict, TrainConfig]:
                          f"{TASK_COMMANDS[cfg.task]} reads it; {TASK_COMMANDS[task]} needs "
                          f"task={task})")
     return path, payload, cfg
+
+
+def run_task(run_or_file: Path) -> str:
+    """The task a run learnt: its config.yaml's (read in an instant), else its checkpoint's."""
+    path = find_checkpoint(Path(run_or_file))
+    config = RunDir.of_checkpoint(path).config
+    saved = OmegaConf.to_container(OmegaConf.load(config)) if config.is_file() else None
+    return config_from_dict(saved if isinstance(saved, dict) else load(path)["config"]).task
 
 
 def load_weights(model: nn.Module, weights: dict, path: Path) -> None:

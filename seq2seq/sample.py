@@ -1,7 +1,9 @@
-"""seq2seq-sample: sentences drawn from a language model, one token at a time.
+"""seq2seq-sample: sentences drawn from a language model, one token at a time; `Sampler`,
+its Python API.
 
     seq2seq-train experiment=lm_en trainer.run_dir=runs/lm_en
     seq2seq-sample runs/lm_en --n 5 --temperature 0.8 [--top-k 50] [--seed 1]
+    Sampler.from_run("runs/lm_en").sample(5, temperature=0.8)     # or seq2seq.load(...)
 
 Each step draws the next token from softmax(logits / T), optionally among the k most
 probable only; T -> 0 becomes greedy decoding, T = 1 the model's own distribution.
@@ -13,11 +15,12 @@ import sys
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from seq2seq.cli import run as run_cli
 from seq2seq.search import left_to_right
 from seq2seq.sources import Source
-from seq2seq.tokenizer import UNK
+from seq2seq.tokenizer import UNK, Tokenizer
 from seq2seq.hardware import pick_device
 from seq2seq.translator import load_run
 
@@ -47,6 +50,37 @@ def sample(model, n: int, max_len: int, *, temperature: float = 1.0, top_k: int 
     return ids
 
 
+def check_settings(n: int, max_len: int, temperature: float, top_k: int) -> None:
+    if n < 1 or temperature < 0 or top_k < 0 or max_len < 1:
+        raise ValueError("need --n >= 1, --temperature >= 0, --top-k >= 0, --max-len >= 1")
+
+
+class Sampler:
+    """A language model run that writes sentences."""
+
+    def __init__(self, model: nn.Module, tokenizer: Tokenizer, device: torch.device):
+        self.model, self.tokenizer, self.device = model.eval(), tokenizer, device
+
+    @classmethod
+    def from_run(cls, *runs: str | Path, device: str = "auto") -> "Sampler":
+        """From a language model's run directory or checkpoint (one: samples average no
+        ensemble)."""
+        if len(runs) != 1:
+            raise ValueError(f"Sampler.from_run takes one language model run, not {len(runs)}")
+        dev = pick_device(device)
+        model, tok, _ = load_run(Path(runs[0]), dev, task="language_model")
+        return cls(model, tok, dev)
+
+    def sample(self, n: int = 5, *, max_len: int = 100, temperature: float = 1.0,
+               top_k: int = 0, seed: int = 1) -> list[str]:
+        """`n` sentences of at most `max_len` pieces, drawn with a generator seeded `seed`."""
+        check_settings(n, max_len, temperature, top_k)
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        ids = sample(self.model, n, max_len, temperature=temperature, top_k=top_k,
+                     generator=gen)
+        return self.tokenizer.decode_target(ids)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="seq2seq-sample", description=__doc__.split("\n")[0])
     p.add_argument("run", type=Path, help="run directory (or checkpoint) of a language model")
@@ -60,14 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
 
     def body() -> None:
-        if args.n < 1 or args.temperature < 0 or args.top_k < 0 or args.max_len < 1:
-            raise ValueError("need --n >= 1, --temperature >= 0, --top-k >= 0, --max-len >= 1")
-        device = pick_device(args.device)
-        model, tok, _ = load_run(args.run, device, task="language_model")
-        gen = torch.Generator(device=device).manual_seed(args.seed)
-        ids = sample(model, args.n, args.max_len, temperature=args.temperature,
-                     top_k=args.top_k, generator=gen)
-        for text in tok.decode_target(ids):
+        check_settings(args.n, args.max_len, args.temperature, args.top_k)  # before loading
+        texts = Sampler.from_run(args.run, device=args.device).sample(
+            args.n, max_len=args.max_len, temperature=args.temperature, top_k=args.top_k,
+            seed=args.seed)
+        for text in texts:
             print(text)
     run_cli("seq2seq-sample", body, args.debug)
 

@@ -26,9 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from seq2seq import checkpoint
+from seq2seq.checkpoint import run_task
 from seq2seq.caption_arrays import CaptionArrays
 from seq2seq.caption_metrics import caption_scores, read_refs
-from seq2seq.captioner import search_sources
+from seq2seq.captioner import Captioner, search_sources
+from seq2seq.classification import Classifier
 from seq2seq.classifier import build_classifier, lm_encoder_weights
 from seq2seq.config import DecodeConfig, ModelConfig, TrainConfig, decode_settings
 from seq2seq.data import Batch, LabelledBatch
@@ -38,6 +40,7 @@ from seq2seq.metrics import LabelScores, Score, bleu, label_scores
 from seq2seq.model import build_model, upgrade_weights
 from seq2seq.prepared import PreparedDir
 from seq2seq.rundir import find_checkpoint
+from seq2seq.sample import Sampler
 from seq2seq.tokenizer import PAD, Tokenizer
 from seq2seq.tokens import LabelledArrays, PairArrays
 from seq2seq.translator import Translator
@@ -108,6 +111,7 @@ class LanguageModelling:
 
     arrays = PairArrays  # a prepared split: (source ids, target ids) pairs
     unit = "token"  # what the loss sums over (the log's loss/token and tokens/s)
+    predictor = Sampler  # what seq2seq.load makes of a run
 
     def build_model(self, cfg: ModelConfig, tok: Tokenizer) -> nn.Module:
         return build_model(cfg, tok.src_vocab_size, tok.tgt_vocab_size)
@@ -123,6 +127,8 @@ class LanguageModelling:
 class Translation(LanguageModelling):
     """Source text -> target text: dev perplexity and dev BLEU (beam search with the run's
     decode settings, detokenised, with sacrebleu's signature); best.pt on BLEU."""
+
+    predictor = Translator
 
     def __init__(self, tokenizer: Tokenizer, decode: DecodeConfig,
                  eval_max_sentences: Optional[int] = None, label_smoothing: float = 0.0):
@@ -146,6 +152,7 @@ class Classification:
 
     arrays = LabelledArrays  # a prepared split: (source ids, label id) pairs
     unit = "text"
+    predictor = Classifier
 
     def __init__(self, labels: list[str], label_smoothing: float = 0.0):
         self.labels, self.label_smoothing = labels, label_smoothing
@@ -184,6 +191,8 @@ class Captioning(Translation):
     caption) pair; dev perplexity, and each dev image captioned once (beam search with the
     run's decode settings) against all its references: BLEU-1..4 (sacrebleu, signatures),
     CIDEr-D, exact match and character error rate; best.pt on CIDEr-D."""
+
+    predictor = Captioner
 
     def __init__(self, tokenizer: Tokenizer, decode: DecodeConfig, image: ImageShape,
                  refs: list[list[str]], eval_max_sentences: Optional[int] = None,
@@ -233,6 +242,16 @@ def load_language_model(encoder: nn.Module, run: str, tok: Tokenizer) -> None:
 
 
 Task = Union[Translation, LanguageModelling, Classification, Captioning]
+TASKS = {"translation": Translation, "language_model": LanguageModelling,
+         "classify": Classification, "caption": Captioning}
+
+
+def load(*runs: str | Path, device: str = "auto"):
+    """The predictor of the runs' task (`seq2seq.load`): a Translator, Classifier, Captioner
+    or Sampler; several runs make an ensemble (the predictor checks that they fit)."""
+    if not runs:
+        raise ValueError("seq2seq.load needs at least one run directory")
+    return TASKS[run_task(Path(runs[0]))].predictor.from_run(*runs, device=device)
 
 
 def build_task(cfg: TrainConfig, tokenizer: Tokenizer, prepared: PreparedDir) -> Task:

@@ -214,3 +214,58 @@ def smoke_run(tmp_path_factory) -> dict:
     assert result.returncode == 0, result.stderr[-3000:]
     return {"work": work, "run_dir": run_dir, "prepared_dir": prepared,
             "overrides": overrides, "result": result}
+
+
+# ------------------------------------------------------------------ a run of every task
+TASKS = ("translation", "language_model", "classify", "caption")
+
+
+def save_run(run_dir: Path, tok, cfg, model, labels: list[str] | None = None) -> Path:
+    """A run directory as train.py leaves it (config.yaml, spm/, labels, checkpoints/
+    best.pt and last.pt with an optimizer state), built directly: seconds, not a training."""
+    from omegaconf import OmegaConf
+    from seq2seq import checkpoint
+    from seq2seq.config import config_to_dict
+    from seq2seq.rundir import RunDir
+    run = RunDir(run_dir)
+    checkpoint.write_text_atomic(run.config, OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+    (run_dir / "spm").mkdir(parents=True)
+    (run_dir / "spm" / "src.model").write_bytes(tok.src.serialized_model_proto())
+    (run_dir / "spm" / "tgt.model").write_bytes(tok.tgt.serialized_model_proto())
+    if labels is not None:
+        write_lines(run.labels, labels)
+    state = {"model": model.state_dict(), "config": config_to_dict(cfg),
+             "optimizer": torch.optim.SGD(model.parameters(), lr=0.1).state_dict()}
+    for name in ("best.pt", "last.pt"):
+        checkpoint.save(state, run.checkpoint(name))
+    return run_dir
+
+
+def task_run(task: str, root: Path, tok) -> Path:
+    """A tiny random run of `task` (one of TASKS) in root/<task>."""
+    from seq2seq.classifier import build_classifier
+    from seq2seq.vision import ImageShape, build_caption_model
+    torch.manual_seed(0)
+    sizes = ["debug=smoke", "model.emb_dim=8", "model.hidden_dim=8", "model.layers=1"]
+    if task == "classify":
+        cfg = load_config(["experiment=sentiment", *sizes])
+        return save_run(root / task, tok, cfg, build_classifier(cfg.model, tok.src_vocab_size,
+                                                                2), ["neg", "pos"])
+    if task == "caption":
+        cfg = load_config(["experiment=digits_image", *sizes, "data.image_height=12",
+                           "data.image_width=12", "model.encoder.cnn_width=4"])
+        d = cfg.data
+        model = build_caption_model(cfg.model, ImageShape(d.image_channels, d.image_height,
+                                                          d.image_width), tok.tgt_vocab_size)
+        return save_run(root / task, tok, cfg, model)
+    cfg = load_config([*(["experiment=lm_en"] if task == "language_model" else []), *sizes])
+    return save_run(root / task, tok, cfg, build_model(cfg.model, tok.src_vocab_size,
+                                                       tok.tgt_vocab_size))
+
+
+@pytest.fixture(scope="session")
+def task_runs(tokenizer, tmp_path_factory) -> dict[str, Path]:
+    """A tiny random run of every task, built directly (seconds, not a training); tests
+    that change one copy it first."""
+    root = tmp_path_factory.mktemp("task-runs")
+    return {task: task_run(task, root, tokenizer) for task in TASKS}

@@ -19,16 +19,13 @@ from conftest import corpus_lines, run_cli, run_main, write_lines
 from seq2seq import Translator, checkpoint
 from seq2seq.average import main as average_main
 from seq2seq.caption import main as caption_main
-from seq2seq.classifier import build_classifier
 from seq2seq.classify import main as classify_main
-from seq2seq.config import config_to_dict, load_config
-from seq2seq.model import build_model
+from seq2seq.config import load_config
 from seq2seq.rundir import RunDir
 from seq2seq.sample import main as sample_main
 from seq2seq.score import main as score_main
 from seq2seq.train import train
 from seq2seq.translate import main as translate_main
-from seq2seq.vision import ImageShape, build_caption_model
 
 CLIS = {"translate": translate_main, "sample": sample_main, "classify": classify_main,
         "caption": caption_main}
@@ -50,49 +47,6 @@ def refused(status: int, err: str, prog: str, *needles: str) -> str:
     for needle in needles:
         assert needle in err, (needle, err)
     return err
-
-
-# ------------------------------------------------------------------ a run of every task
-def save_run(run_dir: Path, tok, cfg, model, labels: list[str] | None = None) -> Path:
-    """A run directory as train.py leaves it (config.yaml, spm/, labels, checkpoints/
-    best.pt and last.pt with an optimizer state), built directly: seconds, not a training."""
-    write_lines(RunDir(run_dir).config, ["# a run built by tests/test_nothing_lost.py"])
-    (run_dir / "spm").mkdir(parents=True)
-    (run_dir / "spm" / "src.model").write_bytes(tok.src.serialized_model_proto())
-    (run_dir / "spm" / "tgt.model").write_bytes(tok.tgt.serialized_model_proto())
-    if labels is not None:
-        write_lines(RunDir(run_dir).labels, labels)
-    state = {"model": model.state_dict(), "config": config_to_dict(cfg),
-             "optimizer": torch.optim.SGD(model.parameters(), lr=0.1).state_dict()}
-    for name in ("best.pt", "last.pt"):
-        checkpoint.save(state, RunDir(run_dir).checkpoint(name))
-    return run_dir
-
-
-def task_run(task: str, root: Path, tok) -> Path:
-    """A tiny random run of `task`: translation, language_model, classify or caption."""
-    torch.manual_seed(0)
-    sizes = ["debug=smoke", "model.emb_dim=8", "model.hidden_dim=8", "model.layers=1"]
-    if task == "classify":
-        cfg = load_config(["experiment=sentiment", *sizes])
-        return save_run(root / task, tok, cfg, build_classifier(cfg.model, tok.src_vocab_size,
-                                                                2), ["neg", "pos"])
-    if task == "caption":
-        cfg = load_config(["experiment=digits_image", *sizes, "data.image_height=12",
-                           "data.image_width=12", "model.encoder.cnn_width=4"])
-        d = cfg.data
-        model = build_caption_model(cfg.model, ImageShape(d.image_channels, d.image_height,
-                                                          d.image_width), tok.tgt_vocab_size)
-        return save_run(root / task, tok, cfg, model)
-    cfg = load_config([*(["experiment=lm_en"] if task == "language_model" else []), *sizes])
-    return save_run(root / task, tok, cfg, build_model(cfg.model, tok.src_vocab_size,
-                                                       tok.tgt_vocab_size))
-
-
-@pytest.fixture(scope="module")
-def runs(tokenizer, tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("task-runs")
-    return {task: task_run(task, root, tokenizer) for task in TASK_OF.values()}
 
 
 @pytest.fixture(scope="module")
@@ -117,22 +71,23 @@ def argv_for(cli: str, run: Path, inputs: dict[str, Path], out: Path) -> list:
 @pytest.mark.parametrize("cli", CLIS)
 @pytest.mark.parametrize("task", TASK_OF.values())
 def test_every_inference_cli_reads_its_own_task_s_runs_and_refuses_the_others(
-        cli, task, runs, inputs, tmp_path):
+        cli, task, task_runs, inputs, tmp_path):
     out = tmp_path / "out.txt"
-    status, stdout, err = run_main(CLIS[cli], argv_for(cli, runs[task], inputs, out))
+    status, stdout, err = run_main(CLIS[cli], argv_for(cli, task_runs[task], inputs, out))
     if TASK_OF[cli] == task:  # the fixture's runs are real runs: their own command reads them
         assert status == 0, err
         lines = {"sample": 2, "caption": 1}.get(cli, 3)  # --n 2; one image; three texts
         assert len((stdout if cli == "sample" else out.read_text()).splitlines()) == lines
         return
-    refused(status, err, cli, f"{runs[task]}: a {task} run, not a {TASK_OF[cli]} run",
+    refused(status, err, cli, f"{task_runs[task]}: a {task} run, not a {TASK_OF[cli]} run",
             f"needs task={TASK_OF[cli]}")
     assert stdout == "" and not out.exists() and list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------ output over an input
-def test_translate_and_classify_refuse_output_over_their_input(runs, inputs, tmp_path):
-    for cli, run in (("translate", runs["translation"]), ("classify", runs["classify"])):
+def test_translate_and_classify_refuse_output_over_their_input(task_runs, inputs, tmp_path):
+    for cli, run in (("translate", task_runs["translation"]),
+                     ("classify", task_runs["classify"])):
         text = shutil.copy(inputs["text"], tmp_path / f"{cli}.txt")
         link = tmp_path / f"{cli}.link"
         os.link(text, link)  # a hard link: the same file by another name
@@ -143,24 +98,24 @@ def test_translate_and_classify_refuse_output_over_their_input(runs, inputs, tmp
             assert out == "" and (tree_hashes(tmp_path), tree_hashes(run)) == before
 
 
-def test_caption_refuses_output_or_sheet_over_an_input(runs, inputs, tmp_path):
+def test_caption_refuses_output_or_sheet_over_an_input(task_runs, inputs, tmp_path):
     work = Path(shutil.copytree(inputs["image"].parent, tmp_path / "in"))
     listing, image = work / "images.txt", work / "image.png"
     write_lines(listing, [str(image)])
     for option, target in (("--output", listing), ("--output", image), ("--sheet", image),
                            ("--sheet", listing)):
         before = tree_hashes(work)
-        status, out, err = run_main(caption_main, [runs["caption"], "--input", listing, option,
-                                               target, "--device", "cpu"])
+        status, out, err = run_main(caption_main, [task_runs["caption"], "--input", listing,
+                                                   option, target, "--device", "cpu"])
         refused(status, err, "caption", f"{target}: {option} would overwrite an input")
         assert tree_hashes(work) == before
 
 
-def test_a_directory_as_input_is_named_as_one(runs, tmp_path):
+def test_a_directory_as_input_is_named_as_one(task_runs, tmp_path):
     folder = tmp_path / "folder"
     folder.mkdir()
     for cli in ("translate", "classify", "caption"):
-        run = runs[TASK_OF[cli]]
+        run = task_runs[TASK_OF[cli]]
         status, _, err = run_main(CLIS[cli], [run, "--input", folder, "--device", "cpu"])
         refused(status, err, cli, f"{folder}: a directory, not a file")
     ref = write_lines(tmp_path / "ref.txt", ["a reference"])
@@ -207,9 +162,9 @@ def smoke_config(smoke_run, run_dir: Path, *extra: str):
     return load_config([*overrides, f"trainer.run_dir={run_dir}", *extra])
 
 
-def test_training_into_another_task_s_run_changes_nothing(smoke_run, runs, tmp_path):
+def test_training_into_another_task_s_run_changes_nothing(smoke_run, task_runs, tmp_path):
     """The issue's case: a translation command pointed at a captioning run."""
-    run = Path(shutil.copytree(runs["caption"], tmp_path / "caption"))
+    run = Path(shutil.copytree(task_runs["caption"], tmp_path / "caption"))
     before = tree_hashes(run)
     overrides = [o for o in smoke_run["overrides"] if not o.startswith("trainer.run_dir=")]
     result = run_cli("seq2seq-train", *overrides, f"trainer.run_dir={run}", cwd=tmp_path)
