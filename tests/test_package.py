@@ -40,8 +40,9 @@ def venv(tmp_path_factory) -> Path:
          "-w", root / "dist", src], cwd=root)
     wheel = next((root / "dist").glob("seq2seq-*.whl"))
     run([sys.executable, "-m", "venv", root / "venv"], cwd=root)
-    run([root / "venv" / "bin" / "python", "-m", "pip", "install", "-q", "torch==2.13.0",
-         wheel], cwd=root)
+    # --no-compile: no .pyc for the thousands of files nothing here imports (half the time)
+    run([root / "venv" / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile",
+         "torch==2.13.0", wheel], cwd=root)
     return root / "venv" / "bin"
 
 

@@ -25,8 +25,10 @@ def test_the_expected_recipes_exist():
 
 
 # Ablations whose Makefiles vary only arguments (beam sizes; reverse_source) that fast
-# tests cover: their smoke chains (about 25 s each) run with `make test-all`.
-SLOW_RECIPES = {"beam-ablation", "reversal-ablation"}
+# tests cover, and digit-strings, whose chain (digit images and videos, smoke runs of
+# digits_image and digits_frames, seq2seq-caption, scores, a sheet) test_caption_cli.py
+# runs too: their smoke chains (25-45 s each) run with `make test-all`.
+SLOW_RECIPES = {"beam-ablation", "reversal-ablation", "digit-strings"}
 # Captioning recipes: their contact sheet (test images with captions and references).
 CAPTION_SHEETS = {"digit-strings": "image/sheet.png", "emoji-captions": "attention/sheet.png"}
 
