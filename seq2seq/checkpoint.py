@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 import torch
+import yaml
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from torch import nn
 
 from seq2seq.config import TrainConfig, config_from_dict
@@ -108,11 +110,14 @@ def load_run(run_or_file: Path, task: str) -> tuple[Path, dict, TrainConfig]:
 
 
 def run_task(run_or_file: Path) -> str:
-    """The task a run learnt: its config.yaml's (read in an instant), else its checkpoint's."""
+    """The task a run learnt: its config.yaml's (read in an instant), else (none, or not a
+    config) its checkpoint's."""
     path = find_checkpoint(Path(run_or_file))
-    config = RunDir.of_checkpoint(path).config
-    saved = OmegaConf.to_container(OmegaConf.load(config)) if config.is_file() else None
-    return config_from_dict(saved if isinstance(saved, dict) else load(path)["config"]).task
+    try:
+        saved = OmegaConf.to_container(OmegaConf.load(RunDir.of_checkpoint(path).config))
+        return config_from_dict(saved).task
+    except (OSError, ValueError, TypeError, yaml.YAMLError, OmegaConfBaseException):
+        return config_from_dict(load(path)["config"]).task
 
 
 def load_weights(model: nn.Module, weights: dict, path: Path) -> None:

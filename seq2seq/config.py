@@ -84,6 +84,8 @@ def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig
 
 def config_from_dict(d: dict) -> TrainConfig:
     """A TrainConfig from its plain-dict form (as stored in checkpoints), type-checked."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"config: a mapping of keys expected, not {type(d).__name__}")
     try:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig),
                                                    upgrade(d)))

@@ -46,10 +46,12 @@ def test_each_predictor_says_what_its_command_prints(task_runs, tmp_path):
     assert status == 0 and out.splitlines() == load["caption"].caption([tmp_path / "a.png"])
 
 
-def test_a_checkpoint_file_alone_loads_by_its_own_config(task_runs, tmp_path):
-    """No config.yaml beside it: the task is read from the checkpoint."""
+@pytest.mark.parametrize("config", ["none", "not YAML", "not a config"])
+def test_a_checkpoint_loads_by_its_own_config_without_a_readable_config_yaml(
+        config, task_runs, tmp_path):
     run = Path(shutil.copytree(task_runs["classify"], tmp_path / "run"))
-    (run / "config.yaml").unlink()
+    {"none": lambda p: p.unlink(), "not YAML": lambda p: p.write_text("a: [b\n"),
+     "not a config": lambda p: p.write_text("- a list\n")}[config](run / "config.yaml")
     loaded = seq2seq.load(run / "checkpoints" / "best.pt", device="cpu")
     assert type(loaded) is seq2seq.Classifier
     assert loaded.predict(TEXTS) == seq2seq.load(task_runs["classify"]).predict(TEXTS)
