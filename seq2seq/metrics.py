@@ -5,8 +5,26 @@ Scores are computed on detokenised text, as sacrebleu expects: never on pieces o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Union
 
 import sacrebleu
+
+
+@dataclass
+class Reported:
+    """How a dev metric is reported: its metrics.jsonl fields, its TensorBoard scalars (by
+    name under dev/) and its words in the log line."""
+    record: dict
+    scalars: dict[str, float]
+    text: str
+
+
+def reported(name: str, value: Union[float, "Score", "LabelScores"]) -> Reported:
+    """A metric's report: a number as `dev_<name>` (`dev ppl 12.30`); a score type as it says
+    (its `reported`), so the reporter names no task's metric."""
+    if hasattr(value, "reported"):
+        return value.reported(name)
+    return Reported({f"dev_{name}": value}, {name: value}, f"dev {name} {value:.2f}")
 
 
 @dataclass
@@ -17,6 +35,11 @@ class Score:
 
     def __str__(self) -> str:
         return f"{self.name} = {self.score:.2f}  ({self.signature})"
+
+    def reported(self, name: str) -> Reported:
+        """`dev_<name>` with `dev_<name>_signature` beside it; `dev BLEU = 12.34  (...)`."""
+        return Reported({f"dev_{name}": self.score, f"dev_{name}_signature": self.signature},
+                        {name: self.score}, f"dev {self}")
 
 
 def bleu(hyps: list[str], refs: list[list[str]]) -> Score:
@@ -52,6 +75,13 @@ class LabelScores:
 
     def __str__(self) -> str:
         return f"accuracy = {self.accuracy:.2f}  macro-F1 = {self.macro_f1:.2f}"
+
+    def reported(self, name: str) -> Reported:
+        """`dev_accuracy`, `dev_macro_f1`, `dev_confusion` (whatever `name`)."""
+        return Reported({"dev_accuracy": self.accuracy, "dev_macro_f1": self.macro_f1,
+                         "dev_confusion": self.confusion},
+                        {"accuracy": self.accuracy, "macro_f1": self.macro_f1},
+                        f"dev {self}  confusion {self.confusion} ({', '.join(self.labels)})")
 
 
 def label_scores(predicted: list[str], gold: list[str], labels: list[str]) -> LabelScores:

@@ -37,7 +37,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from seq2seq import checkpoint
-from seq2seq.metrics import LabelScores, Score
+from seq2seq.metrics import LabelScores, Score, reported
 from seq2seq.optim import Budget
 from seq2seq.rundir import RunDir
 
@@ -129,19 +129,10 @@ class Reporter:
         record: dict = {"step": step, "epoch": epoch, "elapsed": round(elapsed, 1)}
         shown, scalars = [], {}
         for name, value in metrics.items():
-            if isinstance(value, Score):
-                record[f"dev_{name}"] = scalars[name] = value.score
-                record[f"dev_{name}_signature"] = value.signature
-                shown.append(f"dev {value}")
-            elif isinstance(value, LabelScores):
-                record["dev_accuracy"] = scalars["accuracy"] = value.accuracy
-                record["dev_macro_f1"] = scalars["macro_f1"] = value.macro_f1
-                record["dev_confusion"] = value.confusion
-                shown.append(f"dev {value}  confusion {value.confusion} "
-                             f"({', '.join(value.labels)})")
-            else:
-                record[f"dev_{name}"] = scalars[name] = value
-                shown.append(f"dev {name} {value:.2f}")
+            part = reported(name, value)
+            record.update(part.record)
+            scalars.update(part.scalars)
+            shown.append(part.text)
         log.info("%s", " | ".join([f"eval epoch {epoch:.2f} step {step}", *shown]))
         self._append(record)
         self._scalars(step, {f"dev/{name}": value for name, value in scalars.items()})
