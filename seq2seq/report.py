@@ -115,9 +115,11 @@ class Reporter:
     def _move_bar(self, step, progress, elapsed, per_token, ppl, lr, speed) -> None:
         done = self.budget.fraction(progress, elapsed, step)
         left = elapsed * (1 - done) / done if done > 0 else float("nan")
+        per = "tok" if self.unit == "token" else self.unit  # a classifier's: texts/s
         self.bar.n = int(1000 * done)
         self.bar.postfix[0] = (f"epoch {progress:.2f} step {step} loss {per_token:.3f} "
-                               f"ppl {ppl:.1f} lr {lr:.3g} {speed:.0f} tok/s ETA {_clock(left)}")
+                               f"ppl {ppl:.1f} lr {lr:.3g} {speed:.0f} {per}/s "
+                               f"ETA {_clock(left)}")
         self.bar.update(0)  # redraws at most every mininterval
 
     def evaluation(self, *, step: int, epoch: float, elapsed: float,

@@ -109,9 +109,12 @@ class LanguageModelling:
     def __init__(self, label_smoothing: float = 0.0):
         self.label_smoothing = label_smoothing
 
-    arrays = PairArrays  # a prepared split: (source ids, target ids) pairs
     unit = "token"  # what the loss sums over (the log's loss/token and tokens/s)
     predictor = Sampler  # what seq2seq.load makes of a run
+
+    def arrays(self, directory: Path, training: bool = False) -> PairArrays:
+        """A prepared split: (source ids, target ids) pairs (the same for training)."""
+        return PairArrays(directory)
 
     def build_model(self, cfg: ModelConfig, tok: Tokenizer) -> nn.Module:
         return build_model(cfg, tok.src_vocab_size, tok.tgt_vocab_size)
@@ -150,12 +153,15 @@ class Classification:
     """Text -> one of `labels`: cross-entropy per text; dev accuracy, macro-F1 and the
     confusion matrix; best.pt on accuracy; the dev predictions are label names."""
 
-    arrays = LabelledArrays  # a prepared split: (source ids, label id) pairs
     unit = "text"
     predictor = Classifier
 
     def __init__(self, labels: list[str], label_smoothing: float = 0.0):
         self.labels, self.label_smoothing = labels, label_smoothing
+
+    def arrays(self, directory: Path, training: bool = False) -> LabelledArrays:
+        """A prepared split: (source ids, label id) pairs (the same for training)."""
+        return LabelledArrays(directory)
 
     def build_model(self, cfg: ModelConfig, tok: Tokenizer) -> nn.Module:
         """The classifier, its encoder started from `cfg.init_from`'s language model if set."""
@@ -201,11 +207,10 @@ class Captioning(Translation):
         super().__init__(tokenizer, decode, eval_max_sentences, label_smoothing)
         self.image, self.refs, self.frozen, self.shift = image, refs, frozen, shift
 
-    def arrays(self, directory: Path) -> CaptionArrays:
-        """A prepared split: images (or a frozen backbone's cached grids) and pairs; the
-        training split's images shifted at random (data.augment_shift), dev's as they are."""
-        shift = self.shift if Path(directory).name == "train" else 0
-        return CaptionArrays(directory, self.frozen, shift)
+    def arrays(self, directory: Path, training: bool = False) -> CaptionArrays:
+        """A prepared split: images (or a frozen backbone's cached grids) and pairs; for
+        `training`, the images shifted at random (data.augment_shift), else as they are."""
+        return CaptionArrays(directory, self.frozen, self.shift if training else 0)
 
     def build_model(self, cfg: ModelConfig, tok: Tokenizer) -> nn.Module:
         return build_caption_model(cfg, self.image, tok.tgt_vocab_size)

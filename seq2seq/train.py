@@ -59,7 +59,7 @@ class Run:
         self.tok = Tokenizer.load(prepared.spm, reverse_source=cfg.model.reverse_source)
         self.task = build_task(cfg, self.tok, prepared)
         # memory-mapped token arrays: one copy in the page cache, whatever the ranks
-        self.train = self.task.arrays(prepared.train)
+        self.train = self.task.arrays(prepared.train, training=True)
         self.dev = DevSet(self.task.arrays(prepared.dev),
                           prepared.dev_src.read_text().splitlines(),
                           prepared.dev_ref.read_text().splitlines(),
