@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import torch
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from torch import nn
@@ -28,7 +29,8 @@ from seq2seq.prepared import PreparedDir
 from seq2seq.rundir import RunDir
 
 FIXED = ("task", "data.", "tokenizer.", "model.", "optim.name")
-# Where the data are and how fast it is read; dropout and init only matter at the start
+# Where the data lie and how fast they are read, training-time augmentation and dropout
+# (a resumed run may change its regularisation), and what only the first step reads
 MOVABLE = {"data.local_dir", "data.prepared_dir", "data.num_proc", "data.image_root",
            "data.name", "data.augment_shift", "model.dropout", "model.init_range",
            "model.init_from"}
@@ -59,7 +61,7 @@ def saved_config(paths: RunDir, payload: Optional[dict]) -> Optional[TrainConfig
         return None
     try:
         return config_from_dict(OmegaConf.to_container(OmegaConf.load(paths.config)))
-    except (OmegaConfBaseException, ValueError, TypeError) as exc:
+    except (OmegaConfBaseException, yaml.YAMLError, ValueError, TypeError) as exc:
         raise ValueError(f"{paths.config}: not a readable run config "
                          f"({' '.join(str(exc).split())[:120]})") from None
 

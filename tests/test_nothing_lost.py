@@ -194,6 +194,18 @@ def test_resuming_with_another_config_names_the_keys_and_changes_nothing(
     assert tree_hashes(run) == before
 
 
+@pytest.mark.parametrize("text", ["task: [caption\n", "- a list\n", "model: 3\n"])
+def test_an_unreadable_run_config_is_named_and_kept(text, smoke_run, tmp_path):
+    run = Path(shutil.copytree(smoke_run["run_dir"], tmp_path / "run"))
+    shutil.rmtree(run / "checkpoints")
+    (run / "config.yaml").write_text(text)
+    before = tree_hashes(run)
+    with pytest.raises(ValueError, match=re.escape(f"{run / 'config.yaml'}: not a readable "
+                                                   "run config")):
+        train(smoke_config(smoke_run, run))
+    assert tree_hashes(run) == before
+
+
 def test_a_run_without_checkpoint_keeps_its_config_too(smoke_run, tmp_path):
     """Stopped before its first checkpoint: config.yaml says what the run is."""
     run = Path(shutil.copytree(smoke_run["run_dir"], tmp_path / "run"))
