@@ -15,12 +15,9 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 import torch
-import yaml
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 from torch import nn
 
-from seq2seq.config import TrainConfig, config_from_dict
+from seq2seq.config import TrainConfig, config_from_dict, read_config_file
 from seq2seq.rundir import RunDir, find_checkpoint
 from seq2seq.schema import TASK_COMMANDS
 
@@ -114,9 +111,8 @@ def run_task(run_or_file: Path) -> str:
     config) its checkpoint's."""
     path = find_checkpoint(Path(run_or_file))
     try:
-        saved = OmegaConf.to_container(OmegaConf.load(RunDir.of_checkpoint(path).config))
-        return config_from_dict(saved).task
-    except (OSError, ValueError, TypeError, yaml.YAMLError, OmegaConfBaseException):
+        return read_config_file(RunDir.of_checkpoint(path).config).task
+    except (OSError, ValueError):
         return config_from_dict(load(path)["config"]).task
 
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.errors import HydraException
@@ -37,7 +38,8 @@ __all__ = ["CLASSIFIER_HEAD", "POOLINGS", "IMAGE_ENCODER", "FRAME_ENCODER",
            "EncoderConfig", "ModelConfig", "OptimConfig", "TokenizerConfig", "TrainConfig",
            "TrainerConfig", "DECODE_PRECISIONS", "NO_ENCODER", "TASKS", "TEXT_ENCODER",
            "TRAIN_PRECISIONS", "check_decode", "cli_config", "config_from_dict",
-           "config_to_dict", "decode_settings", "load_config", "register", "upgrade", "validate"]
+           "config_to_dict", "decode_settings", "load_config", "read_config_file",
+           "register", "upgrade", "validate"]
 
 
 def register() -> None:
@@ -91,6 +93,15 @@ def config_from_dict(d: dict) -> TrainConfig:
                                                    upgrade(d)))
     except OmegaConfBaseException as exc:
         raise ConfigError(_one_line(exc)) from exc
+
+
+def read_config_file(path: Path) -> TrainConfig:
+    """A run's config.yaml as a typed config; one line naming the file if it is not one."""
+    try:
+        return config_from_dict(OmegaConf.to_container(OmegaConf.load(path)))
+    except (OmegaConfBaseException, yaml.YAMLError, ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: not a readable run config "
+                         f"({' '.join(str(exc).split())[:120]})") from None
 
 
 def upgrade(d: dict) -> dict:

@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import torch
-import yaml
 from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 from torch import nn
 
 from seq2seq import checkpoint
-from seq2seq.config import TrainConfig, config_from_dict, config_to_dict
+from seq2seq.config import TrainConfig, config_from_dict, config_to_dict, read_config_file
 from seq2seq.model import upgrade_weights
 from seq2seq.prepared import PreparedDir
 from seq2seq.rundir import RunDir
@@ -57,13 +55,7 @@ def saved_config(paths: RunDir, payload: Optional[dict]) -> Optional[TrainConfig
     its first checkpoint); None in a new run directory."""
     if payload is not None:
         return config_from_dict(payload["config"])
-    if not paths.config.is_file():
-        return None
-    try:
-        return config_from_dict(OmegaConf.to_container(OmegaConf.load(paths.config)))
-    except (OmegaConfBaseException, yaml.YAMLError, ValueError, TypeError) as exc:
-        raise ValueError(f"{paths.config}: not a readable run config "
-                         f"({' '.join(str(exc).split())[:120]})") from None
+    return read_config_file(paths.config) if paths.config.is_file() else None
 
 
 def _check_same_file(kept: Path, source: Path, what: str) -> None:
