@@ -91,7 +91,7 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
     return payload
 
 
-def load_run(run_or_file: Path, task: str) -> tuple[Path, dict, TrainConfig]:
+def load_for_task(run_or_file: Path, task: str) -> tuple[Path, dict, TrainConfig]:
     """(checkpoint path, payload, config) of a run directory (its best.pt, else last.pt) or
     checkpoint file, for a command that reads `task` runs: another task's run is refused in
     one line naming the run, its task and the command that reads it, before any model is

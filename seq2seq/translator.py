@@ -35,7 +35,7 @@ def load_run(path: Path, device: torch.device, task: str = "translation"
              ) -> tuple[nn.Module, Tokenizer, TrainConfig]:
     """Model (in eval mode), tokenizer and config of a run directory or checkpoint file of
     a `task` run (translation, or a language model); another task's run is refused."""
-    ckpt_path, payload, cfg = checkpoint.load_run(path, task)
+    ckpt_path, payload, cfg = checkpoint.load_for_task(path, task)
     tok = Tokenizer.load(RunDir.of_checkpoint(ckpt_path).spm,
                          reverse_source=cfg.model.reverse_source)
     model = build_model(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)
