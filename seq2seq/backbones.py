@@ -22,8 +22,7 @@ from urllib.error import URLError
 import torch
 from torch import nn
 
-from seq2seq.schema import BACKBONES
-
+BACKBONES = ("cnn", "resnet18", "resnet50")  # model.encoder.backbone
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -22,13 +22,34 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from seq2seq.schema import CorpusConfig
 from seq2seq.textfile import json_lines, read_lines
 
 FORMATS = ("imagefolder", "karpathy", "flickr")
+
+
+@dataclass
+class CaptionDataConfig(CorpusConfig):
+    """Captioned images (or videos: a .npy of frames, or a folder of them) under
+    data.local_dir, in one of the formats above."""
+    # imagefolder (f"{local_dir}/{split}/metadata.jsonl" with file_name and caption columns)
+    # | karpathy (dataset_coco.json ...) | flickr (captions.txt or Flickr8k.token.txt, with
+    # the Flickr_8k.*Images.txt splits)
+    caption_format: str = "imagefolder"
+    caption_columns: list[str] = field(default_factory=lambda: ["caption"])  # references
+    image_root: Optional[str] = None  # where karpathy's and flickr's images are
+    # The saved transform: every image (and frame) resized to height x width, kept as uint8;
+    # channels 1 (grey) or 3 (RGB, transparency on white). The backbone normalises.
+    image_height: int = 32  # pixels
+    image_width: int = 32  # pixels
+    image_channels: int = 3  # 1 | 3
+    # Training images (every frame of a video alike) moved by up to N pixels at random, the
+    # edge repeated: torchvision's RandomCrop(padding=N, padding_mode="edge"). 0: none.
+    augment_shift: int = 0
 
 
 @dataclass

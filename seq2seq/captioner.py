@@ -42,7 +42,7 @@ def image_shape(cfg: TrainConfig) -> ImageShape:
 
 def load_caption_run(path: Path, device: torch.device) -> tuple[nn.Module, Tokenizer, TrainConfig]:
     """Model (in eval mode), tokenizer and config of a captioning run or checkpoint."""
-    ckpt_path, payload, cfg = checkpoint.load_for_task(path, "caption")
+    ckpt_path, payload, cfg = checkpoint.load_for_command(path, "seq2seq-caption")
     tok = Tokenizer.load(RunDir.of_checkpoint(ckpt_path).spm, reverse_source=False)
     model = build_caption_model(cfg.model, image_shape(cfg), tok.tgt_vocab_size)
     checkpoint.load_weights(model, payload["model"], ckpt_path)

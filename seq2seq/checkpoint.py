@@ -19,7 +19,7 @@ from torch import nn
 
 from seq2seq.config import TrainConfig, config_from_dict, read_config_file
 from seq2seq.rundir import RunDir, find_checkpoint
-from seq2seq.schema import TASK_COMMANDS
+from seq2seq.tasks import readers, task_class
 
 
 @contextlib.contextmanager
@@ -91,18 +91,20 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
     return payload
 
 
-def load_for_task(run_or_file: Path, task: str) -> tuple[Path, dict, TrainConfig]:
+def load_for_command(run_or_file: Path, command: str) -> tuple[Path, dict, TrainConfig]:
     """(checkpoint path, payload, config) of a run directory (its best.pt, else last.pt) or
-    checkpoint file, for a command that reads `task` runs: another task's run is refused in
-    one line naming the run, its task and the command that reads it, before any model is
-    built from a config it does not fit."""
+    checkpoint file, for `command` (seq2seq-translate, ...): a run of a task that another
+    command reads is refused in one line naming the run, its task and the command that
+    reads it, before any model is built from a config it does not fit."""
     path = find_checkpoint(Path(run_or_file))
     payload = load(path)
-    cfg = config_from_dict(payload["config"])
-    if cfg.task != task:
-        raise ValueError(f"{run_or_file}: a {cfg.task} run, not a {task} run (task={cfg.task}: "
-                         f"{TASK_COMMANDS[cfg.task]} reads it; {TASK_COMMANDS[task]} needs "
-                         f"task={task})")
+    cfg = config_from_dict(payload["config"], saved=True)
+    reader = task_class(cfg.task).command
+    if reader != command:
+        wanted = readers(command)
+        raise ValueError(f"{run_or_file}: a {cfg.task} run, not a {' or '.join(wanted)} run "
+                         f"(task={cfg.task}: {reader} reads it; {command} needs "
+                         f"{' or '.join('task=' + w for w in wanted)})")
     return path, payload, cfg
 
 
@@ -113,7 +115,7 @@ def run_task(run_or_file: Path) -> str:
     try:
         return read_config_file(RunDir.of_checkpoint(path).config).task
     except (OSError, ValueError):
-        return config_from_dict(load(path)["config"]).task
+        return config_from_dict(load(path)["config"], saved=True).task
 
 
 def load_weights(model: nn.Module, weights: dict, path: Path) -> None:

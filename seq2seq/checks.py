@@ -1,14 +1,21 @@
 """Range and consistency checks that types alone cannot express: each fails with one line
 naming its key (`ConfigError`). `validate` runs them all when a config is composed;
 `check_decode` the decode settings alone (seq2seq-translate's options change them).
+
+The checks of a task and of a model part are theirs: the task's `checks(cfg)`, and a
+builder's `checks(model_cfg)` attribute if it has one. Whether the parts fit the task is
+what they say of themselves: an encoder builder's `reads` (default "text") must be one of
+the task's `reads`, a decoder builder's `writes` (default "text") its `writes`; so a part
+or a task from outside the package validates without a change here.
 """
 from __future__ import annotations
 
 import importlib
+from typing import Callable, Optional
 
-from seq2seq.schema import (BACKBONES, CAPTION_FORMATS, CLASSIFIER_HEAD, DECODE_PRECISIONS,
-                            FRAME_ENCODER, IMAGE_ENCODER, IMAGE_FEEDS, NO_ENCODER, POOLINGS,
-                            TASKS, TRAIN_PRECISIONS, ConfigError, DecodeConfig, TrainConfig)
+from seq2seq.schema import (DECODE_PRECISIONS, TRAIN_PRECISIONS, ConfigError, DecodeConfig,
+                            TrainConfig)
+from seq2seq.tasks import task_class
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -16,7 +23,6 @@ def validate(cfg: TrainConfig) -> None:
     its key."""
     o, t, d, k = cfg.optim, cfg.trainer, cfg.data, cfg.tokenizer
     checks = [
-        ("task", cfg.task in TASKS, " | ".join(TASKS)),
         ("optim.lr", o.lr > 0, "must be > 0"),
         ("optim.clip_norm", o.clip_norm > 0, "must be > 0"),
         ("optim.halve_every", o.halve_every > 0, "must be > 0"),
@@ -44,21 +50,23 @@ def validate(cfg: TrainConfig) -> None:
         ("tokenizer.model_type", k.model_type in ("unigram", "bpe", "char", "word"),
          "unigram | bpe | char | word"),
     ]
-    _fail_first(checks + _model_checks(cfg) + _classify_checks(cfg) + _caption_checks(cfg)
+    task = task_class(cfg.task)
+    _fail_first(checks + _model_checks(cfg) + _fit_checks(cfg, task) + task.checks(cfg)
                 + _decode_checks(cfg.decode))
 
 
 def _model_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
     m, enc, dec = cfg.model, cfg.model.encoder, cfg.model.decoder
-    return [
+    encoder, decoder = _builder(enc.build), _builder(dec.build)
+    checks = [
         ("model.dropout", 0 <= m.dropout < 1, "must be in [0, 1)"),
         ("model.layers", m.layers >= 1, "must be >= 1"),
         ("model.hidden_dim", m.hidden_dim >= 1, "must be >= 1"),
         ("model.emb_dim", m.emb_dim >= 1, "must be >= 1"),
         ("model.init_range", m.init_range > 0, "must be > 0"),
         ("model.cell", m.cell in ("lstm", "gru"), "lstm | gru"),
-        ("model.encoder.build", _importable(enc.build), "not an importable function"),
-        ("model.decoder.build", _importable(dec.build), "not an importable function"),
+        ("model.encoder.build", encoder is not None, "not an importable function"),
+        ("model.decoder.build", decoder is not None, "not an importable function"),
         ("model.encoder.hidden_dim", enc.hidden_dim is None or (
             enc.hidden_dim >= 1 and (enc.bidirectional or enc.hidden_dim == m.hidden_dim)),
          "must be >= 1, and differ from model.hidden_dim only when bidirectional"),
@@ -66,60 +74,30 @@ def _model_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
          "none | dot | general"),
         ("model.decoder.input_feeding", not dec.input_feeding or dec.attention != "none",
          "needs model.decoder.attention dot or general"),
-        ("model.decoder.attention", dec.attention == "none" or enc.build != NO_ENCODER,
+        ("model.decoder.attention", dec.attention == "none" or _reads(encoder) != "nothing",
          "none without an encoder: model/encoder=none has no states to attend to"),
-        ("model.encoder.build", (cfg.task == "language_model") == (enc.build == NO_ENCODER),
-         "a language model, and only it, reads no source: task=language_model goes with "
-         "model/encoder=none"),
     ]
+    for part in (encoder, decoder):  # each part checks its own keys
+        checks += getattr(part, "checks", lambda model: [])(m)
+    return checks
 
 
-def _classify_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
-    m, classify = cfg.model, cfg.task == "classify"
+def _fit_checks(cfg: TrainConfig, task: type) -> list[tuple[str, bool, str]]:
+    """The parts read what the task gives them and write what it scores."""
+    enc, dec = cfg.model.encoder, cfg.model.decoder
+    reads = _reads(_builder(enc.build))
+    writes = getattr(_builder(dec.build), "writes", "text")
     return [
-        ("model.decoder.pooling", m.decoder.pooling in POOLINGS, " | ".join(POOLINGS)),
-        ("model.decoder.build", classify == (m.decoder.build == CLASSIFIER_HEAD),
-         "a classifier, and only it, ends in a classifier head: task=classify goes with "
-         "model/decoder=classifier"),
-        ("model.decoder.attention", not classify or m.decoder.attention == "none",
-         "none: a classifier's head pools the encoder's states (model.decoder.pooling)"),
-        ("data.on_bad_line", not classify or cfg.data.on_bad_line == "error",
-         "error: a classifier's data is read whole (a bad line stops it, named)"),
-        ("model.init_from", m.init_from is None or classify,
-         "only task=classify starts from a language model's run"),
-        ("model.init_from", m.init_from is None or not m.encoder.bidirectional,
-         "a language model reads one way: use a one-way encoder (model/encoder=rnn)"),
-        ("model.init_from", m.init_from is None or not m.reverse_source,
-         "a language model reads forwards: set model.reverse_source=false"),
+        ("model.encoder.build", reads in task.reads,
+         task.parts or f"{enc.build} reads {reads}; task={cfg.task} gives "
+                       f"{' or '.join(task.reads)}"),
+        ("model.decoder.build", writes == task.writes,
+         task.parts or f"{dec.build} writes {writes}; task={cfg.task} needs {task.writes}"),
     ]
 
 
-def _caption_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
-    d, enc, caption = cfg.data, cfg.model.encoder, cfg.task == "caption"
-    vision = enc.build in (IMAGE_ENCODER, FRAME_ENCODER)
-    return [
-        ("model.encoder.build", caption == vision,
-         "images are captioned, and only they: task=caption goes with model/encoder=image "
-         "or model/encoder=frames"),
-        ("data.caption_format", d.caption_format in CAPTION_FORMATS, " | ".join(CAPTION_FORMATS)),
-        ("data.caption_columns", len(d.caption_columns) >= 1, "name at least one column"),
-        ("data.image_channels", d.image_channels in (1, 3), "1 (grey) | 3 (RGB)"),
-        ("data.image_height", d.image_height >= 1, "must be >= 1"),
-        ("data.image_width", d.image_width >= 1, "must be >= 1"),
-        ("data.hub_path", not caption or d.hub_path is None,
-         "captioned images are read from data.local_dir (imagefolder, karpathy, flickr)"),
-        ("model.encoder.backbone", enc.backbone in BACKBONES, " | ".join(BACKBONES)),
-        ("model.encoder.image_feed", enc.image_feed in IMAGE_FEEDS, " | ".join(IMAGE_FEEDS)),
-        ("model.encoder.cnn_blocks", enc.cnn_blocks >= 1, "must be >= 1"),
-        ("model.encoder.cnn_width", enc.cnn_width >= 1, "must be >= 1"),
-        ("model.encoder.weights", enc.weights is None or enc.backbone != "cnn",
-         "pretrained weights are for backbone=resnet18 or resnet50"),
-        ("data.augment_shift", d.augment_shift >= 0, "must be >= 0"),
-        ("data.augment_shift", d.augment_shift == 0 or not enc.frozen,
-         "0 with a frozen backbone: its grids are computed once, from the images as they are"),
-        ("model.encoder.frozen", not enc.frozen or enc.backbone != "cnn",
-         "only a pretrained backbone (resnet18, resnet50) is kept fixed"),
-    ]
+def _reads(encoder: Optional[Callable]) -> str:
+    return getattr(encoder, "reads", "text")
 
 
 def check_decode(d: DecodeConfig) -> None:
@@ -145,10 +123,11 @@ def _fail_first(checks: list[tuple[str, bool, str]]) -> None:
             raise ConfigError(f"config key '{key}': {why}")
 
 
-def _importable(path: str) -> bool:
-    """`package.module.function` names a function that can be imported."""
+def _builder(path: str) -> Optional[Callable]:
+    """The function `package.module.function` names, or None if it cannot be imported."""
     module, _, name = path.rpartition(".")
     try:
-        return callable(getattr(importlib.import_module(module), name, None))
+        found = getattr(importlib.import_module(module), name, None)
     except ImportError:
-        return False
+        return None
+    return found if callable(found) else None

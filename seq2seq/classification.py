@@ -43,7 +43,7 @@ class Member(NamedTuple):
 def load_classifier(path: Path, device: torch.device) -> Member:
     """A run directory (its best.pt, else last.pt) or checkpoint file of a classifier run;
     one line if it is another task's run or its labels.txt is missing or empty."""
-    ckpt_path, payload, cfg = checkpoint.load_for_task(path, "classify")
+    ckpt_path, payload, cfg = checkpoint.load_for_command(path, "seq2seq-classify")
     run = RunDir.of_checkpoint(ckpt_path)
     labels = read_labels(run.labels)
     tok = Tokenizer.load(run.spm, reverse_source=cfg.model.reverse_source)

@@ -14,10 +14,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seq2seq.config import POOLINGS, ModelConfig
+from seq2seq.config import ModelConfig
 from seq2seq.model import build_parts, uniform_init
 from seq2seq.recurrent import State
 from seq2seq.sources import Source
+
+POOLINGS = ("final", "mean", "max")  # model.decoder.pooling
 
 
 class ClassifierHead(nn.Module):
@@ -65,6 +67,13 @@ def classifier_head(cfg: ModelConfig, labels: int) -> ClassifierHead:
     """The head `model/decoder=classifier` names: it reads the encoder's final state (or its
     states) at the model's size (a bidirectional encoder's bridge maps both ways to it)."""
     return ClassifierHead(cfg.decoder.pooling, cfg.hidden_dim, labels, cfg.dropout)
+
+
+# It writes a label, not text (seq2seq/checks.py matches this with the task's `writes`),
+# and checks its own key.
+classifier_head.writes = "label"
+classifier_head.checks = lambda cfg: [("model.decoder.pooling", cfg.decoder.pooling in POOLINGS,
+                                       " | ".join(POOLINGS))]
 
 
 def build_classifier(cfg: ModelConfig, src_vocab: int, labels: int) -> SequenceClassifier:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import yaml
 from hydra import compose, initialize_config_dir
@@ -24,29 +25,46 @@ from omegaconf.errors import OmegaConfBaseException
 
 from seq2seq.checks import check_decode, validate
 from seq2seq.schema import (CLASSIFIER_HEAD, DECODE_PRECISIONS, FRAME_ENCODER, IMAGE_ENCODER,
-                            NO_ENCODER, POOLINGS, TASKS,
-                            TEXT_ENCODER, TRAIN_PRECISIONS, ConfigError, DataConfig, DecodeConfig,
-                            DecoderConfig, EncoderConfig, ModelConfig, OptimConfig,
-                            TokenizerConfig, TrainConfig, TrainerConfig)
+                            NO_ENCODER, TEXT_ENCODER, TRAIN_PRECISIONS, ConfigError,
+                            CorpusConfig, DataConfig, DecodeConfig, DecoderConfig,
+                            EncoderConfig, ModelConfig, OptimConfig, TokenizerConfig,
+                            TrainConfig, TrainerConfig)
+from seq2seq.tasks import task_class, upgrade
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # shipped in the package (pyproject.toml)
 # A source checkout's root: its bundled data (data/bible-es-en) is found from any directory
 REPO_ROOT = CONF_DIR.parent.parent
 # The config's names in one place: the schema's and checks' are re-exported from here.
-__all__ = ["CLASSIFIER_HEAD", "POOLINGS", "IMAGE_ENCODER", "FRAME_ENCODER",
-           "CONF_DIR", "REPO_ROOT", "ConfigError", "DataConfig", "DecodeConfig", "DecoderConfig",
-           "EncoderConfig", "ModelConfig", "OptimConfig", "TokenizerConfig", "TrainConfig",
-           "TrainerConfig", "DECODE_PRECISIONS", "NO_ENCODER", "TASKS", "TEXT_ENCODER",
-           "TRAIN_PRECISIONS", "check_decode", "cli_config", "config_from_dict",
-           "config_to_dict", "decode_settings", "load_config", "read_config_file",
-           "register", "upgrade", "validate"]
+__all__ = ["CLASSIFIER_HEAD", "IMAGE_ENCODER", "FRAME_ENCODER",
+           "CONF_DIR", "REPO_ROOT", "ConfigError", "CorpusConfig", "DataConfig",
+           "DecodeConfig", "DecoderConfig", "EncoderConfig", "ModelConfig", "OptimConfig",
+           "TokenizerConfig", "TrainConfig", "TrainerConfig", "DECODE_PRECISIONS",
+           "NO_ENCODER", "TEXT_ENCODER", "TRAIN_PRECISIONS", "check_decode", "cli_config",
+           "config_from_dict", "config_to_dict", "decode_settings", "load_config",
+           "read_config_file", "register", "validate"]
+# Keys of the one data node every task shared before each task had its own: a saved config
+# may hold them for a task whose node lacks them (dropped on reading, as nothing read them).
+SHARED_DATA_KEYS = ("src_lang", "tgt_lang", "extra_ref_langs", "text_column", "label_column",
+                    "caption_format", "caption_columns", "image_root", "image_height",
+                    "image_width", "image_channels", "augment_shift")
+
+
+@dataclass
+class _Composed(TrainConfig):
+    """What Hydra composes against: every key typed but the data node's, whose keys depend
+    on the task (checked by `config_from_dict` once the task is known)."""
+    data: Dict[str, Any] = field(default_factory=dict)
 
 
 def register() -> None:
     """Register the schema under the names the YAML defaults lists refer to."""
     cs = ConfigStore.instance()
     # Group files merge into this typed tree, so they are checked against it too.
-    cs.store(name="train_schema", node=TrainConfig)
+    schema = OmegaConf.structured(_Composed)
+    # `data.key=value` sets any key, as a task's node may have keys no other has: they are
+    # checked against the task's node once the task is known (config_from_dict).
+    OmegaConf.set_struct(schema.data, False)
+    cs.store(name="train_schema", node=schema)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -68,9 +86,10 @@ def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=overrides)
-        # Re-checked against a fresh schema: a key forced in with `+key=...` fails too.
-        # Resolving here fills ${now:...} (a resolver Hydra registers).
-        plain = OmegaConf.to_container(cfg, resolve=True)
+        # Re-checked against a fresh schema with the task's data node: a key forced in with
+        # `+key=...` fails too. Interpolations (${now:...}, ${data.name}) resolve there,
+        # where the data node's defaults are.
+        plain = OmegaConf.to_container(cfg, resolve=False)
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_one_line(exc)) from exc
     except (ValueError, TypeError) as exc:  # Hydra's own checks on groups: `model=[1,2]`
@@ -84,13 +103,26 @@ def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig
     return typed
 
 
-def config_from_dict(d: dict) -> TrainConfig:
-    """A TrainConfig from its plain-dict form (as stored in checkpoints), type-checked."""
+def config_from_dict(d: dict, saved: bool = False) -> TrainConfig:
+    """A TrainConfig from its plain-dict form, type-checked: the data node against the
+    task's own (`Task.data_config`). A `saved` one (a checkpoint's, a run's config.yaml) may
+    hold keys every task's data had before each had its own node: they are dropped."""
     if not isinstance(d, dict):
         raise ConfigError(f"config: a mapping of keys expected, not {type(d).__name__}")
+    d = upgrade(d)
+    name = d.get("task", TrainConfig.task)
+    if not isinstance(name, str):
+        raise ConfigError(f"config key 'task': a task's id or dotted path, not {name!r}")
+    schema = task_class(name).data_config
+    data = d.get("data", {})
+    if saved and isinstance(data, dict):  # else the merge below names the key
+        own = {f.name for f in dataclasses.fields(schema)}
+        d = {**d, "data": {k: v for k, v in data.items()
+                           if k in own or k not in SHARED_DATA_KEYS}}
     try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig),
-                                                   upgrade(d)))
+        base = OmegaConf.structured(TrainConfig)
+        base.data = OmegaConf.structured(schema)
+        return OmegaConf.to_object(OmegaConf.merge(base, d))
     except OmegaConfBaseException as exc:
         raise ConfigError(_one_line(exc)) from exc
 
@@ -98,29 +130,10 @@ def config_from_dict(d: dict) -> TrainConfig:
 def read_config_file(path: Path) -> TrainConfig:
     """A run's config.yaml as a typed config; one line naming the file if it is not one."""
     try:
-        return config_from_dict(OmegaConf.to_container(OmegaConf.load(path)))
+        return config_from_dict(OmegaConf.to_container(OmegaConf.load(path)), saved=True)
     except (OmegaConfBaseException, yaml.YAMLError, ValueError, TypeError) as exc:
         raise ValueError(f"{path}: not a readable run config "
                          f"({' '.join(str(exc).split())[:120]})") from None
-
-
-def upgrade(d: dict) -> dict:
-    """A config saved before issue 19 in today's shape: the model's variant flags moved to
-    model.encoder / model.decoder, and `task` replaced model.language_model,
-    trainer.eval_bleu and trainer.best_metric."""
-    model = dict(d.get("model", {}))
-    if not {"bidirectional", "attention", "language_model"} & model.keys():
-        return d
-    lm = model.pop("language_model", False)
-    model["encoder"] = {"build": NO_ENCODER if lm else TEXT_ENCODER,
-                        "bidirectional": model.pop("bidirectional", False),
-                        "hidden_dim": model.pop("encoder_hidden_dim", None)}
-    model["decoder"] = {"attention": model.pop("attention", "none"),
-                        "input_feeding": model.pop("input_feeding", False)}
-    trainer = {k: v for k, v in d.get("trainer", {}).items()
-               if k not in ("eval_bleu", "best_metric")}
-    return {**d, "model": model, "trainer": trainer,
-            "task": "language_model" if lm else "translation"}
 
 
 def decode_settings(cfg: TrainConfig) -> DecodeConfig:

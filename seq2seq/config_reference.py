@@ -12,10 +12,22 @@ import dataclasses
 import inspect
 
 from seq2seq import config
+from seq2seq.tasks import BUILTIN, task_class
+
+
+def _data_nodes() -> list[tuple[str, type]]:
+    """The keys every task's data node has, then each built-in task's own (a node shared by
+    several tasks, or extending another's, shows only the keys it adds)."""
+    nodes: dict[type, list[str]] = {}
+    for name in BUILTIN:
+        nodes.setdefault(task_class(name).data_config, []).append(name)
+    return [("data", config.CorpusConfig)] + [
+        (f"data (task={' or task='.join(names)})", cls) for cls, names in nodes.items()]
+
 
 # The top level's own keys (task), then each group; a group inside a group (model.encoder)
 # gets its own table.
-GROUPS = [("", config.TrainConfig), ("data", config.DataConfig),
+GROUPS = [("", config.TrainConfig), *_data_nodes(),
           ("tokenizer", config.TokenizerConfig), ("model", config.ModelConfig),
           ("model.encoder", config.EncoderConfig), ("model.decoder", config.DecoderConfig),
           ("optim", config.OptimConfig), ("trainer", config.TrainerConfig),
@@ -40,10 +52,11 @@ def field_comments(cls: type) -> dict[str, str]:
 
 
 def own_fields(cls: type) -> list[dataclasses.Field]:
-    """The keys of a group, without the groups inside it (they have their own tables)."""
-    return [f for f in dataclasses.fields(cls)
-            if f.default is not dataclasses.MISSING or
-            not dataclasses.is_dataclass(f.default_factory())]
+    """The keys a group itself declares (not those it inherits, nor the groups inside it:
+    they have their own tables)."""
+    return [f for f in dataclasses.fields(cls) if f.name in vars(cls).get("__annotations__", {})
+            and (f.default is not dataclasses.MISSING or
+                 not dataclasses.is_dataclass(f.default_factory()))]
 
 
 def _default(f: dataclasses.Field) -> str:
@@ -63,7 +76,7 @@ def reference() -> str:
                 "change it |", "| --- | --- | --- |"]
         for f in own_fields(cls):
             why = comments.get(f.name, "").replace("|", "\\|")
-            key = f"{group}.{f.name}" if group else f.name
+            key = f"{group.split(' ')[0]}.{f.name}" if group else f.name
             out.append(f"| `{key}` | `{_default(f)}` | {why} |")
     return "\n".join(out + ["", END])
 

@@ -122,3 +122,6 @@ def recurrent_decoder(cfg: ModelConfig, tgt_vocab: int) -> RecurrentDecoder:
                     cfg.dropout),
         None if d.attention == "none" else Attention(H, d.attention),
         nn.Linear(H, tgt_vocab), cfg.dropout, d.input_feeding)
+
+
+recurrent_decoder.writes = "text"  # seq2seq/checks.py: what the task's `writes` must be

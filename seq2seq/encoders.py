@@ -122,3 +122,9 @@ def text_encoder(cfg: ModelConfig, src_vocab: int) -> SequenceEncoder:
 def no_encoder(cfg: ModelConfig, src_vocab: int) -> NoEncoder:
     """No source at all: `experiment=lm_en`."""
     return NoEncoder(cfg.layers, cfg.hidden_dim, cfg.cell)
+
+
+# What each builder reads (seq2seq/checks.py matches it with the task's `reads`); an
+# encoder builder without the attribute reads text.
+text_encoder.reads = "text"
+no_encoder.reads = "nothing"

@@ -16,6 +16,7 @@ are only meaningful over its own pieces.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 import logging
 import shutil
 from pathlib import Path
@@ -35,6 +36,17 @@ from seq2seq.tokenizer import Tokenizer, source_pieces, train_spm
 from seq2seq.tokens import id_dtype, write_labelled
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class LabelledDataConfig(DataConfig):
+    """Labelled text: f"{local_dir}/{split}.tsv|.csv|.jsonl" (plain or .xz) or the folders
+    f"{local_dir}/{split}/<label>/*.txt" (aclImdb), or a hub dataset (imdb; glue with
+    hub_name=sst2 and text_column=sentence)."""
+    text_column: str = "text"  # the column of the texts,
+    label_column: str = "label"  # and of their labels (names, or integers as written)
+
+
 COLUMNS = datasets.Features({k: datasets.Value("string") for k in ("where", "src", "label")})
 
 

@@ -54,7 +54,7 @@ def saved_config(paths: RunDir, payload: Optional[dict]) -> Optional[TrainConfig
     """The config the run trained with: last.pt's, else config.yaml's (a run stopped before
     its first checkpoint); None in a new run directory."""
     if payload is not None:
-        return config_from_dict(payload["config"])
+        return config_from_dict(payload["config"], saved=True)
     return read_config_file(paths.config) if paths.config.is_file() else None
 
 

@@ -68,7 +68,7 @@ class Sampler:
         if len(runs) != 1:
             raise ValueError(f"Sampler.from_run takes one language model run, not {len(runs)}")
         dev = pick_device(device)
-        model, tok, _ = load_run(Path(runs[0]), dev, task="language_model")
+        model, tok, _ = load_run(Path(runs[0]), dev, command="seq2seq-sample")
         return cls(model, tok, dev)
 
     def sample(self, n: int = 5, *, max_len: int = 100, temperature: float = 1.0,

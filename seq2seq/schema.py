@@ -5,54 +5,44 @@ seq2seq/checks.py holds the checks that types alone cannot express.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 
 @dataclass
-class DataConfig:
-    # Local parallel text: f"{local_dir}/{split}.{lang}" (plain or .xz), line N = line N.
+class CorpusConfig:
+    """What every task's data node has: where the corpus is, its splits, how much of it is
+    read and where its preparation goes. A task's own node adds its keys to these (the
+    task's `data_config`), so a key of another task's data fails like any unknown key."""
+    # Local files under this directory (each task says how they are named), or
     local_dir: Optional[str] = None
-    # Or a hub dataset in the `translation` format, e.g. path=wmt/wmt14 name=fr-en.
+    # a hub dataset, e.g. path=wmt/wmt14 name=fr-en (read through `datasets`).
     hub_path: Optional[str] = None
     hub_name: Optional[str] = None  # the hub dataset's configuration (a language pair)
-    src_lang: str = "es"  # the language read (file suffix, or the hub pair's key)
-    tgt_lang: str = "en"  # the language written
     train_split: str = "train"  # split names: file prefixes, or the hub dataset's splits
-    dev_split: str = "dev"  # perplexity, BLEU and the best checkpoint are measured on it
-    test_split: str = "test"  # prepared for translate and score; never seen in training
-    # Extra references for the test split (files named f"{test_split}.{lang}").
-    extra_ref_langs: list[str] = field(default_factory=list)
-    # The first N training pairs: a slice for smoke runs, or the paper's 12M of WMT'14's 40.8M.
+    dev_split: str = "dev"  # dev metrics and the best checkpoint are measured on it
+    test_split: str = "test"  # prepared for inference and scoring; never seen in training
+    # The first N training examples: a slice for smoke runs, or the paper's 12M of WMT'14's
+    # 40.8M.
     max_train_sentences: Optional[int] = None
-    # Training pairs longer than this (in pieces) are dropped, counted (task=classify: a
+    # Training examples longer than this (in pieces) are dropped, counted (labelled text: a
     # longer training text keeps its first max_len pieces)
     max_len: int = 80
     # A training line that is not valid UTF-8: stop naming file and line, or skip the pair
-    # (counted in the log). Dev, test and translate input are always strict.
+    # (counted in the log). Dev, test and inference input are always strict.
     on_bad_line: str = "error"  # error | skip
     prepared_dir: str = "data/prepared/${data.name}"  # where seq2seq-prepare writes
     num_proc: Optional[int] = None  # processes encoding the corpus (default: every core)
-    # task=classify reads labelled text instead: f"{local_dir}/{split}.tsv|.csv|.jsonl" (plain
-    # or .xz) or the folders f"{local_dir}/{split}/<label>/*.txt" (aclImdb), or a hub dataset
-    # (imdb; glue with hub_name=sst2 and text_column=sentence): the column of the texts,
-    text_column: str = "text"
-    label_column: str = "label"  # and of their labels (names, or integers as written)
-    # task=caption reads captioned images (or videos: a .npy of frames, or a folder of them)
-    # in one of seq2seq/caption_data.py's formats: imagefolder (f"{local_dir}/{split}/
-    # metadata.jsonl" with file_name and caption columns) | karpathy (dataset_coco.json ...)
-    # | flickr (captions.txt or Flickr8k.token.txt, with the Flickr_8k.*Images.txt splits)
-    caption_format: str = "imagefolder"
-    caption_columns: list[str] = field(default_factory=lambda: ["caption"])  # references
-    image_root: Optional[str] = None  # where karpathy's and flickr's images are
-    # The saved transform: every image (and frame) resized to height x width, kept as uint8;
-    # channels 1 (grey) or 3 (RGB, transparency on white). The backbone normalises.
-    image_height: int = 32  # pixels
-    image_width: int = 32  # pixels
-    image_channels: int = 3  # 1 | 3
-    # Training images (every frame of a video alike) moved by up to N pixels at random, the
-    # edge repeated: torchvision's RandomCrop(padding=N, padding_mode="edge"). 0: none.
-    augment_shift: int = 0
     name: str = "bible-es-en"  # names the prepared data folder
+
+
+@dataclass
+class DataConfig(CorpusConfig):
+    """Parallel text: f"{local_dir}/{split}.{lang}" (plain or .xz), line N = line N, or a hub
+    dataset in the `translation` format."""
+    src_lang: str = "es"  # the language read (file suffix, or the hub pair's key)
+    tgt_lang: str = "en"  # the language written
+    # Extra references for the test split (files named f"{test_split}.{lang}").
+    extra_ref_langs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -190,27 +180,21 @@ TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # seq2seq/hardware.py picks
 DECODE_PRECISIONS = ("auto", "fp32", "bf16")
 
 
-TASKS = ("translation", "language_model", "classify", "caption")  # seq2seq/tasks.py
-# The command that reads each task's runs (any other refuses them, naming it)
-TASK_COMMANDS = {"translation": "seq2seq-translate", "language_model": "seq2seq-sample",
-                 "classify": "seq2seq-classify", "caption": "seq2seq-caption"}
-IMAGE_FEEDS = ("input", "state")
-BACKBONES = ("cnn", "resnet18", "resnet50")  # seq2seq/backbones.py
-CAPTION_FORMATS = ("imagefolder", "karpathy", "flickr")  # seq2seq/caption_data.py
 CLASSIFIER_HEAD = "seq2seq.classifier.classifier_head"
-POOLINGS = ("final", "mean", "max")
 
 
 @dataclass
 class TrainConfig:
-    # What is learnt, and so the loss, the dev metrics and which of them picks best.pt:
-    # translation (dev perplexity and BLEU; best on BLEU) | language_model (the target side
-    # alone, with model/encoder=none; dev perplexity, best on it) | classify (a label per
-    # text, with model/decoder=classifier; dev accuracy and macro-F1, best on accuracy) |
-    # caption (images or videos -> text, with model/encoder=image or frames; dev BLEU-1..4
-    # and CIDEr-D, best on CIDEr-D)
+    # What is learnt, and so the data node, the loss, the dev metrics and which of them picks
+    # best.pt: translation (dev perplexity and BLEU; best on BLEU) | language_model (the
+    # target side alone, with model/encoder=none; dev perplexity, best on it) | classify (a
+    # label per text, with model/decoder=classifier; dev accuracy and macro-F1, best on
+    # accuracy) | caption (images or videos -> text, with model/encoder=image or frames; dev
+    # BLEU-1..4 and CIDEr-D, best on CIDEr-D) | the dotted path of a Task class elsewhere
     task: str = "translation"
-    data: DataConfig = field(default_factory=DataConfig)
+    # The task's own node (its `data_config`: DataConfig for translation and the language
+    # model, seq2seq.prepare_labels.LabelledDataConfig, seq2seq.caption_data.CaptionDataConfig)
+    data: Any = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

@@ -39,7 +39,7 @@ def _slurm_ranks() -> None:
 
 @hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
 def app(cfg: DictConfig) -> None:
-    typed = config_from_dict(OmegaConf.to_container(cfg, resolve=True))
+    typed = config_from_dict(OmegaConf.to_container(cfg, resolve=False))
     validate(typed)
     run_dir = HydraConfig.get().runtime.output_dir
     typed = dataclasses.replace(typed, trainer=dataclasses.replace(typed.trainer,

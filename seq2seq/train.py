@@ -38,7 +38,8 @@ from seq2seq.report import LogFile, Reporter, rewind, wants_bar
 from seq2seq.resume import check_run_dir, write_run_files
 from seq2seq.rundir import RunDir
 from seq2seq.tokenizer import Tokenizer
-from seq2seq.tasks import DevSet, Objective, build_task
+from seq2seq.tasks import build_task
+from seq2seq.tasks.base import DevSet, Objective
 
 log = logging.getLogger("seq2seq.train")
 

@@ -24,21 +24,23 @@ from seq2seq import checkpoint
 from seq2seq.config import DecodeConfig, TrainConfig, check_decode, decode_settings
 from seq2seq.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.hardware import autocast, pick_device, pick_precision
-from seq2seq.model import build_model, upgrade_weights
+from seq2seq.model import upgrade_weights
 from seq2seq.rundir import RunDir
 from seq2seq.search import Hypothesis, beam_search, greedy, max_lengths
 from seq2seq.sources import Source
+from seq2seq.tasks import task_class
 from seq2seq.tokenizer import Tokenizer
 
 
-def load_run(path: Path, device: torch.device, task: str = "translation"
+def load_run(path: Path, device: torch.device, command: str = "seq2seq-translate"
              ) -> tuple[nn.Module, Tokenizer, TrainConfig]:
-    """Model (in eval mode), tokenizer and config of a run directory or checkpoint file of
-    a `task` run (translation, or a language model); another task's run is refused."""
-    ckpt_path, payload, cfg = checkpoint.load_for_task(path, task)
+    """Model (in eval mode), tokenizer and config of a run directory or checkpoint file of a
+    text-to-text task that `command` reads (translation, a language model, or a task of
+    its own that builds its model as they do); another task's run is refused."""
+    ckpt_path, payload, cfg = checkpoint.load_for_command(path, command)
     tok = Tokenizer.load(RunDir.of_checkpoint(ckpt_path).spm,
                          reverse_source=cfg.model.reverse_source)
-    model = build_model(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)
+    model = task_class(cfg.task).build_model(cfg.model, tok)
     checkpoint.load_weights(model, upgrade_weights(payload["model"]), ckpt_path)
     return model.to(device).eval(), tok, cfg
 

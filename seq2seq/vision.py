@@ -29,12 +29,14 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from seq2seq.backbones import build_backbone
+from seq2seq.backbones import BACKBONES, build_backbone
 from seq2seq.config import ModelConfig
 from seq2seq.encoders import SequenceEncoder
 from seq2seq.model import Seq2Seq, builder, uniform_init
 from seq2seq.recurrent import State, stacked_rnn
 from seq2seq.sources import Source
+
+IMAGE_FEEDS = ("input", "state")  # model.encoder.image_feed
 
 
 class ImageShape(NamedTuple):
@@ -131,6 +133,25 @@ def frame_encoder(cfg: ModelConfig, image: ImageShape) -> FrameEncoder:
                     cfg.dropout, e.bidirectional),
         cfg.dropout, decoder_dim=cfg.hidden_dim)
     return FrameEncoder(backbone, sequence, cfg.reverse_source)
+
+
+def vision_checks(cfg: ModelConfig) -> list[tuple[str, bool, str]]:
+    """The image encoders' own keys (seq2seq/checks.py runs them when one is chosen)."""
+    enc = cfg.encoder
+    return [
+        ("model.encoder.backbone", enc.backbone in BACKBONES, " | ".join(BACKBONES)),
+        ("model.encoder.image_feed", enc.image_feed in IMAGE_FEEDS, " | ".join(IMAGE_FEEDS)),
+        ("model.encoder.cnn_blocks", enc.cnn_blocks >= 1, "must be >= 1"),
+        ("model.encoder.cnn_width", enc.cnn_width >= 1, "must be >= 1"),
+        ("model.encoder.weights", enc.weights is None or enc.backbone != "cnn",
+         "pretrained weights are for backbone=resnet18 or resnet50"),
+        ("model.encoder.frozen", not enc.frozen or enc.backbone != "cnn",
+         "only a pretrained backbone (resnet18, resnet50) is kept fixed"),
+    ]
+
+
+image_encoder.reads, image_encoder.checks = "image", vision_checks
+frame_encoder.reads, frame_encoder.checks = "frames", vision_checks
 
 
 def build_caption_model(cfg: ModelConfig, image: ImageShape, tgt_vocab: int) -> Seq2Seq:

@@ -27,7 +27,12 @@ GLOBAL_FILES = [(g, f.stem) for g in ("experiment", "debug")
 NEEDS = {("model/encoder", "none"): ["task=language_model"],
          ("model/decoder", "classifier"): ["task=classify"],
          ("model/encoder", "image"): ["task=caption", "data=emoji_captions"],
-         ("model/encoder", "frames"): ["task=caption", "data=digit_frames"]}
+         ("model/encoder", "frames"): ["task=caption", "data=digit_frames"],
+         # a data file is a task's node: its keys are that task's
+         ("data", "digit_frames"): ["task=caption", "model/encoder=frames"],
+         ("data", "digit_strings"): ["task=caption", "model/encoder=image"],
+         ("data", "emoji_captions"): ["task=caption", "model/encoder=image"],
+         ("data", "sentiment_movies"): ["task=classify", "model/decoder=classifier"]}
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

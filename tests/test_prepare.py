@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from seq2seq import prepare as prepare_mod
+from seq2seq import prepare_pairs as pairs_mod
 from seq2seq.textfile import read_lines
 from seq2seq.prepare import prepare, prepared_path
 from seq2seq.prepared import PreparedDir
@@ -55,7 +56,7 @@ def test_second_call_reuses_without_reading_the_corpus(tiny_config, monkeypatch)
     def fail(*args, **kwargs):
         raise AssertionError("corpus read again")
 
-    monkeypatch.setattr(prepare_mod, "load_split", fail)
+    monkeypatch.setattr(pairs_mod, "load_split", fail)
     assert prepare(cfg) == out
     assert out.settings.stat().st_mtime_ns == stamp
 
@@ -153,13 +154,13 @@ def test_sentencepiece_learns_from_a_sample_of_the_corpus(tiny_config, joint, mo
     """input_sentence_size caps what sentencepiece reads, drawn at random from the corpus
     (never only its first lines), half from each side for a joint model."""
     seen: list[list[str]] = []
-    real = prepare_mod.train_spm
+    real = pairs_mod.train_spm
 
     def spy(sentences, *args, **kwargs):
         seen.append(list(sentences))
         return real(seen[-1], *args, **kwargs)
 
-    monkeypatch.setattr(prepare_mod, "train_spm", spy)
+    monkeypatch.setattr(pairs_mod, "train_spm", spy)
     # 200 of the 300 training pairs (sentencepiece itself refuses a cap of 100 or less)
     cfg = tiny_config("tokenizer.input_sentence_size=200", f"tokenizer.joint={str(joint).lower()}")
     prepare(cfg)

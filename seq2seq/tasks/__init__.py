@@ -1,0 +1,91 @@
+"""Tasks: what a run learns. The interface is `seq2seq.tasks.base.Task`; the built-in ones:
+
+    translation      text -> text    token cross-entropy   dev ppl + BLEU (beam search,
+                                                           detokenised)   best: BLEU
+    language_model   nothing -> text token cross-entropy   dev ppl        best: ppl
+    classify         text -> label   cross-entropy a text  dev accuracy, macro-F1, confusion
+                                                                          best: accuracy
+    caption          image -> text   token cross-entropy   dev ppl, BLEU-1..4, CIDEr-D, exact
+                     (or video)                            match, CER (beam search against
+                                                           every reference)  best: CIDEr-D
+
+`task=` in the config takes one of these ids or the dotted path of a Task class anywhere
+importable (`task=my_tasks.Parity`), as the model's parts are found. Nothing here imports
+a task's module until it is asked for: the shared machinery asks by name.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from seq2seq.schema import NO_ENCODER, TEXT_ENCODER, ConfigError
+
+BUILTIN = {"translation": "seq2seq.tasks.translation.Translation",
+           "language_model": "seq2seq.tasks.language_model.LanguageModelling",
+           "classify": "seq2seq.tasks.classification.Classification",
+           "caption": "seq2seq.tasks.captioning.Captioning"}
+
+
+def task_class(name: str) -> type:
+    """The Task class `task=name` means; one line naming the key if there is none."""
+    path = BUILTIN.get(name, name)
+    module, _, attr = path.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), attr, None) if module else None
+    except ImportError as exc:
+        raise ConfigError(f"config key 'task': {name}: {exc}") from None
+    if not isinstance(found, type):
+        raise ConfigError(f"config key 'task': {' | '.join(BUILTIN)}, or the dotted path of "
+                          f"a Task class (got {name})")
+    return found
+
+
+def readers(command: str) -> list[str]:
+    """The built-in tasks' ids whose runs `command` reads."""
+    return [n for n in BUILTIN if task_class(n).command == command] or [f"{command}'s task"]
+
+
+def load(*runs: str | Path, device: str = "auto"):
+    """The predictor of the runs' task (`seq2seq.load`): a Translator, Classifier, Captioner
+    or Sampler, or a plugged-in task's; several runs make an ensemble (the predictor checks
+    that they fit)."""
+    from seq2seq.checkpoint import run_task
+    if not runs:
+        raise ValueError("seq2seq.load needs at least one run directory")
+    return task_class(run_task(Path(runs[0]))).predictor.from_run(*runs, device=device)
+
+
+def build_task(cfg, tokenizer, prepared):
+    """The task `cfg.task` names, with its settings (a classifier: the prepared labels)."""
+    return task_class(cfg.task).from_config(cfg, tokenizer, prepared)
+
+
+def upgrade(d: dict) -> dict:
+    """A config saved before issue 19 in today's shape: the model's variant flags moved to
+    model.encoder / model.decoder, and `task` replaced model.language_model,
+    trainer.eval_bleu and trainer.best_metric."""
+    model = dict(d.get("model", {}))
+    if not {"bidirectional", "attention", "language_model"} & model.keys():
+        return d
+    lm = model.pop("language_model", False)
+    model["encoder"] = {"build": NO_ENCODER if lm else TEXT_ENCODER,
+                        "bidirectional": model.pop("bidirectional", False),
+                        "hidden_dim": model.pop("encoder_hidden_dim", None)}
+    model["decoder"] = {"attention": model.pop("attention", "none"),
+                        "input_feeding": model.pop("input_feeding", False)}
+    trainer = {k: v for k, v in d.get("trainer", {}).items()
+               if k not in ("eval_bleu", "best_metric")}
+    return {**d, "model": model, "trainer": trainer,
+            "task": "language_model" if lm else "translation"}
+
+
+def __getattr__(name: str):
+    # Old import paths (`from seq2seq.tasks import Translation, token_loss`), kept for one
+    # release: the shared pieces from base, each built-in task from its module when asked.
+    base = importlib.import_module("seq2seq.tasks.base")
+    if hasattr(base, name):
+        return getattr(base, name)
+    for path in BUILTIN.values():
+        if path.rpartition(".")[2] == name:
+            return task_class(path)
+    raise AttributeError(f"module 'seq2seq.tasks' has no attribute {name!r}")
