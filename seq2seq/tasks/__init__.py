@@ -10,7 +10,7 @@
                                                            every reference)  best: CIDEr-D
 
 `task=` in the config takes one of these ids or the dotted path of a Task class anywhere
-importable (`task=my_tasks.Parity`), as the model's parts are found. Nothing here imports
+importable (`task=my_tasks.Spelling`), as the model's parts are found. Nothing here imports
 a task's module until it is asked for: the shared machinery asks by name.
 """
 from __future__ import annotations
@@ -80,8 +80,8 @@ def upgrade(d: dict) -> dict:
 
 
 def __getattr__(name: str):
-    # Old import paths (`from seq2seq.tasks import Translation, token_loss`), kept for one
-    # release: the shared pieces from base, each built-in task from its module when asked.
+    # Old import paths, kept for one release: the shared pieces (token_loss, Objective) from
+    # base, and each built-in task's class from its module, when asked for by name.
     base = importlib.import_module("seq2seq.tasks.base")
     if hasattr(base, name):
         return getattr(base, name)
