@@ -27,9 +27,15 @@ __all__ = ["load", "Translator", "Classifier", "Captioner", "Sampler"]
 
 
 def load(*runs, device: str = "auto"):
-    """The predictor of a run (or an ensemble of runs) for its task: see above."""
-    from seq2seq.tasks import load as load_runs
-    return load_runs(*runs, device=device)
+    """The predictor of the runs' task: a Translator, Classifier, Captioner or Sampler, or a
+    plugged-in task's; several runs make an ensemble (the predictor checks that they fit)."""
+    from pathlib import Path
+
+    from seq2seq.checkpoint import run_task
+    from seq2seq.tasks import task_class
+    if not runs:
+        raise ValueError("seq2seq.load needs at least one run directory")
+    return task_class(run_task(Path(runs[0]))).predictor.from_run(*runs, device=device)
 
 
 def __getattr__(name: str):

@@ -45,16 +45,6 @@ def readers(command: str) -> list[str]:
     return [n for n in BUILTIN if task_class(n).command == command] or [f"{command}'s task"]
 
 
-def load(*runs: str | Path, device: str = "auto"):
-    """The predictor of the runs' task (`seq2seq.load`): a Translator, Classifier, Captioner
-    or Sampler, or a plugged-in task's; several runs make an ensemble (the predictor checks
-    that they fit)."""
-    from seq2seq.checkpoint import run_task
-    if not runs:
-        raise ValueError("seq2seq.load needs at least one run directory")
-    return task_class(run_task(Path(runs[0]))).predictor.from_run(*runs, device=device)
-
-
 def build_task(cfg, tokenizer, prepared):
     """The task `cfg.task` names, with its settings (a classifier: the prepared labels)."""
     return task_class(cfg.task).from_config(cfg, tokenizer, prepared)
