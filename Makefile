@@ -9,7 +9,7 @@ BEAM ?= 5
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train translate score test test-all bench bench-scale clean
+.PHONY: help install demo train translate score test test-unit test-all bench bench-scale clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,8 +40,11 @@ score: install  ## BLEU and chrF of $(RUN)/translations/test.hyp against test.en
 # once): the tests run one thread each, so two cores take about half the time.
 TEST_ARGS ?= -n 2 --dist loadfile
 
-test: install  ## run the test suite (slow tests excluded)
+test: install  ## run the test suite: unit and integration tests (slow ones excluded), ~8 min
 	$(PY) -m pytest -q $(TEST_ARGS)
+
+test-unit: install  ## the unit tests alone (no command in a fresh process), ~2 min
+	$(PY) -m pytest -q -m "not slow and not integration" $(TEST_ARGS)
 
 test-all: install  ## run every test, slow ones included
 	$(PY) -m pytest -q -m "" $(TEST_ARGS)

@@ -57,7 +57,7 @@ def validate(cfg: TrainConfig) -> None:
 
 def _model_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
     m, enc, dec = cfg.model, cfg.model.encoder, cfg.model.decoder
-    encoder, decoder = _builder(enc.build), _builder(dec.build)
+    encoder, decoder = find_builder(enc.build), find_builder(dec.build)
     checks = [
         ("model.dropout", 0 <= m.dropout < 1, "must be in [0, 1)"),
         ("model.layers", m.layers >= 1, "must be >= 1"),
@@ -85,8 +85,8 @@ def _model_checks(cfg: TrainConfig) -> list[tuple[str, bool, str]]:
 def _fit_checks(cfg: TrainConfig, task: type) -> list[tuple[str, bool, str]]:
     """The parts read what the task gives them and write what it scores."""
     enc, dec = cfg.model.encoder, cfg.model.decoder
-    reads = _reads(_builder(enc.build))
-    writes = getattr(_builder(dec.build), "writes", "text")
+    reads = _reads(find_builder(enc.build))
+    writes = getattr(find_builder(dec.build), "writes", "text")
     return [
         ("model.encoder.build", reads in task.reads,
          task.parts or f"{enc.build} reads {reads}; task={cfg.task} gives "
@@ -123,7 +123,7 @@ def _fail_first(checks: list[tuple[str, bool, str]]) -> None:
             raise ConfigError(f"config key '{key}': {why}")
 
 
-def _builder(path: str) -> Optional[Callable]:
+def find_builder(path: str) -> Optional[Callable]:
     """The function `package.module.function` names, or None if it cannot be imported."""
     module, _, name = path.rpartition(".")
     try:

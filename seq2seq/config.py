@@ -23,7 +23,7 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from seq2seq.checks import check_decode, validate
+from seq2seq.checks import check_decode, find_builder, validate
 from seq2seq.schema import (CLASSIFIER_HEAD, DECODE_PRECISIONS, FRAME_ENCODER, IMAGE_ENCODER,
                             NO_ENCODER, TEXT_ENCODER, TRAIN_PRECISIONS, ConfigError,
                             CorpusConfig, DataConfig, DecodeConfig, DecoderConfig,
@@ -42,18 +42,28 @@ __all__ = ["CLASSIFIER_HEAD", "IMAGE_ENCODER", "FRAME_ENCODER",
            "NO_ENCODER", "TEXT_ENCODER", "TRAIN_PRECISIONS", "check_decode", "cli_config",
            "config_from_dict", "config_to_dict", "decode_settings", "load_config",
            "read_config_file", "register", "validate"]
-# Keys of the one data node every task shared before each task had its own: a saved config
-# may hold them for a task whose node lacks them (dropped on reading, as nothing read them).
-SHARED_DATA_KEYS = ("src_lang", "tgt_lang", "extra_ref_langs", "text_column", "label_column",
-                    "caption_format", "caption_columns", "image_root", "image_height",
-                    "image_width", "image_channels", "augment_shift")
+# Keys of the one data node every task shared, and of the one encoder node every encoder
+# shared, before each task and each encoder had its own: a saved config may hold them where
+# its node lacks them (dropped on reading, as nothing read them).
+SHARED_KEYS = {"data": ("src_lang", "tgt_lang", "extra_ref_langs", "text_column",
+                        "label_column", "caption_format", "caption_columns", "image_root",
+                        "image_height", "image_width", "image_channels", "augment_shift"),
+               "encoder": ("backbone", "cnn_width", "cnn_blocks", "weights", "frozen",
+                           "image_feed")}
+
+
+@dataclass
+class _ComposedModel(ModelConfig):
+    encoder: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class _Composed(TrainConfig):
-    """What Hydra composes against: every key typed but the data node's, whose keys depend
-    on the task (checked by `config_from_dict` once the task is known)."""
+    """What Hydra composes against: every key typed but the data node's and the encoder's,
+    whose keys depend on the task and on the encoder's builder (checked by
+    `config_from_dict` once those are known)."""
     data: Dict[str, Any] = field(default_factory=dict)
+    model: _ComposedModel = field(default_factory=_ComposedModel)
 
 
 def register() -> None:
@@ -64,6 +74,7 @@ def register() -> None:
     # `data.key=value` sets any key, as a task's node may have keys no other has: they are
     # checked against the task's node once the task is known (config_from_dict).
     OmegaConf.set_struct(schema.data, False)
+    OmegaConf.set_struct(schema.model.encoder, False)
     cs.store(name="train_schema", node=schema)
 
 
@@ -105,26 +116,44 @@ def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig
 
 def config_from_dict(d: dict, saved: bool = False) -> TrainConfig:
     """A TrainConfig from its plain-dict form, type-checked: the data node against the
-    task's own (`Task.data_config`). A `saved` one (a checkpoint's, a run's config.yaml) may
-    hold keys every task's data had before each had its own node: they are dropped."""
+    task's own (`Task.data_config`), model.encoder against its builder's (`config`). A
+    `saved` one (a checkpoint's, a run's config.yaml) may hold keys those nodes had before
+    each task and encoder had its own: they are dropped."""
     if not isinstance(d, dict):
         raise ConfigError(f"config: a mapping of keys expected, not {type(d).__name__}")
     d = upgrade(d)
     name = d.get("task", TrainConfig.task)
     if not isinstance(name, str):
         raise ConfigError(f"config key 'task': a task's id or dotted path, not {name!r}")
-    schema = task_class(name).data_config
-    data = d.get("data", {})
-    if saved and isinstance(data, dict):  # else the merge below names the key
-        own = {f.name for f in dataclasses.fields(schema)}
-        d = {**d, "data": {k: v for k, v in data.items()
-                           if k in own or k not in SHARED_DATA_KEYS}}
+    model = d.get("model", {})
+    encoder = model.get("encoder", {}) if isinstance(model, dict) else {}
+    data_node = task_class(name).data_config
+    encoder_node = getattr(find_builder(_get(encoder, "build", TEXT_ENCODER)), "config",
+                           EncoderConfig)
+    if saved:
+        d = {**d, "data": _known(d.get("data", {}), data_node, "data")}
+        if isinstance(model, dict):
+            d["model"] = {**model, "encoder": _known(encoder, encoder_node, "encoder")}
     try:
         base = OmegaConf.structured(TrainConfig)
-        base.data = OmegaConf.structured(schema)
+        base.data = OmegaConf.structured(data_node)
+        base.model.encoder = OmegaConf.structured(encoder_node)
         return OmegaConf.to_object(OmegaConf.merge(base, d))
     except OmegaConfBaseException as exc:
         raise ConfigError(_one_line(exc)) from exc
+
+
+def _get(node, key: str, default):
+    return node.get(key, default) if isinstance(node, dict) else default
+
+
+def _known(node, schema: type, name: str):
+    """`node` without the keys SHARED_KEYS[name] lists that `schema` has not (a node that is
+    not a mapping as it is: the merge names it)."""
+    if not isinstance(node, dict):
+        return node
+    own = {f.name for f in dataclasses.fields(schema)}
+    return {k: v for k, v in node.items() if k in own or k not in SHARED_KEYS[name]}
 
 
 def read_config_file(path: Path) -> TrainConfig:

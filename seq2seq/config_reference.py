@@ -13,6 +13,7 @@ import inspect
 
 from seq2seq import config
 from seq2seq.tasks import BUILTIN, task_class
+from seq2seq.vision import ImageEncoderConfig
 
 
 def _data_nodes() -> list[tuple[str, type]]:
@@ -29,7 +30,9 @@ def _data_nodes() -> list[tuple[str, type]]:
 # gets its own table.
 GROUPS = [("", config.TrainConfig), *_data_nodes(),
           ("tokenizer", config.TokenizerConfig), ("model", config.ModelConfig),
-          ("model.encoder", config.EncoderConfig), ("model.decoder", config.DecoderConfig),
+          ("model.encoder", config.EncoderConfig),
+          ("model.encoder (model/encoder=image or frames)", ImageEncoderConfig),
+          ("model.decoder", config.DecoderConfig),
           ("optim", config.OptimConfig), ("trainer", config.TrainerConfig),
           ("decode", config.DecodeConfig)]
 START, END = "<!-- config reference: start -->", "<!-- config reference: end -->"

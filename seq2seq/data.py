@@ -215,6 +215,11 @@ class Batch:
         """Sentences in the batch."""
         return self.tgt_in.size(0)
 
+    @property
+    def n_units(self) -> int:
+        """The loss's terms (the task's `unit`): here target tokens."""
+        return self.n_tokens
+
     def pinned(self) -> "Batch":
         """In page-locked memory, from which a copy to a GPU does not block the host."""
         return Batch(self.src.pinned(), self.tgt_in.pin_memory(), self.tgt_out.pin_memory(),
@@ -237,8 +242,9 @@ class LabelledBatch:
         return self.labels.size(0)
 
     @property
-    def n_tokens(self) -> int:
-        """The loss's terms: one a text (what the log's loss is per, and its speed counts)."""
+    def n_units(self) -> int:
+        """The loss's terms (the task's `unit`): one a text (what the log's loss is per, and
+        its speed counts)."""
         return self.size
 
     def pinned(self) -> "LabelledBatch":

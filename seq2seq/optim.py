@@ -67,15 +67,16 @@ def gradients(loss_fn: torch.nn.Module, b, params: list[torch.nn.Parameter], ran
     The loss is summed over target tokens and divided by the sentences (the paper) or
     tokens of all ranks together: with DDP averaging the gradients, two ranks with half a
     batch each compute the gradient of one process with the whole batch. Returns the
-    summed loss and target tokens of all ranks, and ||g|| before clipping. `scaler` (fp16):
-    the loss is scaled for backward and `opt`'s gradients unscaled before clipping.
+    summed loss and its terms (the batch's `n_units`: target tokens, texts) of all ranks,
+    and ||g|| before clipping. `scaler` (fp16): the loss is scaled for backward and `opt`'s
+    gradients unscaled before clipping.
     """
     with autocast:
         loss_sum = loss_fn(b)  # summed over the batch's target tokens
-    divisor = b.size if loss_per == "sentence" else b.n_tokens
-    loss, n_tokens = None, b.n_tokens
+    divisor = b.size if loss_per == "sentence" else b.n_units
+    loss, n_units = None, b.n_units
     if ranks.world > 1:
-        divisor, loss, n_tokens = ranks.sum([divisor, float(loss_sum.detach()), n_tokens])
+        divisor, loss, n_units = ranks.sum([divisor, float(loss_sum.detach()), n_units])
     for p in params:
         p.grad = None
     objective = loss_sum * (ranks.world / divisor)  # DDP averages over the ranks
@@ -83,4 +84,4 @@ def gradients(loss_fn: torch.nn.Module, b, params: list[torch.nn.Parameter], ran
     if scaler is not None:
         scaler.unscale_(opt)  # clip the true gradient; inf/NaN here makes scaler.step skip
     grad_norm = clip_gradients(params, clip_norm)
-    return (loss_sum.item() if loss is None else loss), int(n_tokens), grad_norm
+    return (loss_sum.item() if loss is None else loss), int(n_units), grad_norm

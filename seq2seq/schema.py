@@ -68,24 +68,14 @@ FRAME_ENCODER = "seq2seq.vision.frame_encoder"
 class EncoderConfig:
     # What builds the encoder: the dotted path of a function (ModelConfig, source vocabulary
     # size) -> encoder (seq2seq/encoders.py), so a new encoder is a module and a
-    # seq2seq/conf/model/encoder/ file. text_encoder (the paper's) | no_encoder (a language model)
+    # seq2seq/conf/model/encoder/ file. text_encoder (the paper's) | no_encoder (a language
+    # model) | image_encoder, frame_encoder (seq2seq/vision.py). A builder with a `config`
+    # attribute (a subclass of this) has its own keys besides these.
     build: str = TEXT_ENCODER
     bidirectional: bool = False  # reads both ways; a bridge maps 2 x hidden_dim -> model's
     # Units per direction (default model.hidden_dim). With bidirectional, hidden_dim/2 costs
     # about what a one-way encoder does (OpenNMT-py's brnn splits the size this way).
     hidden_dim: Optional[int] = None
-    # task=caption: image_encoder (Show and Tell; with attention over the CNN's grid: Show,
-    # Attend and Tell) | frame_encoder (LRCN: a CNN a frame, then the recurrent encoder)
-    backbone: str = "cnn"  # cnn (small, from scratch) | resnet18 | resnet50 (torchvision)
-    cnn_width: int = 32  # the small CNN's first channels (doubling each block)
-    cnn_blocks: int = 3  # its conv-conv-pool blocks: each halves the grid
-    # resnet weights: none (random) | a local .pth state dict | a torchvision enum name
-    # (IMAGENET1K_V1, DEFAULT: downloaded when there is a network)
-    weights: Optional[str] = None
-    frozen: bool = False  # resnet: keep the pretrained weights (and batch statistics) fixed
-    # How the image starts the decoder: input (Show and Tell: its feature vector is the
-    # decoder's input before <bos>) | state (it initialises every layer's h and c)
-    image_feed: str = "input"
 
 
 @dataclass
@@ -109,7 +99,8 @@ class ModelConfig:
     init_range: float = 0.08  # uniform(-0.08, 0.08), paper section 3.4
     reverse_source: bool = True  # paper section 3.3
     cell: str = "lstm"  # lstm | gru (no cell state)
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)  # seq2seq/conf/model/encoder/
+    # seq2seq/conf/model/encoder/: the keys of the node its `build` names (`config`)
+    encoder: Any = field(default_factory=EncoderConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)  # seq2seq/conf/model/decoder/
     # task=classify: start the encoder's embedding and recurrent layers from a trained
     # language model's run directory (ULMFiT); its sentencepiece model becomes this run's.

@@ -176,7 +176,8 @@ class Run:
 
 
 def train_step(run: Run, b: Batch) -> tuple[float, int, float, float]:
-    """One optimiser step on the batch `b`: (summed loss, target tokens, ||g||, lr).
+    """One optimiser step on the batch `b`: (summed loss, its terms (the task's unit: target
+    tokens, texts), ||g||, lr).
 
     A NaN or infinite loss or gradient never reaches the parameters: the step stops with
     `FloatingPointError` (last.pt stays the last good state) or, under
@@ -191,10 +192,10 @@ def train_step(run: Run, b: Batch) -> tuple[float, int, float, float]:
     for group in run.opt.param_groups:
         group["lr"] = lr
     # 2. loss and gradient, clipped
-    loss, n_tokens, grad_norm = gradients(run.loss, b, run.params, run.ranks,
-                                          loss_per=oc.loss_per, clip_norm=oc.clip_norm,
-                                          autocast=autocast(run.device, run.precision),
-                                          scaler=run.scaler, opt=run.opt)
+    loss, n_units, grad_norm = gradients(run.loss, b, run.params, run.ranks,
+                                         loss_per=oc.loss_per, clip_norm=oc.clip_norm,
+                                         autocast=autocast(run.device, run.precision),
+                                         scaler=run.scaler, opt=run.opt)
     run.step, run.next_batch = run.step + 1, run.next_batch + 1
     # Under fp16 an overflowing gradient is the loss scale's business: scaler.step skips it.
     finite_grad = math.isfinite(grad_norm) or run.scaler.is_enabled()
@@ -212,7 +213,7 @@ def train_step(run: Run, b: Batch) -> tuple[float, int, float, float]:
     # 3. a plain SGD (or Adam) step (fp16: unless the scaled gradient overflowed)
     run.scaler.step(run.opt)
     run.scaler.update()
-    return loss, n_tokens, grad_norm, lr
+    return loss, n_units, grad_norm, lr
 
 
 def train(cfg: TrainConfig, ranks: Ranks = Ranks(), log_file: Optional[LogFile] = None) -> Run:

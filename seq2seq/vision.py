@@ -24,19 +24,37 @@ choice (Karpathy's NeuralTalk, Show Attend and Tell's initial state).
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 import torch
 from torch import nn
 
 from seq2seq.backbones import BACKBONES, build_backbone
-from seq2seq.config import ModelConfig
+from seq2seq.config import EncoderConfig, ModelConfig
 from seq2seq.encoders import SequenceEncoder
 from seq2seq.model import Seq2Seq, builder, uniform_init
 from seq2seq.recurrent import State, stacked_rnn
 from seq2seq.sources import Source
 
 IMAGE_FEEDS = ("input", "state")  # model.encoder.image_feed
+
+
+@dataclass
+class ImageEncoderConfig(EncoderConfig):
+    """The node of model/encoder=image (Show and Tell; with attention over the CNN's grid:
+    Show, Attend and Tell) and model/encoder=frames (LRCN: a CNN a frame, then the recurrent
+    encoder): the backbone's keys."""
+    backbone: str = "cnn"  # cnn (small, from scratch) | resnet18 | resnet50 (torchvision)
+    cnn_width: int = 32  # the small CNN's first channels (doubling each block)
+    cnn_blocks: int = 3  # its conv-conv-pool blocks: each halves the grid
+    # resnet weights: none (random) | a local .pth state dict | a torchvision enum name
+    # (IMAGENET1K_V1, DEFAULT: downloaded when there is a network)
+    weights: Optional[str] = None
+    frozen: bool = False  # resnet: keep the pretrained weights (and batch statistics) fixed
+    # How the image starts the decoder: input (Show and Tell: its feature vector is the
+    # decoder's input before <bos>) | state (it initialises every layer's h and c)
+    image_feed: str = "input"
 
 
 class ImageShape(NamedTuple):
@@ -150,8 +168,9 @@ def vision_checks(cfg: ModelConfig) -> list[tuple[str, bool, str]]:
     ]
 
 
-image_encoder.reads, image_encoder.checks = "image", vision_checks
-frame_encoder.reads, frame_encoder.checks = "frames", vision_checks
+# What each reads (seq2seq/checks.py matches it with the task's), its keys and their checks.
+for _build, _reads in ((image_encoder, "image"), (frame_encoder, "frames")):
+    _build.reads, _build.config, _build.checks = _reads, ImageEncoderConfig, vision_checks
 
 
 def build_caption_model(cfg: ModelConfig, image: ImageShape, tgt_vocab: int) -> Seq2Seq:

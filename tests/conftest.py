@@ -47,6 +47,21 @@ REPO = REPO_ROOT
 CORPUS = REPO / "data" / "bible-es-en"
 
 
+# Whole files of the integration tier (see pyproject.toml): commands run in fresh
+# processes, recipe smokes, DDP, the wheel, the golden replay, old runs end to end.
+INTEGRATION = {"test_recipes", "test_distributed", "test_package", "test_golden",
+               "test_faults", "test_nothing_lost", "test_old_runs", "test_task_plugin",
+               "test_caption_cli", "test_classify_cli", "test_ensemble", "test_lm",
+               "test_bench", "test_parts", "test_translate", "test_report"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.stem in INTEGRATION:
+            item.add_marker(pytest.mark.integration)
+
+
 def pytest_unconfigure(config):
     shutil.rmtree(_HF_CACHE, ignore_errors=True)
     shutil.rmtree(_CACHE, ignore_errors=True)
@@ -56,6 +71,17 @@ def pytest_unconfigure(config):
 def corpus_lines(split: str, lang: str, n: int, skip: int = 0) -> list[str]:
     """Lines skip..skip+n of a bundled corpus file (only that much is decompressed)."""
     return list(islice(read_lines(CORPUS / f"{split}.{lang}.xz"), skip, skip + n))
+
+
+def recipe_module(recipe: str, name: str):
+    """A recipe's own module (a data builder: recipes/<recipe>/<name>.py), imported."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"{recipe.replace('-', '_')}_{name}",
+                                                  REPO / "recipes" / recipe / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def console_script(name: str) -> str:

@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import console_script, run_cli
-from seq2seq import Captioner, digit_strings
+from conftest import console_script, recipe_module, run_cli
+from seq2seq import Captioner
 from seq2seq.caption import main as caption_main
 
 MAX_DIGITS = 3
 WIDTH = 8 * MAX_DIGITS + MAX_DIGITS + 1  # the canvas of 1-3 digits, unresized: 28
+
+digit_strings = recipe_module("digit-strings", "build_data")
 
 
 def caption_cli(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:

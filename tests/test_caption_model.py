@@ -11,17 +11,18 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import assert_forced_equals_stepwise
-from seq2seq import digit_strings
+from conftest import assert_forced_equals_stepwise, recipe_module
 from seq2seq.backbones import import_torchvision
-from seq2seq.config import (FRAME_ENCODER, IMAGE_ENCODER, DecoderConfig, EncoderConfig,
-                            ModelConfig)
+from seq2seq.config import FRAME_ENCODER, IMAGE_ENCODER, DecoderConfig, ModelConfig
 from seq2seq.data import Batch
 from seq2seq.search import beam_search, greedy, max_lengths
 from seq2seq.sources import Source
 from seq2seq.tasks import token_loss
 from seq2seq.tokenizer import BOS, EOS, PAD
-from seq2seq.vision import FrameEncoder, ImageEncoder, ImageShape, build_caption_model
+from seq2seq.vision import (FrameEncoder, ImageEncoder, ImageEncoderConfig, ImageShape,
+                            build_caption_model)
+
+digit_strings = recipe_module("digit-strings", "build_data")
 
 VOCAB = 12
 IMAGE = ImageShape(1, 10, 24)  # a grey canvas; 2 blocks -> a 3 x 6 grid
@@ -49,9 +50,9 @@ def caption_config(kind: str = "image", feed: str = "input", cell: str = "lstm",
     return ModelConfig(
         emb_dim=emb_dim, hidden_dim=hidden_dim, layers=layers, dropout=dropout,
         init_range=init_range, reverse_source=reverse, cell=cell,
-        encoder=EncoderConfig(build=IMAGE_ENCODER if kind == "image" else FRAME_ENCODER,
-                              cnn_width=cnn_width, cnn_blocks=cnn_blocks, image_feed=feed,
-                              **encoder),
+        encoder=ImageEncoderConfig(build=IMAGE_ENCODER if kind == "image" else FRAME_ENCODER,
+                                   cnn_width=cnn_width, cnn_blocks=cnn_blocks, image_feed=feed,
+                                   **encoder),
         decoder=DecoderConfig(**DECODERS[decoder]))
 
 
@@ -288,6 +289,7 @@ def shifted(images: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return out
 
 
+@pytest.mark.slow  # 50 s; the image and frames smoke runs of test_caption_cli.py train too
 def test_a_small_model_learns_to_read_unseen_handwritten_digit_strings():
     """Show, Attend and Tell on the digits task (tuned: about 2,500 Adam steps of 32,
     under a minute on one core), greedy exact match on the test pool's handwriting."""

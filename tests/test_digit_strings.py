@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seq2seq.digit_strings import (DigitStrings, build, digits, main, pools, read, to_uint8,
-                                    write)
+from conftest import recipe_module
+
+_builder = recipe_module("digit-strings", "build_data")
+DigitStrings, build, digits, main = (_builder.DigitStrings, _builder.build, _builder.digits,
+                                     _builder.main)
+pools, read, to_uint8, write = _builder.pools, _builder.read, _builder.to_uint8, _builder.write
 
 PAD, SHIFT, MAX = 2, 1, 5
 

@@ -3,7 +3,6 @@ whose held-out captions are new combinations of seen words, and the nearest-neig
 baseline finds what it should."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -14,22 +13,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import recipe_module
+
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "data" / "emoji-captions"
 RECIPE = REPO / "recipes" / "emoji-captions"
 SPLITS = ("train", "dev", "test")
 
 
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"emoji_{name}", RECIPE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-build_data = load("build_data")
-nearest = load("nearest")
+build_data = recipe_module("emoji-captions", "build_data")
+nearest = recipe_module("emoji-captions", "nearest")
 
 
 def words(caption: str) -> set[str]:

@@ -16,7 +16,6 @@ a task's module until it is asked for: the shared machinery asks by name.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 from seq2seq.schema import NO_ENCODER, TEXT_ENCODER, ConfigError
 

@@ -65,7 +65,7 @@ class Captioning(Translation):
             ("data.hub_path", d.hub_path is None,
              "captioned images are read from data.local_dir (imagefolder, karpathy, flickr)"),
             ("data.augment_shift", d.augment_shift >= 0, "must be >= 0"),
-            ("data.augment_shift", d.augment_shift == 0 or not enc.frozen,
+            ("data.augment_shift", d.augment_shift == 0 or not getattr(enc, "frozen", False),
              "0 with a frozen backbone: its grids are computed once, from the images as they "
              "are"),
         ]

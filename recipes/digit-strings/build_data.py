@@ -10,7 +10,7 @@ Nothing is downloaded: the digits ship with scikit-learn. No digit image is in b
 (or dev) and test, so test measures reading unseen handwriting. `sources` keeps which image
 each digit came from, so that can be checked.
 
-`python -m seq2seq.digit_strings OUT_DIR` writes them as Hugging Face imagefolder data (a
+`python recipes/digit-strings/build_data.py OUT_DIR` writes them as Hugging Face imagefolder data (a
 metadata.jsonl of file_name and caption beside the files), which task=caption prepares:
 OUT_DIR/images/<split>/ the canvases as grey PNGs, OUT_DIR/frames/<split>/ the frames as .npy.
 """
@@ -173,7 +173,7 @@ def read(out_dir: Path, split: str) -> Written:
         metadata = out_dir / kind / split / "metadata.jsonl"
         if not metadata.is_file():
             raise FileNotFoundError(f"{metadata}: no such file (write it with "
-                                    f"python -m seq2seq.digit_strings {out_dir})")
+                                    f"python recipes/digit-strings/build_data.py {out_dir})")
         rows = [json.loads(line) for line in metadata.read_text(encoding="utf-8").splitlines()]
         kinds[kind] = [metadata.parent / row["file_name"] for row in rows], \
             [row["caption"] for row in rows]
