@@ -101,10 +101,15 @@ def _load_local(cfg: DataConfig, split: str) -> datasets.Dataset:
                          "parallel files must match line for line")
     # Dev and test are always strict: skipping a line there would shift the references.
     skip_bad = cfg.on_bad_line == "skip" and split == cfg.train_split
+    return generated(_pairs, {"src_path": str(src.resolve()), "tgt_path": str(tgt.resolve()),
+                              "skip_bad": skip_bad, "stamp": file_stamp([src, tgt])})
+
+
+def generated(generator, kwargs: dict) -> datasets.Dataset:
+    """`Dataset.from_generator`, its Arrow table cached on the arguments (a file stamp among
+    them); the generator's one-line errors raised as they are, not wrapped."""
     try:
-        return datasets.Dataset.from_generator(
-            _pairs, gen_kwargs={"src_path": str(src.resolve()), "tgt_path": str(tgt.resolve()),
-                                "skip_bad": skip_bad, "stamp": file_stamp([src, tgt])})
+        return datasets.Dataset.from_generator(generator, gen_kwargs=kwargs)
     except DatasetGenerationError as exc:  # datasets wraps our one-line error: unwrap it
         if isinstance(exc.__cause__, (ValueError, OSError)):
             raise exc.__cause__ from None

@@ -59,7 +59,7 @@ def _write_ids(ds: datasets.Dataset, tok: Tokenizer, folder: Path, encoding: Pat
     shutil.rmtree(encoding)
 
 
-def _sample(ds: datasets.Dataset, column: str, size: int, seed: int) -> Iterator[str]:
+def sample_column(ds: datasets.Dataset, column: str, size: int, seed: int) -> Iterator[str]:
     """The column's sentences, or `size` of them drawn at random (in corpus order), streamed
     from the Arrow table rather than held as a list. A size of 0: all (as sentencepiece)."""
     if 0 < size < len(ds):
@@ -77,13 +77,13 @@ def _train_tokenizer(cfg: TrainConfig, train: datasets.Dataset,
     size = t.input_sentence_size
     src, tgt = out.src_model.with_suffix(""), out.tgt_model.with_suffix("")  # train_spm adds .model
     if t.joint:  # half the sample from each side
-        both = itertools.chain(_sample(train, "src", size // 2, t.seed),
-                               _sample(train, "tgt", size - size // 2, t.seed))
+        both = itertools.chain(sample_column(train, "src", size // 2, t.seed),
+                               sample_column(train, "tgt", size - size // 2, t.seed))
         train_spm(both, src, vocab_size=t.src_vocab_size, **common)
         shutil.copy(out.src_model, out.tgt_model)
     else:
-        train_spm(_sample(train, "src", size, t.seed), src,
+        train_spm(sample_column(train, "src", size, t.seed), src,
                   vocab_size=t.src_vocab_size, **common)
-        train_spm(_sample(train, "tgt", size, t.seed), tgt,
+        train_spm(sample_column(train, "tgt", size, t.seed), tgt,
                   vocab_size=t.tgt_vocab_size, **common)
     return Tokenizer.load(out.spm, reverse_source=cfg.model.reverse_source)

@@ -212,3 +212,47 @@ class LabelledArrays:
         src, lens = self.src.rows(index, int(self.src.lens[index].max()), 0)
         return LabelledBatch(Source(torch.from_numpy(src), torch.from_numpy(lens)),
                              torch.from_numpy(self.labels[index].astype(np.int64)))
+
+
+# ---------------------------------------------------------------- one side (a language model)
+def write_texts(directory: Path, chunks: Iterable[pa.ListArray], dtype: np.dtype) -> int:
+    """Writes target-id Arrow chunks as one split of single-sided text (no source side);
+    returns the sentence count."""
+    directory.mkdir(parents=True, exist_ok=True)
+    writer, texts = SideWriter(directory, "tgt", dtype), 0
+    for tgt in chunks:
+        writer.append(tgt)
+        texts += len(tgt)
+    writer.close()
+    meta = {"pairs": texts, "tgt_dtype": dtype.name, "single_sided": True}
+    (directory / "meta.json").write_text(json.dumps(meta) + "\n")
+    return texts
+
+
+class TextArrays:
+    """A prepared split of sentences alone, memory-mapped: a language model's data. Batches
+    group sentences of one length (the decoder sees no padding); the source the decoder
+    does not read is empty (B, 0)."""
+
+    def __init__(self, directory: Path):
+        meta = read_meta(Path(directory))
+        if not meta.get("single_sided"):
+            raise ValueError(f"{directory}: a split of pairs, not of single-sided text")
+        self.pairs = meta["pairs"]
+        self.tgt = MappedSide(Path(directory), "tgt", meta["tgt_dtype"], self.pairs)
+
+    def __len__(self) -> int:
+        return self.pairs
+
+    def batches(self, *, max_tokens: int, max_sentences: int, seed: int,
+                epoch: int) -> list[np.ndarray]:
+        # grouped by the sentence's own length, the tokens a row costs (bos or eos added)
+        return make_batches(self.tgt.lens + 1, np.zeros_like(self.tgt.lens),
+                            max_tokens=max_tokens, max_sentences=max_sentences, seed=seed,
+                            epoch=epoch)
+
+    def collate(self, index: np.ndarray) -> Batch:
+        index = np.asarray(index)
+        empty = Source(torch.zeros(len(index), 0, dtype=torch.long),
+                       torch.zeros(len(index), dtype=torch.long))
+        return Batch(empty, *teacher_forcing(self.tgt, index))

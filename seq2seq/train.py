@@ -61,9 +61,8 @@ class Run:
         self.task = build_task(cfg, self.tok, prepared)
         # memory-mapped token arrays: one copy in the page cache, whatever the ranks
         self.train = self.task.arrays(prepared.train, training=True)
-        self.dev = DevSet(self.task.arrays(prepared.dev),
-                          prepared.dev_src.read_text().splitlines(),
-                          prepared.dev_ref.read_text().splitlines(),
+        self.dev = DevSet(self.task.arrays(prepared.dev), _lines(prepared.dev_src),
+                          _lines(prepared.dev_ref),
                           max_tokens=tc.max_tokens, max_sentences=tc.max_sentences)
         self.prefetch = Prefetcher(self.train.collate, self.device)
         self._epoch_batches: tuple[int, list] = (-1, [])
@@ -173,6 +172,11 @@ class Run:
             for old in sorted(self.paths.checkpoints.glob("checkpoint_*.pt"))[:-keep]:
                 old.unlink()
         self.save("last.pt")
+
+
+def _lines(path) -> list[str]:
+    """A prepared text file's lines; none where the task prepares no such side."""
+    return path.read_text().splitlines() if path.is_file() else []
 
 
 def train_step(run: Run, b: Batch) -> tuple[float, int, float, float]:

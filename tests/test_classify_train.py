@@ -158,11 +158,13 @@ def test_the_pipeline_learns_a_synthetic_task_and_keeps_the_best_on_accuracy(tmp
 
 # ---------------------------------------------------------------- ULMFiT's start
 @pytest.fixture
-def lm_run(tiny_config, tmp_path) -> Path:
+def lm_run(tiny_corpus, tmp_path) -> Path:
     """A language model of the tiny Bible corpus's English side, trained 2 steps."""
-    cfg = tiny_config("task=language_model", "model/encoder=none", "trainer.max_steps=2",
-                      "model.emb_dim=16", "model.hidden_dim=16", "model.layers=2",
-                      f"trainer.run_dir={tmp_path / 'lm'}", "trainer.tensorboard=false")
+    cfg = load_config(["task=language_model", "data=bible_en", "model/encoder=none",
+                       f"data.local_dir={tiny_corpus}", f"data.prepared_dir={tmp_path / 'lp'}",
+                       "tokenizer.tgt_vocab_size=120", "trainer.max_steps=2",
+                       "model.emb_dim=16", "model.hidden_dim=16", "model.layers=2",
+                       f"trainer.run_dir={tmp_path / 'lm'}", "trainer.tensorboard=false"])
     train(cfg)
     return Path(cfg.trainer.run_dir)
 

@@ -24,7 +24,7 @@ GLOBAL_FILES = [(g, f.stem) for g in ("experiment", "debug")
 
 
 # Parts that only compose with another choice: no encoder is a language model's.
-NEEDS = {("model/encoder", "none"): ["task=language_model"],
+NEEDS = {("model/encoder", "none"): ["task=language_model", "data=bible_en"],
          ("model/decoder", "classifier"): ["task=classify"],
          ("model/encoder", "image"): ["task=caption", "data=emoji_captions"],
          ("model/encoder", "frames"): ["task=caption", "data=digit_frames"],
@@ -32,7 +32,8 @@ NEEDS = {("model/encoder", "none"): ["task=language_model"],
          ("data", "digit_frames"): ["task=caption", "model/encoder=frames"],
          ("data", "digit_strings"): ["task=caption", "model/encoder=image"],
          ("data", "emoji_captions"): ["task=caption", "model/encoder=image"],
-         ("data", "sentiment_movies"): ["task=classify", "model/decoder=classifier"]}
+         ("data", "sentiment_movies"): ["task=classify", "model/decoder=classifier"],
+         ("data", "bible_en"): ["task=language_model", "model/encoder=none"]}
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

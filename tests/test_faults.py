@@ -472,6 +472,7 @@ def test_fuzz_translate_n_lines_in_n_lines_out(smoke_run, lines, newline_at_end,
     _check_n_in_n_out(status, out, err, data, nbest)
 
 
+@pytest.mark.slow  # the fuzz above runs the same main in-process; here a fresh process a case
 def test_fuzz_translate_through_the_real_cli(smoke_run, tmp_path):
     rng = random.Random(7)
     for valid in (True, True, False):

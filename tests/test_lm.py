@@ -136,3 +136,50 @@ def test_label_smoothing_is_the_mixture_with_the_uniform_distribution(make_model
         nll = -log_p.gather(-1, b.tgt_out.unsqueeze(-1)).squeeze(-1)[mask].sum()
         uniform = -log_p.mean(-1)[mask].sum()
     assert float(smoothed) == pytest.approx(float((1 - eps) * nll + eps * uniform), rel=1e-5)
+
+
+# ---------------------------------------------------------------- its own, single-sided data
+def _one_language(tmp_path, lines: dict) -> list[str]:
+    """Only `{split}.en` files (no other language anywhere); the config that reads them."""
+    for split, texts in lines.items():
+        (tmp_path / f"{split}.en").write_text("".join(t + "\n" for t in texts))
+    return ["task=language_model", "data=bible_en", "model/encoder=none",
+            f"data.local_dir={tmp_path}", f"data.prepared_dir={tmp_path / 'prepared'}",
+            "data.max_len=12", "tokenizer.tgt_vocab_size=40", "tokenizer.model_type=word"]
+
+
+def test_its_preparation_reads_one_language_and_filters_by_its_own_length(tmp_path):
+    from seq2seq.config import load_config
+    from seq2seq.prepare import prepare
+    from seq2seq.tokens import TextArrays
+    words = "in the beginning god created the heaven and the earth".split()
+    train = [" ".join(words[: 1 + i % 10]) for i in range(60)] + ["", " ".join(words * 2)]
+    prepared = prepare(load_config(_one_language(tmp_path, {
+        "train": train, "dev": train[:7], "test": train[:5]})))
+    arrays = TextArrays(prepared.train)
+    assert len(arrays) == 60  # the empty line and the 20-word one dropped, nothing else
+    assert not (prepared.train / "src.ids").exists() and not prepared.dev_src.exists()
+    assert prepared.dev_ref.read_text().splitlines() == train[:7]
+    for index in arrays.batches(max_tokens=40, max_sentences=8, seed=1, epoch=0):
+        assert len(set(arrays.tgt.lens[index].tolist())) == 1  # one length a batch
+        b = arrays.collate(index)
+        assert b.src.values.shape == (len(index), 0) and b.n_units == b.n_tokens
+        assert b.tgt_in.size(1) == int(arrays.tgt.lens[index[0]]) + 1  # no padding
+
+
+def test_it_trains_on_one_language_and_an_old_lm_config_still_reads(tmp_path):
+    from seq2seq.config import config_from_dict, config_to_dict, load_config
+    from seq2seq.train import train
+    words = "and god said let there be light and there was light".split()
+    texts = [" ".join(words[i % 5: i % 5 + 3 + i % 4]) for i in range(40)]
+    cfg = load_config([*_one_language(tmp_path, {"train": texts, "dev": texts[:6],
+                                                 "test": texts[:4]}),
+                       "model.emb_dim=8", "model.hidden_dim=8", "model.layers=1",
+                       "trainer.max_steps=3", f"trainer.run_dir={tmp_path / 'run'}",
+                       "trainer.tensorboard=false"])
+    train(cfg)
+    saved = checkpoint.load(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert saved["step"] == 3 and saved["config"]["data"]["tgt_lang"] == "en"
+    old = config_to_dict(cfg)  # as a run saved before the language model had its own node
+    old["data"] = {**old["data"], "src_lang": "es", "extra_ref_langs": []}
+    assert config_from_dict(old, saved=True) == cfg

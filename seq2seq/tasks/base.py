@@ -90,7 +90,7 @@ class Task:
 
     @classmethod
     def score(cls, hyp: Path, refs: list[Path], column: str) -> list[str]:
-        raise ValueError(f"seq2seq-score: nothing to score for {cls.__name__}")
+        raise ValueError(f"--task: {cls.__name__} has no scores of prediction files")
 
     def arrays(self, directory: Path, training: bool = False):
         raise NotImplementedError
