@@ -8,7 +8,7 @@
 LSTM encoder, 2-layer LSTM decoder, Luong `general` attention with input feeding); `paper`
 is the paper's model at the same sizes (no attention, one direction, the decoder one LSTM
 call over the target). The training step is `seq2seq.optim.gradients` + SGD, the code of
-`seq2seq-train`; decoding is `seq2seq.translator.decode_ids`, the search of
+`seq2seq-train`; decoding is `seq2seq.tasks.translation.translator.decode_ids`, the search of
 `seq2seq-translate`. One JSON line out.
 """
 import argparse
@@ -23,7 +23,7 @@ from seq2seq.distributed import Ranks
 from seq2seq.hardware import autocast
 from seq2seq.model import Seq2Seq, build_model
 from seq2seq.optim import build_optimizer, gradients
-from seq2seq.translator import decode_ids
+from seq2seq.tasks.translation.translator import decode_ids
 
 
 def build(work: dict, kind: str) -> Seq2Seq:

@@ -49,7 +49,7 @@ caption_run = d=$$($(call prepare_run,$(RUN_$(1))) | tail -n 1) && t=$(RUNS)/$(1
 	  --output $$t/test.hyp $(2) \
 	&& $(BIN)seq2seq-caption $(RUNS)/$(1) --input $$t/test.src --beam-size 1 \
 	  --output $$t/test.beam1.hyp
-caption_score = $(BIN)python -m seq2seq.caption_metrics $(RUNS)/$(1)/translations/test$(2).hyp \
+caption_score = $(BIN)python -m seq2seq.tasks.captioning.metrics $(RUNS)/$(1)/translations/test$(2).hyp \
 	$(RUNS)/$(1)/translations/test.refs.jsonl --sequence \
 	--json $(RUNS)/$(1)/translations/test$(2).json | tee $(RUNS)/$(1)/translations/test$(2).score
 

@@ -41,15 +41,15 @@ def load(*runs, device: str = "auto"):
 def __getattr__(name: str):
     # Imported on first use: `import seq2seq` alone (every console script does) stays light.
     if name == "Translator":
-        from seq2seq.translator import Translator
+        from seq2seq.tasks.translation.translator import Translator
         return Translator
     if name == "Classifier":
-        from seq2seq.classification import Classifier
+        from seq2seq.tasks.classification.classifier import Classifier
         return Classifier
     if name == "Captioner":
-        from seq2seq.captioner import Captioner
+        from seq2seq.tasks.captioning.captioner import Captioner
         return Captioner
     if name == "Sampler":
-        from seq2seq.sample import Sampler
+        from seq2seq.tasks.language_model.sample import Sampler
         return Sampler
     raise AttributeError(f"module 'seq2seq' has no attribute {name!r}")

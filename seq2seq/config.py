@@ -24,9 +24,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from seq2seq.checks import check_decode, find_builder, validate
-from seq2seq.schema import (CLASSIFIER_HEAD, DECODE_PRECISIONS, FRAME_ENCODER, IMAGE_ENCODER,
-                            NO_ENCODER, TEXT_ENCODER, TRAIN_PRECISIONS, ConfigError,
-                            CorpusConfig, DataConfig, DecodeConfig, DecoderConfig,
+from seq2seq.schema import (DECODE_PRECISIONS, NO_ENCODER, TEXT_ENCODER, TRAIN_PRECISIONS,
+                            ConfigError, CorpusConfig, DataConfig, DecodeConfig, DecoderConfig,
                             EncoderConfig, ModelConfig, OptimConfig, TokenizerConfig,
                             TrainConfig, TrainerConfig)
 from seq2seq.tasks import task_class, upgrade
@@ -35,8 +34,7 @@ CONF_DIR = Path(__file__).resolve().parent / "conf"  # shipped in the package (p
 # A source checkout's root: its bundled data (data/bible-es-en) is found from any directory
 REPO_ROOT = CONF_DIR.parent.parent
 # The config's names in one place: the schema's and checks' are re-exported from here.
-__all__ = ["CLASSIFIER_HEAD", "IMAGE_ENCODER", "FRAME_ENCODER",
-           "CONF_DIR", "REPO_ROOT", "ConfigError", "CorpusConfig", "DataConfig",
+__all__ = ["CONF_DIR", "REPO_ROOT", "ConfigError", "CorpusConfig", "DataConfig",
            "DecodeConfig", "DecoderConfig", "EncoderConfig", "ModelConfig", "OptimConfig",
            "TokenizerConfig", "TrainConfig", "TrainerConfig", "DECODE_PRECISIONS",
            "NO_ENCODER", "TEXT_ENCODER", "TRAIN_PRECISIONS", "check_decode", "cli_config",

@@ -13,7 +13,7 @@ import inspect
 
 from seq2seq import config
 from seq2seq.tasks import BUILTIN, task_class
-from seq2seq.vision import ImageEncoderConfig
+from seq2seq.tasks.captioning.encoders import ImageEncoderConfig
 
 
 def _data_nodes() -> list[tuple[str, type]]:

@@ -60,8 +60,6 @@ class TokenizerConfig:
 
 TEXT_ENCODER = "seq2seq.encoders.text_encoder"
 NO_ENCODER = "seq2seq.encoders.no_encoder"
-IMAGE_ENCODER = "seq2seq.vision.image_encoder"
-FRAME_ENCODER = "seq2seq.vision.frame_encoder"
 
 
 @dataclass
@@ -69,8 +67,8 @@ class EncoderConfig:
     # What builds the encoder: the dotted path of a function (ModelConfig, source vocabulary
     # size) -> encoder (seq2seq/encoders.py), so a new encoder is a module and a
     # seq2seq/conf/model/encoder/ file. text_encoder (the paper's) | no_encoder (a language
-    # model) | image_encoder, frame_encoder (seq2seq/vision.py). A builder with a `config`
-    # attribute (a subclass of this) has its own keys besides these.
+    # model) | a task's own (the captioning task's image_encoder, frame_encoder). A builder
+    # with a `config` attribute (a subclass of this) has its own keys besides these.
     build: str = TEXT_ENCODER
     bidirectional: bool = False  # reads both ways; a bridge maps 2 x hidden_dim -> model's
     # Units per direction (default model.hidden_dim). With bidirectional, hidden_dim/2 costs
@@ -171,9 +169,6 @@ TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # seq2seq/hardware.py picks
 DECODE_PRECISIONS = ("auto", "fp32", "bf16")
 
 
-CLASSIFIER_HEAD = "seq2seq.classifier.classifier_head"
-
-
 @dataclass
 class TrainConfig:
     # What is learnt, and so the data node, the loss, the dev metrics and which of them picks
@@ -184,7 +179,7 @@ class TrainConfig:
     # BLEU-1..4 and CIDEr-D, best on CIDEr-D) | the dotted path of a Task class elsewhere
     task: str = "translation"
     # The task's own node (its `data_config`: DataConfig for translation and the language
-    # model, seq2seq.prepare_labels.LabelledDataConfig, seq2seq.caption_data.CaptionDataConfig)
+    # model; labelled text's, captioned images': each task's `data_config`)
     data: Any = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -8,7 +8,7 @@ says.
 
 For classify the reference is a labels file (one a line), a labelled table (.tsv, .csv,
 .jsonl, plain or .xz: its `--label-column`, no text column needed) or a folder of label
-folders (seq2seq/labelled.py).
+folders (seq2seq/tasks/classification/labelled.py).
 """
 from __future__ import annotations
 

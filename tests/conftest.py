@@ -269,8 +269,8 @@ def save_run(run_dir: Path, tok, cfg, model, labels: list[str] | None = None) ->
 
 def task_run(task: str, root: Path, tok) -> Path:
     """A tiny random run of `task` (one of TASKS) in root/<task>."""
-    from seq2seq.classifier import build_classifier
-    from seq2seq.vision import ImageShape, build_caption_model
+    from seq2seq.tasks.classification.model import build_classifier
+    from seq2seq.tasks.captioning.encoders import ImageShape, build_caption_model
     torch.manual_seed(0)
     sizes = ["debug=smoke", "model.emb_dim=8", "model.hidden_dim=8", "model.layers=1"]
     if task == "classify":

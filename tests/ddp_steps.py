@@ -17,11 +17,11 @@ from torch.nn.parallel import DistributedDataParallel
 
 from seq2seq import distributed
 from seq2seq.config import DecodeConfig, DecoderConfig, EncoderConfig, ModelConfig
-from seq2seq.classifier import build_classifier
+from seq2seq.tasks.classification.model import build_classifier
 from seq2seq.data import LabelledBatch, collate
 from seq2seq.model import Seq2Seq, build_model
 from seq2seq.optim import build_optimizer, gradients
-from seq2seq.schema import CLASSIFIER_HEAD
+from seq2seq.tasks.classification.model import CLASSIFIER_HEAD
 from seq2seq.sources import Source
 from seq2seq.tasks import Classification, Objective, Translation
 

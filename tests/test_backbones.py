@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from seq2seq.backbones import (BACKBONES, SmallCNN, build_backbone, import_torchvision,
+from seq2seq.tasks.captioning.backbones import (BACKBONES, SmallCNN, build_backbone,
+                                                import_torchvision,
                                torchvision_backbone)
 
 
@@ -150,7 +151,7 @@ def test_missing_torchvision_is_one_line(monkeypatch):
 
 
 def test_importing_backbones_does_not_import_torchvision():
-    code = ("import sys, seq2seq.backbones; "
+    code = ("import sys, seq2seq.tasks.captioning.backbones; "
             "print(sorted(m for m in sys.modules if m.startswith('torchvision')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from seq2seq.caption_arrays import CaptionArrays, shifted, write_captioned
+from seq2seq.tasks.captioning.arrays import CaptionArrays, shifted, write_captioned
 from seq2seq.tokenizer import BOS, EOS, PAD
 
 

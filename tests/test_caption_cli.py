@@ -15,7 +15,7 @@ import pytest
 
 from conftest import console_script, recipe_module, run_cli
 from seq2seq import Captioner
-from seq2seq.caption import main as caption_main
+from seq2seq.tasks.captioning.cli import main as caption_main
 
 MAX_DIGITS = 3
 WIDTH = 8 * MAX_DIGITS + MAX_DIGITS + 1  # the canvas of 1-3 digits, unresized: 28
@@ -27,7 +27,7 @@ def caption_cli(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedP
     """seq2seq-caption in a fresh process: the console script when installed, else the
     module (an editable install made before the script was added lacks it)."""
     exe = console_script("seq2seq-caption")
-    cmd = [exe] if Path(exe).exists() else [sys.executable, "-m", "seq2seq.caption"]
+    cmd = [exe] if Path(exe).exists() else [sys.executable, "-m", "seq2seq.tasks.captioning.cli"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run([*cmd, *map(str, args)], cwd=cwd, text=True, capture_output=True,
                           env=env, timeout=timeout)
@@ -115,7 +115,8 @@ def test_sheet_with_references_is_a_png(listed):
 
 
 def test_caption_metrics_scores_the_output(listed, image_run):
-    score = subprocess.run([sys.executable, "-m", "seq2seq.caption_metrics", str(listed["hyp"]),
+    score = subprocess.run([sys.executable, "-m", "seq2seq.tasks.captioning.metrics",
+                            str(listed["hyp"]),
                             str(image_run["prepared"] / "test.refs.jsonl")],
                            capture_output=True, text=True, cwd=listed["dir"], timeout=120)
     assert score.returncode == 0, score.stderr
@@ -211,7 +212,7 @@ BAD = ["missing image", "empty list line", "missing list line", "corrupt image",
 @pytest.mark.parametrize("name", BAD)
 def test_bad_input_is_one_line_naming_it_and_nothing_is_written(name, image_run, test_images,
                                                                 tmp_path, request, capsys):
-    """In process (seq2seq.caption.main, as the console script calls it): fast."""
+    """In process (seq2seq.tasks.captioning.cli.main, as the console script calls it): fast."""
     args, named = bad_case(name, image_run, test_images, tmp_path, request)
     out = tmp_path / "out.txt"
     with pytest.raises(SystemExit) as exit:

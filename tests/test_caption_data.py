@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seq2seq.caption_data import FORMATS, CaptionRecord, read_records
-from seq2seq.images import is_video, load_frames, load_image
+from seq2seq.tasks.captioning.records import FORMATS, CaptionRecord, read_records
+from seq2seq.tasks.captioning.images import is_video, load_frames, load_image
 
 # three images, two captions each; "dev" holds the third (a caption with a comma and quotes)
 IMAGES = {"a.jpg": ["A dog runs.", "A  brown dog\truns on grass ."],

@@ -1,7 +1,7 @@
-"""Captioning models (seq2seq/vision.py on translation's decoder): teacher forcing equals
-step-by-step decoding, an image (or a video) captions the same alone and in a padded batch,
-beam 1 is greedy, reversed frames, padding frames, the torchvision backbone, and a small
-model that learns to read digit strings it has never seen the handwriting of."""
+"""Captioning models (seq2seq/tasks/captioning/encoders.py on translation's decoder): teacher
+forcing equals step-by-step decoding, an image (or a video) captions the same alone and in a
+padded batch, beam 1 is greedy, reversed frames, padding frames, the torchvision backbone,
+and a small model that learns to read digit strings it has never seen the handwriting of."""
 from __future__ import annotations
 
 import time
@@ -12,15 +12,16 @@ import torch
 from torch import nn
 
 from conftest import assert_forced_equals_stepwise, recipe_module
-from seq2seq.backbones import import_torchvision
-from seq2seq.config import FRAME_ENCODER, IMAGE_ENCODER, DecoderConfig, ModelConfig
+from seq2seq.tasks.captioning.backbones import import_torchvision
+from seq2seq.config import DecoderConfig, ModelConfig
 from seq2seq.data import Batch
 from seq2seq.search import beam_search, greedy, max_lengths
 from seq2seq.sources import Source
 from seq2seq.tasks import token_loss
 from seq2seq.tokenizer import BOS, EOS, PAD
-from seq2seq.vision import (FrameEncoder, ImageEncoder, ImageEncoderConfig, ImageShape,
-                            build_caption_model)
+from seq2seq.tasks.captioning.encoders import (FRAME_ENCODER, IMAGE_ENCODER, FrameEncoder,
+                                               ImageEncoder, ImageEncoderConfig, ImageShape,
+                                               build_caption_model)
 
 digit_strings = recipe_module("digit-strings", "build_data")
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import model_config
-from seq2seq.classifier import ClassifierHead, SequenceClassifier
+from seq2seq.tasks.classification.model import ClassifierHead, SequenceClassifier
 from seq2seq.encoders import text_encoder
 from seq2seq.metrics import label_scores
 from seq2seq.sources import Source
@@ -110,7 +110,7 @@ def _lm(layers: int = 2, hidden_dim: int = 16, vocab: int = 12):
 
 
 def test_a_language_model_s_layers_start_the_encoder_exactly():
-    from seq2seq.classifier import lm_encoder_weights
+    from seq2seq.tasks.classification.model import lm_encoder_weights
     lm, model = _lm(), classifier("final")
     weights = lm_encoder_weights(lm.state_dict(), model.encoder, "runs/lm")
     model.encoder.load_state_dict(weights, strict=False)
@@ -122,7 +122,7 @@ def test_a_language_model_s_layers_start_the_encoder_exactly():
 
 
 def test_a_bidirectional_encoder_is_not_started_from_a_language_model():
-    from seq2seq.classifier import lm_encoder_weights
+    from seq2seq.tasks.classification.model import lm_encoder_weights
     with pytest.raises(ValueError, match=r"^runs/lm: a language model reads one way; a "
                                          r"bidirectional encoder's upper layers read both"):
         lm_encoder_weights(_lm().state_dict(), classifier("final", encoder="birnn").encoder,
@@ -137,6 +137,6 @@ def test_a_bidirectional_encoder_is_not_started_from_a_language_model():
     (dict(layers=1), r"fewer layers than this encoder \('rnn.weight_ih_l1' missing\)"),
 ])
 def test_a_language_model_that_does_not_fit_is_named(lm_args, message):
-    from seq2seq.classifier import lm_encoder_weights
+    from seq2seq.tasks.classification.model import lm_encoder_weights
     with pytest.raises(ValueError, match=message):
         lm_encoder_weights(_lm(**lm_args).state_dict(), classifier("final").encoder, "runs/lm")

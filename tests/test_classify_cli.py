@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import corpus_lines, run_cli, run_main, write_lines
 from seq2seq import Classifier, Translator, checkpoint
-from seq2seq.classifier import build_classifier
-from seq2seq.classify import main
+from seq2seq.tasks.classification.model import build_classifier
+from seq2seq.tasks.classification.cli import main
 from seq2seq.config import config_to_dict, load_config
 from seq2seq.model import build_model
 from seq2seq.rundir import RunDir

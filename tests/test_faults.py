@@ -425,7 +425,7 @@ def _lines_of(data: bytes) -> list[bytes]:
 
 
 def _translate_in_process(argv: list[str], data: bytes) -> tuple[int, str, str]:
-    from seq2seq import translate
+    from seq2seq.tasks.translation import cli as translate
     return run_main(translate.main, argv, data)
 
 

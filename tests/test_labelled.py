@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from seq2seq.labelled import check_labels, find_labelled, label_set, read_labelled
+from seq2seq.tasks.classification.labelled import (check_labels, find_labelled, label_set,
+                                                   read_labelled)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = [("A fine, \"warm\" film.", "pos"), ("Dull.", "neg"), ("Not bad at all", "pos")]

@@ -12,7 +12,7 @@ from seq2seq import checkpoint
 from seq2seq.data import collate
 from seq2seq.encoders import NoEncoder
 from seq2seq.model import Seq2Seq, build_model
-from seq2seq.sample import sample
+from seq2seq.tasks.language_model.sample import sample
 from seq2seq.search import greedy
 from seq2seq.sources import Source
 from seq2seq.tasks import token_loss

@@ -11,11 +11,11 @@ import pytest
 
 import seq2seq
 from conftest import corpus_lines, run_main, write_lines
-from seq2seq.caption import main as caption_main
-from seq2seq.classify import main as classify_main
+from seq2seq.tasks.captioning.cli import main as caption_main
+from seq2seq.tasks.classification.cli import main as classify_main
 from seq2seq.ensemble import Ensemble
-from seq2seq.sample import main as sample_main
-from seq2seq.translate import main as translate_main
+from seq2seq.tasks.language_model.sample import main as sample_main
+from seq2seq.tasks.translation.cli import main as translate_main
 
 OLD = Path(__file__).parent / "data" / "old_runs"
 TEXTS = corpus_lines("dev", "es", 4)

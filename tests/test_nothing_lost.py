@@ -18,14 +18,14 @@ import torch
 from conftest import corpus_lines, run_cli, run_main, write_lines
 from seq2seq import Translator, checkpoint
 from seq2seq.average import main as average_main
-from seq2seq.caption import main as caption_main
-from seq2seq.classify import main as classify_main
+from seq2seq.tasks.captioning.cli import main as caption_main
+from seq2seq.tasks.classification.cli import main as classify_main
 from seq2seq.config import load_config
 from seq2seq.rundir import RunDir
-from seq2seq.sample import main as sample_main
+from seq2seq.tasks.language_model.sample import main as sample_main
 from seq2seq.score import main as score_main
 from seq2seq.train import train
-from seq2seq.translate import main as translate_main
+from seq2seq.tasks.translation.cli import main as translate_main
 
 CLIS = {"translate": translate_main, "sample": sample_main, "classify": classify_main,
         "caption": caption_main}

@@ -22,7 +22,7 @@ from seq2seq.sources import Source
 from seq2seq.tasks import token_loss
 from seq2seq.tokenizer import EOS, PAD
 from seq2seq.train import train
-from seq2seq.translator import Translator
+from seq2seq.tasks.translation.translator import Translator
 
 PLUGINS = Path(__file__).parent / "plugins"
 sys.path.insert(0, str(PLUGINS))  # where the config's `mean_encoder.build` is imported from

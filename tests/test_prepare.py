@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from seq2seq import prepare as prepare_mod
-from seq2seq import prepare_pairs as pairs_mod
+from seq2seq.tasks.translation import prepare as pairs_mod
 from seq2seq.textfile import read_lines
 from seq2seq.prepare import prepare, prepared_path
 from seq2seq.prepared import PreparedDir

@@ -13,10 +13,10 @@ import pytest
 import seq2seq
 from conftest import run_cli, run_main
 from seq2seq import checkpoint
-from seq2seq.caption import main as caption_main
-from seq2seq.classify import main as classify_main
+from seq2seq.tasks.captioning.cli import main as caption_main
+from seq2seq.tasks.classification.cli import main as classify_main
 from seq2seq.config import ConfigError, CONF_DIR, load_config
-from seq2seq.sample import main as sample_main
+from seq2seq.tasks.language_model.sample import main as sample_main
 from seq2seq.tasks import BUILTIN
 
 PLUGINS = Path(__file__).parent / "plugins"
@@ -145,8 +145,9 @@ def test_nothing_in_the_package_names_it():
 
 
 TASK_ID = re.compile(r"""["'](%s)["']""" % "|".join(BUILTIN))
-TASK_IMPORT = re.compile(r"seq2seq\.tasks\.(?!base\b)\w+|from seq2seq\.tasks import [^\n]*\b(%s)\b"
-                         % "|".join(p.rpartition(".")[2] for p in BUILTIN.values()))
+TASK_IMPORT = re.compile(r"^\s*(from|import) seq2seq\.tasks\.(?!base\b)\w+|"
+                         r"^\s*from seq2seq\.tasks import [^\n]*\b(%s)\b"
+                         % "|".join(p.rpartition(".")[2] for p in BUILTIN.values()), re.M)
 
 
 @pytest.mark.parametrize("module", SHARED)

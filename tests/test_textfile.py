@@ -47,6 +47,7 @@ def test_invalid_utf8_names_file_and_line(tmp_path, suffix):
 def test_scoring_loads_neither_torch_nor_datasets_and_translating_not_datasets():
     code = ("import sys, seq2seq.score, seq2seq.textfile; "
             "assert not {'torch', 'datasets'} & set(sys.modules), 'score'; "
-            "import seq2seq.translate; assert 'datasets' not in sys.modules, 'translate'")
+            "import seq2seq.tasks.translation.cli; "
+            "assert 'datasets' not in sys.modules, 'translate'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -9,7 +9,7 @@ import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2
 import torch
 
-from seq2seq import translator as translate_mod
+from seq2seq.tasks.translation import translator as translate_mod
 from seq2seq.config import DecodeConfig
 from seq2seq.model import build_model
 from conftest import model_config

@@ -18,8 +18,8 @@ from seq2seq.hardware import pick_precision
 from seq2seq.model import build_model
 from seq2seq.rundir import RunDir
 from seq2seq.textfile import read_lines
-from seq2seq.translate import main, read_input
-from seq2seq.translator import Translator, load_run
+from seq2seq.tasks.translation.cli import main, read_input
+from seq2seq.tasks.translation.translator import Translator, load_run
 
 from conftest import corpus_lines, run_cli, write_lines
 

@@ -19,10 +19,10 @@ import importlib
 
 from seq2seq.schema import NO_ENCODER, TEXT_ENCODER, ConfigError
 
-BUILTIN = {"translation": "seq2seq.tasks.translation.Translation",
-           "language_model": "seq2seq.tasks.language_model.LanguageModelling",
-           "classify": "seq2seq.tasks.classification.Classification",
-           "caption": "seq2seq.tasks.captioning.Captioning"}
+BUILTIN = {"translation": "seq2seq.tasks.translation.task.Translation",
+           "language_model": "seq2seq.tasks.language_model.task.LanguageModelling",
+           "classify": "seq2seq.tasks.classification.task.Classification",
+           "caption": "seq2seq.tasks.captioning.task.Captioning"}
 
 
 def task_class(name: str) -> type:
@@ -49,10 +49,28 @@ def build_task(cfg, tokenizer, prepared):
     return task_class(cfg.task).from_config(cfg, tokenizer, prepared)
 
 
+# Parts that moved into their task's package (issue 28): a saved config names them so.
+MOVED_PARTS = {
+    "seq2seq.vision.image_encoder": "seq2seq.tasks.captioning.encoders.image_encoder",
+    "seq2seq.vision.frame_encoder": "seq2seq.tasks.captioning.encoders.frame_encoder",
+    "seq2seq.classifier.classifier_head": "seq2seq.tasks.classification.model.classifier_head"}
+
+
 def upgrade(d: dict) -> dict:
-    """A config saved before issue 19 in today's shape: the model's variant flags moved to
-    model.encoder / model.decoder, and `task` replaced model.language_model,
-    trainer.eval_bleu and trainer.best_metric."""
+    """A saved config in today's shape: its parts' builders where they live now, and (one
+    saved before issue 19) the model's variant flags moved to model.encoder /
+    model.decoder, `task` in place of model.language_model, trainer.eval_bleu and
+    trainer.best_metric."""
+    model = d.get("model")
+    if isinstance(model, dict):
+        moved = {part: {**node, "build": MOVED_PARTS[node["build"]]}
+                 for part, node in model.items()
+                 if isinstance(node, dict) and node.get("build") in MOVED_PARTS}
+        d = {**d, "model": {**model, **moved}}
+    return _before_issue_19(d)
+
+
+def _before_issue_19(d: dict) -> dict:
     model = dict(d.get("model", {}))
     if not {"bidirectional", "attention", "language_model"} & model.keys():
         return d

@@ -30,11 +30,11 @@ from seq2seq.encoders import text_encoder
 from seq2seq.model import Seq2Seq, uniform_init
 from seq2seq.prepared import PreparedDir
 from seq2seq.tasks.base import Check, DevSet, Evaluation, perplexity
-from seq2seq.tasks.translation import Translation
+from seq2seq.tasks.translation.task import Translation
 from seq2seq.textfile import file_stamp, read_lines
 from seq2seq.tokenizer import Tokenizer, train_spm
 from seq2seq.tokens import id_dtype, write_pairs
-from seq2seq.translator import Translator
+from seq2seq.tasks.translation.translator import Translator
 
 
 @dataclass
@@ -93,13 +93,15 @@ class Parity(Translation):
                                   ("tgt", t.tgt_vocab_size, [tagged(x, d.tags) for x in train])):
             train_spm(lines, out.spm / side, vocab_size=size, model_type="word", seed=t.seed)
         tok = Tokenizer.load(out.spm, reverse_source=cfg.model.reverse_source)
-        for lines, src, ref in ((dev, out.dev_src, out.dev_ref), (test, out.test_src, out.test_ref)):
+        for lines, src, ref in ((dev, out.dev_src, out.dev_ref),
+                                (test, out.test_src, out.test_ref)):
             src.write_text("".join(x + "\n" for x in lines))
             ref.write_text("".join(tagged(x, d.tags) + "\n" for x in lines))
         for lines, folder in ((train, out.train), (dev, out.dev)):
             lines = [x for x in lines if x and len(x.split()) <= d.max_len]
-            ids = [pa.array(side, type=pa.list_(pa.int32())) for side in
-                   (tok.encode_source(lines), tok.encode_target([tagged(x, d.tags) for x in lines]))]
+            targets = [tagged(x, d.tags) for x in lines]
+            ids = [pa.array(side, type=pa.list_(pa.int32()))
+                   for side in (tok.encode_source(lines), tok.encode_target(targets))]
             write_pairs(folder, [tuple(ids)], {"src": id_dtype(tok.src_vocab_size),
                                                "tgt": id_dtype(tok.tgt_vocab_size)})
         clock.done("parity pairs")

@@ -1,8 +1,8 @@
 """The language model: one language's sentences alone, read by a decoder with no encoder
-(model/encoder=none). Its preparation reads only that language (seq2seq/prepare_text.py:
-no other side filters or orders its sentences) and its batches group sentences of one
-length. Token cross-entropy; dev perplexity picks best.pt; `seq2seq-sample` draws
-sentences from its runs; a classifier may start from its layers (`model.init_from`).
+(model/encoder=none). Its preparation reads only that language (prepare.py: no other side
+filters or orders its sentences) and its batches group sentences of one length. Token
+cross-entropy; dev perplexity picks best.pt; `seq2seq-sample` draws sentences from its
+runs; a classifier may start from its layers (`model.init_from`).
 """
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import torch
 from torch import nn
 
 from seq2seq.config import TrainConfig
-from seq2seq.prepare_text import TextConfig, prepare_texts, text_files
+from seq2seq.tasks.language_model.prepare import TextConfig, prepare_texts, text_files
 from seq2seq.prepared import PreparedDir
-from seq2seq.sample import Sampler
+from seq2seq.tasks.language_model.sample import Sampler
 from seq2seq.tasks.base import DevSet, Evaluation, Task, perplexity
-from seq2seq.tasks.translation import Translation
+from seq2seq.tasks.translation.task import Translation
 from seq2seq.textfile import file_stamp
 from seq2seq.tokenizer import Tokenizer
 from seq2seq.tokens import TextArrays

@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from seq2seq.backbones import build_backbone
+from seq2seq.tasks.captioning.backbones import build_backbone
 
 log = logging.getLogger(__name__)
 

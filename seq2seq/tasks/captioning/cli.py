@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _main(args: argparse.Namespace) -> None:
     requires("PIL.Image", "caption", "seq2seq-caption (reading images)")  # before any work
-    from seq2seq.captioner import Captioner  # torch: after the arguments are checked
+    # torch: imported after the arguments are checked
+    from seq2seq.tasks.captioning.captioner import Captioner
     from seq2seq.report import wants_bar
     paths = image_paths(args.images, args.input)
     inputs = [args.input, args.refs, *map(Path, paths),
@@ -80,7 +81,7 @@ def _main(args: argparse.Namespace) -> None:
     check_not_inputs(args.sheet, [*inputs, args.output], "--sheet")
     refs = None
     if args.refs is not None:
-        from seq2seq.caption_metrics import read_refs
+        from seq2seq.tasks.captioning.metrics import read_refs
         refs = read_refs(args.refs)
         if len(refs) != len(paths):
             raise ValueError(f"{args.refs}: {len(refs)} references for {len(paths)} images")
@@ -91,7 +92,7 @@ def _main(args: argparse.Namespace) -> None:
     hyps = c.hypotheses(paths, decode, progress=wants_bar())
     lines = c.output_lines(hyps, decode.nbest)
     if args.sheet is not None:
-        from seq2seq.contact_sheet import draw_sheet
+        from seq2seq.tasks.captioning.contact_sheet import draw_sheet
         n = min(args.sheet_size, len(paths))
         best = c.tokenizer.decode_target([h[0].ids for h in hyps[:n]])
         draw_sheet(args.sheet, [c.load(p) for p in paths[:n]], best,

@@ -18,13 +18,13 @@ from seq2seq.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig, d
 from seq2seq.data import Batch, local_files
 from seq2seq.metrics import bleu, chrf
 from seq2seq.model import build_model
-from seq2seq.prepare_pairs import prepare_pairs
+from seq2seq.tasks.translation.prepare import prepare_pairs
 from seq2seq.prepared import PreparedDir
 from seq2seq.tasks.base import DevSet, Evaluation, Task, perplexity, token_loss
 from seq2seq.textfile import file_stamp, input_file, read_lines
 from seq2seq.tokenizer import Tokenizer
 from seq2seq.tokens import PairArrays
-from seq2seq.translator import Translator
+from seq2seq.tasks.translation.translator import Translator
 
 
 class Translation(Task):

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from seq2seq.config import CorpusConfig, TrainConfig
 from seq2seq.data import PARALLEL_FROM, find_text_file, generated
-from seq2seq.prepare_pairs import sample_column
+from seq2seq.tasks.translation.prepare import sample_column
 from seq2seq.prepared import PreparedDir
 from seq2seq.textfile import decoded_lines, file_stamp, read_lines
 from seq2seq.tokenizer import Tokenizer, train_spm

@@ -15,7 +15,7 @@ Every layout reads into the same records: an image path, its reference captions 
 each, duplicates dropped) and `where`, naming the file and line (or JSON index) that errors
 name. A file that appears twice in a split is one record: Flickr gives five lines an image.
 A "video" is a .npy array of frames or a folder of frame images (read by
-`seq2seq/images.py`). Bad input stops with one line naming the file and line, as in
+`seq2seq/tasks/captioning/images.py`). Bad input stops with one line naming the file and line, as in
 `labelled.py`.
 """
 from __future__ import annotations

@@ -30,7 +30,7 @@ from typing import NamedTuple, Optional
 import torch
 from torch import nn
 
-from seq2seq.backbones import BACKBONES, build_backbone
+from seq2seq.tasks.captioning.backbones import BACKBONES, build_backbone
 from seq2seq.config import EncoderConfig, ModelConfig
 from seq2seq.encoders import SequenceEncoder
 from seq2seq.model import Seq2Seq, builder, uniform_init
@@ -38,6 +38,8 @@ from seq2seq.recurrent import State, stacked_rnn
 from seq2seq.sources import Source
 
 IMAGE_FEEDS = ("input", "state")  # model.encoder.image_feed
+# model.encoder.build of model/encoder=image and model/encoder=frames
+IMAGE_ENCODER, FRAME_ENCODER = f"{__name__}.image_encoder", f"{__name__}.frame_encoder"
 
 
 @dataclass

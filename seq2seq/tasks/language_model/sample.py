@@ -22,7 +22,7 @@ from seq2seq.search import left_to_right
 from seq2seq.sources import Source
 from seq2seq.tokenizer import UNK, Tokenizer
 from seq2seq.hardware import pick_device
-from seq2seq.translator import load_run
+from seq2seq.tasks.translation.translator import load_run
 
 
 def next_tokens(log_probs: torch.Tensor, temperature: float, top_k: int,

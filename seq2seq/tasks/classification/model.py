@@ -20,6 +20,7 @@ from seq2seq.recurrent import State
 from seq2seq.sources import Source
 
 POOLINGS = ("final", "mean", "max")  # model.decoder.pooling
+CLASSIFIER_HEAD = f"{__name__}.classifier_head"  # model.decoder.build of model/decoder=classifier
 
 
 class ClassifierHead(nn.Module):

@@ -6,7 +6,7 @@
     c.caption_nbest(["apple.png"], beam=5, nbest=3)        # [[(text, score), ...]]
     c.caption(["video.npy"])                               # a frames run: .npy or a folder
 
-Images go the way they went in training: read and resized by seq2seq/images.py to
+Images go the way they went in training: read and resized by seq2seq/tasks/captioning/images.py to
 the run's data.image_* (the saved transform), then the same batched beam search as
 translation (greedy for beam 1), detokenised, in input order. A Captioner is a Translator
 whose source lines are image paths: decode settings, n-best output and ensembles are
@@ -23,7 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from seq2seq import checkpoint
-from seq2seq.images import is_video, load_frames, load_image
+from seq2seq.tasks.captioning.images import is_video, load_frames, load_image
 from seq2seq.config import DecodeConfig, TrainConfig, decode_settings
 from seq2seq.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.hardware import pick_device, pick_precision
@@ -31,8 +31,8 @@ from seq2seq.rundir import RunDir
 from seq2seq.search import Hypothesis
 from seq2seq.sources import Source
 from seq2seq.tokenizer import Tokenizer
-from seq2seq.translator import Translator, search_batch
-from seq2seq.vision import ImageShape, build_caption_model
+from seq2seq.tasks.translation.translator import Translator, search_batch
+from seq2seq.tasks.captioning.encoders import ImageShape, build_caption_model
 
 
 def image_shape(cfg: TrainConfig) -> ImageShape:

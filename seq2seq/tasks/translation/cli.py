@@ -26,7 +26,7 @@ from seq2seq.report import wants_bar
 from seq2seq.rundir import inference_files
 from seq2seq.textfile import decode_line, input_file, read_lines
 from seq2seq.tokenizer import source_pieces
-from seq2seq.translator import Translator
+from seq2seq.tasks.translation.translator import Translator
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

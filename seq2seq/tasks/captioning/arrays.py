@@ -25,7 +25,7 @@ import pyarrow as pa
 import torch
 
 from seq2seq.data import Batch, make_batches
-from seq2seq.feature_cache import FrozenBackbone, cached_grids
+from seq2seq.tasks.captioning.feature_cache import FrozenBackbone, cached_grids
 from seq2seq.sources import Source
 from seq2seq.tokens import MappedSide, SideWriter, mapped_array, read_meta, teacher_forcing
 

@@ -1,11 +1,11 @@
 """Preparing task=caption (seq2seq-prepare's): captioned images (or videos) -> arrays.
 
-    data.local_dir (imagefolder | karpathy | flickr: seq2seq/caption_data.py)
+    data.local_dir (imagefolder | karpathy | flickr: seq2seq/tasks/captioning/records.py)
       -> records (a file, its references) per split
       -> sentencepiece on every training caption (written as src.model and tgt.model: a
          run's tokenizer has both; nothing is written on the source side)
       -> train/ dev/: every image resized to data.image_height x data.image_width, uint8,
-         with the ids of each of its captions (seq2seq/caption_arrays.py)
+         with the ids of each of its captions (seq2seq/tasks/captioning/arrays.py)
       -> dev.src test.src (image paths), dev.ref test.ref (first reference),
          dev.refs.jsonl test.refs.jsonl (all references): for seq2seq-caption and scoring
 
@@ -22,9 +22,9 @@ from typing import Iterator
 
 import numpy as np
 
-from seq2seq.caption_arrays import write_captioned
-from seq2seq.caption_data import CaptionRecord, read_records
-from seq2seq.images import is_video, load_frames, load_image
+from seq2seq.tasks.captioning.arrays import write_captioned
+from seq2seq.tasks.captioning.records import CaptionRecord, read_records
+from seq2seq.tasks.captioning.images import is_video, load_frames, load_image
 from seq2seq.config import DataConfig, TrainConfig
 from seq2seq.prepared import PreparedDir
 from seq2seq.textfile import file_stamp

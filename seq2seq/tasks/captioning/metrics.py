@@ -1,7 +1,7 @@
 """Captioning metrics: BLEU-1..4 (sacrebleu, with signatures), CIDEr-D, and for digit-string
 tasks exact match and character error rate.
 
-    python -m seq2seq.caption_metrics test.hyp test.refs.jsonl [--sequence] [--json OUT]
+    python -m seq2seq.tasks.captioning.metrics test.hyp test.refs.jsonl [--sequence] [--json OUT]
 
 Each image has one or more references, their count varying per image: REFS.jsonl holds one
 JSON list of strings a line, line-aligned with HYP (one hypothesis a line; '-' is stdin).

@@ -29,7 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seq2seq.config import REPO_ROOT, DataConfig, TrainConfig
-from seq2seq.labelled import find_labelled, folder_files, label_order, read_labelled, write_labels
+from seq2seq.tasks.classification.labelled import (find_labelled, folder_files, label_order,
+                                                   read_labelled, write_labels)
 from seq2seq.prepared import PreparedDir
 from seq2seq.textfile import file_stamp
 from seq2seq.tokenizer import Tokenizer, source_pieces, train_spm

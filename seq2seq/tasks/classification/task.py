@@ -14,14 +14,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from seq2seq import checkpoint
-from seq2seq.classification import Classifier
-from seq2seq.classifier import build_classifier, lm_encoder_weights
+from seq2seq.tasks.classification.classifier import Classifier
+from seq2seq.tasks.classification.model import build_classifier, lm_encoder_weights
 from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.data import LabelledBatch
-from seq2seq.labelled import TABLES, label_set, read_label_column, read_labels
+from seq2seq.tasks.classification.labelled import TABLES, label_set, read_label_column, read_labels
 from seq2seq.metrics import label_scores
 from seq2seq.model import upgrade_weights
-from seq2seq.prepare_labels import LabelledDataConfig, labelled_stamp, lm_spm, prepare_labelled
+from seq2seq.tasks.classification.prepare import (LabelledDataConfig, labelled_stamp, lm_spm,
+                                                  prepare_labelled)
 from seq2seq.prepared import PreparedDir
 from seq2seq.rundir import find_checkpoint
 from seq2seq.tasks.base import Check, DevSet, Evaluation, Task

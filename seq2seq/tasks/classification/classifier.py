@@ -22,10 +22,10 @@ from torch import nn
 from tqdm import tqdm
 
 from seq2seq import checkpoint
-from seq2seq.classifier import build_classifier
+from seq2seq.tasks.classification.model import build_classifier
 from seq2seq.config import TrainConfig
 from seq2seq.hardware import pick_device
-from seq2seq.labelled import read_labels
+from seq2seq.tasks.classification.labelled import read_labels
 from seq2seq.rundir import RunDir
 from seq2seq.sources import Source
 from seq2seq.tokenizer import Tokenizer
