@@ -4,10 +4,12 @@
 
 A traceback is shown only with `--debug` (or HYDRA_FULL_ERROR=1, as Hydra users expect).
 Exit status: 1 for an error, 2 for a bad config (`config.cli_config`), 128 + the signal's
-number when stopped by SIGINT (130) or SIGTERM (143).
+number when stopped by SIGINT (130) or SIGTERM (143). And the options every command that
+searches shares (`add_search_options`).
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib
 import logging
@@ -16,6 +18,8 @@ import signal
 import sys
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
+
+from seq2seq.schema import DECODE_PRECISIONS
 
 
 class Stopped(Exception):
@@ -114,3 +118,18 @@ def check_not_inputs(output: Optional[Path], inputs: Iterable[Optional[Path]],
             same = "" if output.resolve() == path.resolve() else f" (the same file as {path})"
             raise ValueError(f"{output}: {option} would overwrite an input{same}; write "
                              "elsewhere")
+
+
+def add_search_options(p: argparse.ArgumentParser, output: str) -> None:
+    """The options of a command on a Translator (or a Captioner): where the `output`s go,
+    the decode settings it may change, and the device."""
+    p.add_argument("--output", type=Path, help="written only when complete (default stdout)")
+    p.add_argument("--beam-size", type=int, help="default: the run's decode.beam_size")
+    p.add_argument("--nbest", type=int, default=1)
+    p.add_argument("--max-len-b", type=int)
+    p.add_argument("--max-len", type=int, help=f"no {output} longer, in pieces (default: "
+                                               "the run's decode.max_len)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--precision", choices=DECODE_PRECISIONS,
+                   help="default: the run's decode.precision (bf16: about 2x faster)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -169,43 +169,73 @@ def teacher_forcing(tgt: MappedSide, index: np.ndarray) -> tuple[torch.Tensor, t
             int(tgt_lens.sum()) + len(index))
 
 
-# ---------------------------------------------------------------- labelled text (classify)
+# ---------------------------------------------------------------- one side, and what goes with it
+def write_side(directory: Path, side: str, chunks: Iterable[pa.ListArray], dtype: np.dtype,
+               kind: str) -> int:
+    """Writes id Arrow chunks as a split of one side alone, its meta saying which `kind`
+    (what reads it checks); returns the sentence count."""
+    directory.mkdir(parents=True, exist_ok=True)
+    writer, count = SideWriter(directory, side, dtype), 0
+    for ids in chunks:
+        writer.append(ids)
+        count += len(ids)
+    writer.close()
+    meta = {"pairs": count, f"{side}_dtype": dtype.name, kind: True}
+    (directory / "meta.json").write_text(json.dumps(meta) + "\n")
+    return count
+
+
 def write_labelled(directory: Path, chunks: Iterable[tuple[pa.ListArray, pa.Array]],
                    dtype: np.dtype) -> int:
-    """Writes (src_ids, label id) Arrow chunks as one split: the source side as above and
-    `labels.ids` (int32, one a text); returns the text count."""
+    """Writes (src_ids, label id) Arrow chunks as one split (a classifier's): the source side
+    as above and `labels.ids` (int32, one a text); returns the text count."""
     directory.mkdir(parents=True, exist_ok=True)
-    writer, texts = SideWriter(directory, "src", dtype), 0
     with open(directory / "labels.ids", "wb") as labels:
-        for src, label in chunks:
-            writer.append(src)
-            label.to_numpy(zero_copy_only=False).astype(np.int32).tofile(labels)
-            texts += len(src)
-    writer.close()
-    meta = {"pairs": texts, "src_dtype": dtype.name, "labelled": True}
-    (directory / "meta.json").write_text(json.dumps(meta) + "\n")
-    return texts
+        def sources() -> Iterable[pa.ListArray]:
+            for src, label in chunks:
+                label.to_numpy(zero_copy_only=False).astype(np.int32).tofile(labels)
+                yield src
+        return write_side(directory, "src", sources(), dtype, "labelled")
 
 
-class LabelledArrays:
-    """A prepared split of (source ids, label id) pairs, memory-mapped: a classifier's data.
-    Batches group texts of one length, as translation's do: no padding in training."""
+def write_texts(directory: Path, chunks: Iterable[pa.ListArray], dtype: np.dtype) -> int:
+    """Writes target-id Arrow chunks as one split of sentences alone (a language model's)."""
+    return write_side(directory, "tgt", chunks, dtype, "single_sided")
+
+
+class SideArrays:
+    """A prepared split of one side alone, memory-mapped; batches group sentences of one
+    length (no padding in training)."""
+    side, kind = "src", ""  # which side, and the meta's flag that says the split is one
 
     def __init__(self, directory: Path):
         meta = read_meta(Path(directory))
-        if not meta.get("labelled"):
-            raise ValueError(f"{directory}: a split of text pairs, not of labelled text")
+        if not meta.get(self.kind):
+            raise ValueError(f"{directory}: a split of text pairs, not of "
+                             f"{self.kind.replace('_', '-')} text")
         self.pairs = meta["pairs"]
-        self.src = MappedSide(Path(directory), "src", meta["src_dtype"], self.pairs)
-        self.labels = mapped_array(Path(directory) / "labels.ids", np.int32, self.pairs)
+        self.ids = MappedSide(Path(directory), self.side, meta[f"{self.side}_dtype"],
+                              self.pairs)
 
     def __len__(self) -> int:
         return self.pairs
 
     def batches(self, *, max_tokens: int, max_sentences: int, seed: int,
                 epoch: int) -> list[np.ndarray]:
-        return make_batches(self.src.lens, np.zeros_like(self.src.lens), max_tokens=max_tokens,
+        # by the tokens a row costs: a text's ids (with eos), a target's with bos or eos
+        cost = self.ids.lens + (self.side == "tgt")
+        return make_batches(cost, np.zeros_like(cost), max_tokens=max_tokens,
                             max_sentences=max_sentences, seed=seed, epoch=epoch)
+
+
+class LabelledArrays(SideArrays):
+    """(source ids, label id) pairs: a classifier's data."""
+    side, kind = "src", "labelled"
+
+    def __init__(self, directory: Path):
+        super().__init__(directory)
+        self.src = self.ids
+        self.labels = mapped_array(Path(directory) / "labels.ids", np.int32, self.pairs)
 
     def collate(self, index: np.ndarray) -> LabelledBatch:
         index = np.asarray(index)
@@ -214,42 +244,14 @@ class LabelledArrays:
                              torch.from_numpy(self.labels[index].astype(np.int64)))
 
 
-# ---------------------------------------------------------------- one side (a language model)
-def write_texts(directory: Path, chunks: Iterable[pa.ListArray], dtype: np.dtype) -> int:
-    """Writes target-id Arrow chunks as one split of single-sided text (no source side);
-    returns the sentence count."""
-    directory.mkdir(parents=True, exist_ok=True)
-    writer, texts = SideWriter(directory, "tgt", dtype), 0
-    for tgt in chunks:
-        writer.append(tgt)
-        texts += len(tgt)
-    writer.close()
-    meta = {"pairs": texts, "tgt_dtype": dtype.name, "single_sided": True}
-    (directory / "meta.json").write_text(json.dumps(meta) + "\n")
-    return texts
-
-
-class TextArrays:
-    """A prepared split of sentences alone, memory-mapped: a language model's data. Batches
-    group sentences of one length (the decoder sees no padding); the source the decoder
-    does not read is empty (B, 0)."""
+class TextArrays(SideArrays):
+    """Sentences alone: a language model's data. The source the decoder does not read is
+    empty (B, 0)."""
+    side, kind = "tgt", "single_sided"
 
     def __init__(self, directory: Path):
-        meta = read_meta(Path(directory))
-        if not meta.get("single_sided"):
-            raise ValueError(f"{directory}: a split of pairs, not of single-sided text")
-        self.pairs = meta["pairs"]
-        self.tgt = MappedSide(Path(directory), "tgt", meta["tgt_dtype"], self.pairs)
-
-    def __len__(self) -> int:
-        return self.pairs
-
-    def batches(self, *, max_tokens: int, max_sentences: int, seed: int,
-                epoch: int) -> list[np.ndarray]:
-        # grouped by the sentence's own length, the tokens a row costs (bos or eos added)
-        return make_batches(self.tgt.lens + 1, np.zeros_like(self.tgt.lens),
-                            max_tokens=max_tokens, max_sentences=max_sentences, seed=seed,
-                            epoch=epoch)
+        super().__init__(directory)
+        self.tgt = self.ids
 
     def collate(self, index: np.ndarray) -> Batch:
         index = np.asarray(index)

@@ -176,6 +176,28 @@ def tiny_config(tiny_corpus, tmp_path):
     return make
 
 
+@pytest.fixture(scope="session")
+def resnet18_file(tmp_path_factory):
+    """A random resnet18's full state dict (fc included), saved as torchvision's are."""
+    from seq2seq.tasks.captioning.backbones import import_torchvision
+    tv = import_torchvision()
+    torch.manual_seed(0)
+    model = tv.models.resnet18(weights=None)
+    path = tmp_path_factory.mktemp("weights") / "resnet18.pth"
+    torch.save(model.state_dict(), path)
+    return path, model
+
+
+def greedy_accuracy(model, batch, targets: list, max_len: int = 10) -> float:
+    """The share of `batch`'s sentences whose greedy output is exactly its target (the
+    model left in training mode)."""
+    from seq2seq.search import greedy
+    model.eval()
+    out = [h.ids for h in greedy(model, batch.src, torch.full((len(targets),), max_len))]
+    model.train()
+    return sum(o == t for o, t in zip(out, targets)) / len(targets)
+
+
 # ------------------------------------------------------------------ models
 @pytest.fixture(params=["onednn", "torch"])
 def bf16_kernels(request):

@@ -50,17 +50,6 @@ def test_cnn_takes_no_pretrained_weights():
     assert BACKBONES == ("cnn", "resnet18", "resnet50")
 
 
-@pytest.fixture(scope="module")
-def resnet18_file(tmp_path_factory):
-    """A random resnet18's full state dict (fc included), saved as torchvision's are."""
-    tv = import_torchvision()
-    torch.manual_seed(0)
-    model = tv.models.resnet18(weights=None)
-    path = tmp_path_factory.mktemp("weights") / "resnet18.pth"
-    torch.save(model.state_dict(), path)
-    return path, model
-
-
 def test_resnet18_loads_a_local_file(resnet18_file):
     path, model = resnet18_file
     torch.manual_seed(1)  # another random init, which the file must replace

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from conftest import assert_forced_equals_stepwise, recipe_module
-from seq2seq.tasks.captioning.backbones import import_torchvision
 from seq2seq.config import DecoderConfig, ModelConfig
 from seq2seq.data import Batch
 from seq2seq.search import beam_search, greedy, max_lengths
@@ -221,17 +220,6 @@ def test_padding_frames_never_matter(cell, decoder, reverse):
 
 
 # ------------------------------------------------------------------ torchvision backbone
-@pytest.fixture(scope="module")
-def resnet18_file(tmp_path_factory):
-    """A random resnet18's full state dict (fc included), as torchvision saves its own."""
-    tv = import_torchvision()
-    torch.manual_seed(7)
-    resnet = tv.models.resnet18(weights=None)
-    path = tmp_path_factory.mktemp("weights") / "resnet18.pth"
-    torch.save(resnet.state_dict(), path)
-    return path, resnet
-
-
 def resnet_caption_model(path, frozen: bool, decoder: str = "dot"):
     torch.manual_seed(3)  # another init, which the file's weights must replace
     cfg = caption_config("image", "input", decoder=decoder, init_range=0.08,

@@ -14,7 +14,7 @@ import random
 import pytest
 import torch
 
-from conftest import assert_forced_equals_stepwise, model_config
+from conftest import assert_forced_equals_stepwise, greedy_accuracy, model_config
 from seq2seq.config import ConfigError, load_config
 from seq2seq.data import collate
 from seq2seq.model import Seq2Seq, build_model
@@ -160,10 +160,7 @@ def learn_reverse(v: dict, steps: int = 1500) -> float:
     test_batch, test_targets = sample(200)
 
     def accuracy() -> float:
-        model.eval()
-        out = [h.ids for h in greedy(model, test_batch.src, torch.full((200,), 10))]
-        model.train()
-        return sum(o == t for o, t in zip(out, test_targets)) / len(test_targets)
+        return greedy_accuracy(model, test_batch, test_targets)
 
     model.train()
     acc = 0.0

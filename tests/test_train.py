@@ -17,12 +17,11 @@ from seq2seq.config import ConfigError, config_from_dict, load_config
 from seq2seq.data import collate
 from seq2seq.model import build_model
 from seq2seq.tasks import token_loss
-from seq2seq.search import greedy
 from seq2seq.tokenizer import EOS
 from seq2seq.optim import clip_gradients, paper_lr
 from seq2seq.train import train
 
-from conftest import model_config, run_cli
+from conftest import greedy_accuracy, model_config, run_cli
 
 
 # ------------------------------------------------------------------ schedule and clipping
@@ -100,10 +99,7 @@ def test_model_learns_a_synthetic_task(task):
     test_batch, test_targets = sample(200)
 
     def accuracy() -> float:
-        model.eval()
-        out = [h.ids for h in greedy(model, test_batch.src, torch.full((200,), 10))]
-        model.train()
-        return sum(o == t for o, t in zip(out, test_targets)) / len(test_targets)
+        return greedy_accuracy(model, test_batch, test_targets)
 
     assert accuracy() < 0.05  # untrained: the task is not trivially solved
     acc = 0.0

@@ -22,15 +22,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from seq2seq import checkpoint
 from seq2seq.tasks.captioning.images import is_video, load_frames, load_image
 from seq2seq.config import DecodeConfig, TrainConfig, decode_settings
 from seq2seq.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.hardware import pick_device, pick_precision
-from seq2seq.rundir import RunDir
 from seq2seq.search import Hypothesis
 from seq2seq.sources import Source
 from seq2seq.tokenizer import Tokenizer
+from seq2seq.trained import load_run
 from seq2seq.tasks.translation.translator import Translator, search_batch
 from seq2seq.tasks.captioning.encoders import ImageShape, build_caption_model
 
@@ -42,11 +41,10 @@ def image_shape(cfg: TrainConfig) -> ImageShape:
 
 def load_caption_run(path: Path, device: torch.device) -> tuple[nn.Module, Tokenizer, TrainConfig]:
     """Model (in eval mode), tokenizer and config of a captioning run or checkpoint."""
-    ckpt_path, payload, cfg = checkpoint.load_for_command(path, "seq2seq-caption")
-    tok = Tokenizer.load(RunDir.of_checkpoint(ckpt_path).spm, reverse_source=False)
-    model = build_caption_model(cfg.model, image_shape(cfg), tok.tgt_vocab_size)
-    checkpoint.load_weights(model, payload["model"], ckpt_path)
-    return model.to(device).eval(), tok, cfg
+    r = load_run(path, "seq2seq-caption",
+                 lambda cfg, tok, _: build_caption_model(cfg.model, image_shape(cfg),
+                                                         tok.tgt_vocab_size), device)
+    return r.model, r.tokenizer, r.cfg
 
 
 def frames_source(images: Sequence[np.ndarray]) -> Source:

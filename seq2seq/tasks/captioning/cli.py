@@ -18,8 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from seq2seq.cli import check_not_inputs, requires, run as run_cli, write_output
-from seq2seq.config import DECODE_PRECISIONS
+from seq2seq.cli import (add_search_options, check_not_inputs, requires, run as run_cli,
+                         write_output)
 from seq2seq.rundir import inference_files
 from seq2seq.textfile import input_file, read_lines
 
@@ -31,15 +31,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--ensemble", type=Path, action="append", default=[], metavar="RUN",
                    help="another run whose log-probabilities are averaged in (repeatable)")
     p.add_argument("--input", type=Path, help="a file of image paths, one a line")
-    p.add_argument("--output", type=Path, help="written only when complete (default stdout)")
-    p.add_argument("--beam-size", type=int, help="default: the run's decode.beam_size")
-    p.add_argument("--nbest", type=int, default=1)
-    p.add_argument("--max-len-b", type=int)
-    p.add_argument("--max-len", type=int, help="no caption longer, in pieces (default: the "
-                                               "run's decode.max_len)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--precision", choices=DECODE_PRECISIONS)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_search_options(p, "caption")
     p.add_argument("--sheet", type=Path, help="also draw a contact sheet (.png) of the images")
     p.add_argument("--sheet-size", type=int, default=16, help="images on the sheet")
     p.add_argument("--refs", type=Path, help="references (.jsonl, a list a line) for the sheet")

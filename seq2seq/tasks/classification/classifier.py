@@ -21,7 +21,6 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from seq2seq import checkpoint
 from seq2seq.tasks.classification.model import build_classifier
 from seq2seq.config import TrainConfig
 from seq2seq.hardware import pick_device
@@ -29,6 +28,7 @@ from seq2seq.tasks.classification.labelled import read_labels
 from seq2seq.rundir import RunDir
 from seq2seq.sources import Source
 from seq2seq.tokenizer import Tokenizer
+from seq2seq.trained import load_run
 
 
 class Member(NamedTuple):
@@ -43,13 +43,10 @@ class Member(NamedTuple):
 def load_classifier(path: Path, device: torch.device) -> Member:
     """A run directory (its best.pt, else last.pt) or checkpoint file of a classifier run;
     one line if it is another task's run or its labels.txt is missing or empty."""
-    ckpt_path, payload, cfg = checkpoint.load_for_command(path, "seq2seq-classify")
-    run = RunDir.of_checkpoint(ckpt_path)
-    labels = read_labels(run.labels)
-    tok = Tokenizer.load(run.spm, reverse_source=cfg.model.reverse_source)
-    model = build_classifier(cfg.model, tok.src_vocab_size, len(labels))
-    checkpoint.load_weights(model, payload["model"], ckpt_path)
-    return Member(str(path), model.to(device).eval(), tok, labels, cfg)
+    def build(cfg: TrainConfig, tok: Tokenizer, run: RunDir) -> nn.Module:
+        return build_classifier(cfg.model, tok.src_vocab_size, len(read_labels(run.labels)))
+    r = load_run(path, "seq2seq-classify", build, device)
+    return Member(str(path), r.model, r.tokenizer, read_labels(r.run.labels), r.cfg)
 
 
 def check_members(members: list[Member]) -> None:

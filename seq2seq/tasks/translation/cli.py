@@ -20,8 +20,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from seq2seq.cli import check_not_inputs, run as run_cli, stdin_lines, write_output
-from seq2seq.config import DECODE_PRECISIONS, DecodeConfig
+from seq2seq.cli import (add_search_options, check_not_inputs, run as run_cli, stdin_lines,
+                         write_output)
+from seq2seq.config import DecodeConfig
 from seq2seq.report import wants_bar
 from seq2seq.rundir import inference_files
 from seq2seq.textfile import decode_line, input_file, read_lines
@@ -34,18 +35,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN",
                    help="run directory (uses best.pt) or checkpoint file; several: an ensemble")
     p.add_argument("--input", type=Path, help="text file, one sentence a line (default stdin)")
-    p.add_argument("--output", type=Path, help="written only when complete (default stdout)")
-    p.add_argument("--beam-size", type=int, help="default: the run's decode.beam_size")
-    p.add_argument("--nbest", type=int, default=1)
+    add_search_options(p, "translation")
     p.add_argument("--max-len-a", type=float)
-    p.add_argument("--max-len-b", type=int)
-    p.add_argument("--max-len", type=int, help="no translation longer, in pieces (default: "
-                                               "the run's decode.max_len)")
     p.add_argument("--length-penalty", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--precision", choices=DECODE_PRECISIONS,
-                   help="default: the run's decode.precision (bf16: about 2x faster)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--stream", action="store_true",
                    help="answer each line as it arrives (the default when stdin is a terminal)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")

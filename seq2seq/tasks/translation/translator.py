@@ -20,16 +20,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from seq2seq import checkpoint
 from seq2seq.config import DecodeConfig, TrainConfig, check_decode, decode_settings
 from seq2seq.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.hardware import autocast, pick_device, pick_precision
-from seq2seq.model import upgrade_weights
-from seq2seq.rundir import RunDir
 from seq2seq.search import Hypothesis, beam_search, greedy, max_lengths
 from seq2seq.sources import Source
 from seq2seq.tasks import task_class
 from seq2seq.tokenizer import Tokenizer
+from seq2seq.trained import load_run as load_trained
 
 
 def load_run(path: Path, device: torch.device, command: str = "seq2seq-translate"
@@ -37,12 +35,10 @@ def load_run(path: Path, device: torch.device, command: str = "seq2seq-translate
     """Model (in eval mode), tokenizer and config of a run directory or checkpoint file of a
     text-to-text task that `command` reads (translation, a language model, or a task of
     its own that builds its model as they do); another task's run is refused."""
-    ckpt_path, payload, cfg = checkpoint.load_for_command(path, command)
-    tok = Tokenizer.load(RunDir.of_checkpoint(ckpt_path).spm,
-                         reverse_source=cfg.model.reverse_source)
-    model = task_class(cfg.task).build_model(cfg.model, tok)
-    checkpoint.load_weights(model, upgrade_weights(payload["model"]), ckpt_path)
-    return model.to(device).eval(), tok, cfg
+    run = load_trained(path, command,
+                       lambda cfg, tok, _: task_class(cfg.task).build_model(cfg.model, tok),
+                       device)
+    return run.model, run.tokenizer, run.cfg
 
 
 @torch.inference_mode()
