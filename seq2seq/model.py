@@ -12,14 +12,14 @@ decoder.py), chosen by `model.encoder` and `model.decoder` in the config.
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from typing import Callable, Union
 
 import torch
 from torch import nn
 
 from seq2seq.config import ModelConfig
 from seq2seq.recurrent import State
-from seq2seq.sources import Source
+from seq2seq.sources import ImageShape, Source
 
 
 class Seq2Seq(nn.Module):
@@ -70,7 +70,14 @@ def uniform_init(model: nn.Module, init_range: float, keep: str = "\0") -> nn.Mo
     return model
 
 
-def builder(path: str) -> Callable[[ModelConfig, int], nn.Module]:
+# What a part's builder is given besides the model's config: one type for every part, the
+# size of what it reads or writes. An int is a vocabulary (a text encoder's source pieces,
+# a decoder's target pieces, a classifier head's labels); an ImageShape the images (or a
+# video's frames) an image encoder reads, as the run saves them.
+PartInput = Union[int, ImageShape]
+
+
+def builder(path: str) -> Callable[[ModelConfig, PartInput], nn.Module]:
     """`package.module.function` -> the function (the config check has imported it once)."""
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)

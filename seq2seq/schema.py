@@ -64,8 +64,9 @@ NO_ENCODER = "seq2seq.encoders.no_encoder"
 
 @dataclass
 class EncoderConfig:
-    # What builds the encoder: the dotted path of a function (ModelConfig, source vocabulary
-    # size) -> encoder (seq2seq/encoders.py), so a new encoder is a module and a
+    # What builds the encoder: the dotted path of a function (ModelConfig, PartInput: the
+    # source vocabulary's size, or the images' ImageShape; seq2seq/model.py) -> encoder
+    # (seq2seq/encoders.py), so a new encoder is a module and a
     # seq2seq/conf/model/encoder/ file. text_encoder (the paper's) | no_encoder (a language
     # model) | a task's own (the captioning task's image_encoder, frame_encoder). A builder
     # with a `config` attribute (a subclass of this) has its own keys besides these.
@@ -78,7 +79,8 @@ class EncoderConfig:
 
 @dataclass
 class DecoderConfig:
-    # A function (ModelConfig, target vocabulary size) -> decoder (seq2seq/decoder.py).
+    # A function (ModelConfig, PartInput: the target vocabulary's size, or a classifier
+    # head's labels; seq2seq/model.py) -> decoder (seq2seq/decoder.py).
     build: str = "seq2seq.decoder.recurrent_decoder"
     attention: str = "none"  # none (the paper) | dot | general (Luong et al. 2015)
     input_feeding: bool = False  # previous attentional vector joins the input (a step loop)

@@ -46,6 +46,14 @@ class Source(NamedTuple):
                       self.lens.to(device, non_blocking=True))
 
 
+class ImageShape(NamedTuple):
+    """What every image of a run is resized to (the saved transform: data.image_*): what an
+    image encoder's builder is given."""
+    channels: int
+    height: int
+    width: int
+
+
 def pad(seqs: Sequence[Sequence[int]], width: int) -> torch.Tensor:
     """(B, width) tensor of the id sequences, right-padded with PAD."""
     out = torch.full((len(seqs), width), PAD, dtype=torch.long)

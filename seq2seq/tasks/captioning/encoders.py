@@ -25,7 +25,7 @@ choice (Karpathy's NeuralTalk, Show Attend and Tell's initial state).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import torch
 from torch import nn
@@ -35,7 +35,7 @@ from seq2seq.config import EncoderConfig, ModelConfig
 from seq2seq.encoders import SequenceEncoder
 from seq2seq.model import Seq2Seq, builder, uniform_init
 from seq2seq.recurrent import State, stacked_rnn
-from seq2seq.sources import Source
+from seq2seq.sources import ImageShape, Source
 
 IMAGE_FEEDS = ("input", "state")  # model.encoder.image_feed
 # model.encoder.build of model/encoder=image and model/encoder=frames
@@ -57,13 +57,6 @@ class ImageEncoderConfig(EncoderConfig):
     # How the image starts the decoder: input (Show and Tell: its feature vector is the
     # decoder's input before <bos>) | state (it initialises every layer's h and c)
     image_feed: str = "input"
-
-
-class ImageShape(NamedTuple):
-    """What every image of a run is resized to (the saved transform: data.image_*)."""
-    channels: int
-    height: int
-    width: int
 
 
 class ImageEncoder(nn.Module):

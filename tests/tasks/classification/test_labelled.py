@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from seq2seq.tasks.classification.labelled import (check_labels, find_labelled, label_set,
                                                    read_labelled)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 EXAMPLES = [("A fine, \"warm\" film.", "pos"), ("Dull.", "neg"), ("Not bad at all", "pos")]
 
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import corpus_lines, run_cli, run_main, write_lines
+from conftest import REPO, corpus_lines, run_cli, run_main, write_lines
 from seq2seq import Classifier, Translator, checkpoint
 from seq2seq.tasks.classification.model import build_classifier
 from seq2seq.tasks.classification.cli import main
@@ -294,7 +294,7 @@ def test_a_trained_classifier_run_classifies_its_test_table(tmp_path):
                      f"trainer.run_dir={run_dir}", f"data.prepared_dir={tmp_path / 'prep'}",
                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    table = Path(__file__).parents[1] / "data" / "sentiment-movies" / "test.tsv.xz"
+    table = REPO / "data" / "sentiment-movies" / "test.tsv.xz"
     result = run_cli("seq2seq-classify", run_dir, "--input", table, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     labels = RunDir(run_dir).labels.read_text().splitlines()
