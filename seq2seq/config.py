@@ -47,12 +47,17 @@ SHARED_KEYS = {"data": ("src_lang", "tgt_lang", "extra_ref_langs", "text_column"
                         "label_column", "caption_format", "caption_columns", "image_root",
                         "image_height", "image_width", "image_channels", "augment_shift"),
                "encoder": ("backbone", "cnn_width", "cnn_blocks", "weights", "frozen",
-                           "image_feed")}
+                           "image_feed"),
+               "decoder": ("pooling",)}
+# Each part's node: typed by what its `build` says (a builder's `config`), else these.
+PART_NODES = {"encoder": (EncoderConfig, TEXT_ENCODER),
+              "decoder": (DecoderConfig, DecoderConfig.build)}
 
 
 @dataclass
 class _ComposedModel(ModelConfig):
     encoder: Dict[str, Any] = field(default_factory=dict)
+    decoder: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,6 +78,7 @@ def register() -> None:
     # checked against the task's node once the task is known (config_from_dict).
     OmegaConf.set_struct(schema.data, False)
     OmegaConf.set_struct(schema.model.encoder, False)
+    OmegaConf.set_struct(schema.model.decoder, False)
     cs.store(name="train_schema", node=schema)
 
 
@@ -104,7 +110,7 @@ def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig
     except (ValueError, TypeError) as exc:  # Hydra's own checks on groups: `model=[1,2]`
         raise ConfigError(f"config: {' '.join(str(exc).split())} (overrides: "
                           f"{' '.join(overrides)})") from exc
-    missing = sorted(OmegaConf.missing_keys(cfg))
+    missing = sorted(_missing(plain))
     if missing:  # `key=???`: a merge would quietly keep the default instead
         raise ConfigError(f"config key '{missing[0]}': missing value (???)")
     typed = config_from_dict(plain)
@@ -112,11 +118,18 @@ def load_config(overrides: list[str], config_name: str = "train") -> TrainConfig
     return typed
 
 
+def _missing(node, prefix: str = "") -> list[str]:
+    """The keys set to ??? (unresolved: an interpolation is checked where it resolves)."""
+    if isinstance(node, dict):
+        return [k for key, v in node.items() for k in _missing(v, f"{prefix}{key}.")]
+    return [prefix[:-1]] if node == "???" else []
+
+
 def config_from_dict(d: dict, saved: bool = False) -> TrainConfig:
     """A TrainConfig from its plain-dict form, type-checked: the data node against the
-    task's own (`Task.data_config`), model.encoder against its builder's (`config`). A
-    `saved` one (a checkpoint's, a run's config.yaml) may hold keys those nodes had before
-    each task and encoder had its own: they are dropped."""
+    task's own (`Task.data_config`), model.encoder and model.decoder against their
+    builders' (`config`). A `saved` one (a checkpoint's, a run's config.yaml) may hold keys
+    those nodes had before each task and part had its own: they are dropped."""
     if not isinstance(d, dict):
         raise ConfigError(f"config: a mapping of keys expected, not {type(d).__name__}")
     d = upgrade(d)
@@ -124,18 +137,20 @@ def config_from_dict(d: dict, saved: bool = False) -> TrainConfig:
     if not isinstance(name, str):
         raise ConfigError(f"config key 'task': a task's id or dotted path, not {name!r}")
     model = d.get("model", {})
-    encoder = model.get("encoder", {}) if isinstance(model, dict) else {}
-    data_node = task_class(name).data_config
-    encoder_node = getattr(find_builder(_get(encoder, "build", TEXT_ENCODER)), "config",
-                           EncoderConfig)
+    parts = {part: _get(model, part, {}) for part in PART_NODES}
+    nodes = {"data": task_class(name).data_config,
+             **{part: getattr(find_builder(_get(node, "build", PART_NODES[part][1])),
+                              "config", PART_NODES[part][0]) for part, node in parts.items()}}
     if saved:
-        d = {**d, "data": _known(d.get("data", {}), data_node, "data")}
+        d = {**d, "data": _known(d.get("data", {}), nodes["data"], "data")}
         if isinstance(model, dict):
-            d["model"] = {**model, "encoder": _known(encoder, encoder_node, "encoder")}
+            d["model"] = {**model, **{part: _known(node, nodes[part], part)
+                                      for part, node in parts.items()}}
     try:
         base = OmegaConf.structured(TrainConfig)
-        base.data = OmegaConf.structured(data_node)
-        base.model.encoder = OmegaConf.structured(encoder_node)
+        base.data = OmegaConf.structured(nodes["data"])
+        for part in PART_NODES:
+            base.model[part] = OmegaConf.structured(nodes[part])
         return OmegaConf.to_object(OmegaConf.merge(base, d))
     except OmegaConfBaseException as exc:
         raise ConfigError(_one_line(exc)) from exc

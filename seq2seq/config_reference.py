@@ -14,6 +14,7 @@ import inspect
 from seq2seq import config
 from seq2seq.tasks import BUILTIN, task_class
 from seq2seq.tasks.captioning.encoders import ImageEncoderConfig
+from seq2seq.tasks.classification.model import ClassifierHeadConfig
 
 
 def _data_nodes() -> list[tuple[str, type]]:
@@ -33,6 +34,7 @@ GROUPS = [("", config.TrainConfig), *_data_nodes(),
           ("model.encoder", config.EncoderConfig),
           ("model.encoder (model/encoder=image or frames)", ImageEncoderConfig),
           ("model.decoder", config.DecoderConfig),
+          ("model.decoder (model/decoder=classifier)", ClassifierHeadConfig),
           ("optim", config.OptimConfig), ("trainer", config.TrainerConfig),
           ("decode", config.DecodeConfig)]
 START, END = "<!-- config reference: start -->", "<!-- config reference: end -->"

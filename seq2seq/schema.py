@@ -84,10 +84,6 @@ class DecoderConfig:
     build: str = "seq2seq.decoder.recurrent_decoder"
     attention: str = "none"  # none (the paper) | dot | general (Luong et al. 2015)
     input_feeding: bool = False  # previous attentional vector joins the input (a step loop)
-    # The classifier's head (task=classify, model/decoder=classifier) pools the encoder's
-    # states into one sentence vector: final (the top layer's last state, the textbook) |
-    # mean | max (over every real position's top state)
-    pooling: str = "final"
 
 
 @dataclass
@@ -101,7 +97,8 @@ class ModelConfig:
     cell: str = "lstm"  # lstm | gru (no cell state)
     # seq2seq/conf/model/encoder/: the keys of the node its `build` names (`config`)
     encoder: Any = field(default_factory=EncoderConfig)
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)  # seq2seq/conf/model/decoder/
+    # seq2seq/conf/model/decoder/: the keys of the node its `build` names (`config`)
+    decoder: Any = field(default_factory=DecoderConfig)
     # task=classify: start the encoder's embedding and recurrent layers from a trained
     # language model's run directory (ULMFiT); its sentencepiece model becomes this run's.
     init_from: Optional[str] = None

@@ -21,7 +21,7 @@ from seq2seq.tasks.classification.model import build_classifier
 from seq2seq.data import LabelledBatch, collate
 from seq2seq.model import Seq2Seq, build_model
 from seq2seq.optim import build_optimizer, gradients
-from seq2seq.tasks.classification.model import CLASSIFIER_HEAD
+from seq2seq.tasks.classification.model import CLASSIFIER_HEAD, ClassifierHeadConfig
 from seq2seq.sources import Source
 from seq2seq.tasks import Classification, Objective, Translation
 
@@ -50,7 +50,7 @@ def classifier() -> torch.nn.Module:
     """A bidirectional encoder with a max-pooling head, 3 labels."""
     cfg = ModelConfig(emb_dim=8, hidden_dim=12, layers=2, dropout=0.0,
                       encoder=EncoderConfig(bidirectional=True),
-                      decoder=DecoderConfig(build=CLASSIFIER_HEAD, pooling="max"))
+                      decoder=ClassifierHeadConfig(build=CLASSIFIER_HEAD, pooling="max"))
     return build_classifier(cfg, VOCAB, 3)
 
 

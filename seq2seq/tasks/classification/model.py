@@ -11,16 +11,26 @@ decoder.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from seq2seq.config import ModelConfig
+from seq2seq.config import DecoderConfig, ModelConfig
 from seq2seq.model import build_parts, uniform_init
 from seq2seq.recurrent import State
 from seq2seq.sources import Source
 
 POOLINGS = ("final", "mean", "max")  # model.decoder.pooling
 CLASSIFIER_HEAD = f"{__name__}.classifier_head"  # model.decoder.build of model/decoder=classifier
+
+
+@dataclass
+class ClassifierHeadConfig(DecoderConfig):
+    """The node of model/decoder=classifier: how the head pools the encoder's states."""
+    # Into one sentence vector: final (the top layer's last state, the textbook) | mean |
+    # max (over every real position's top state)
+    pooling: str = "final"
 
 
 class ClassifierHead(nn.Module):
@@ -72,7 +82,7 @@ def classifier_head(cfg: ModelConfig, labels: int) -> ClassifierHead:
 
 # It writes a label, not text (seq2seq/checks.py matches this with the task's `writes`),
 # and checks its own key.
-classifier_head.writes = "label"
+classifier_head.writes, classifier_head.config = "label", ClassifierHeadConfig
 classifier_head.checks = lambda cfg: [("model.decoder.pooling", cfg.decoder.pooling in POOLINGS,
                                        " | ".join(POOLINGS))]
 
