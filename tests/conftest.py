@@ -55,11 +55,19 @@ INTEGRATION = {"test_recipes", "test_distributed", "test_package", "test_golden"
                "test_bench", "test_parts", "test_translate", "test_report"}
 
 
+# The longest files first: two workers (pytest-xdist, a file each at a time) then end
+# together rather than one waiting while the other runs the golden replay last.
+LONGEST_FIRST = ("test_golden", "test_package", "test_recipes", "test_distributed",
+                 "test_task_plugin", "test_faults", "test_nothing_lost", "test_parts")
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.stem in INTEGRATION:
             item.add_marker(pytest.mark.integration)
+    rank = {stem: i for i, stem in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))  # stable: else as found
 
 
 def pytest_unconfigure(config):

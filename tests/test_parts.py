@@ -112,6 +112,7 @@ def test_stopping_and_resuming_equals_not_stopping(name, smoke_run, tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 
 
+@pytest.mark.slow  # 20 s; in process, the parametrised tests above run it every way
 def test_an_encoder_of_our_own_trains_resumes_and_translates_through_the_cli(
         smoke_run, tmp_path, monkeypatch):
     """One module and one config file, outside the package: nothing else changes."""
