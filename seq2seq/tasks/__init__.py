@@ -8,6 +8,8 @@
     caption          image -> text   token cross-entropy   dev ppl, BLEU-1..4, CIDEr-D, exact
                      (or video)                            match, CER (beam search against
                                                            every reference)  best: CIDEr-D
+    tagging (tag)    tokens -> a tag  token cross-entropy  dev token accuracy, entity F1
+                     per token        (or a CRF's NLL)     (IOB2)   best: F1, else accuracy
 
 `task=` in the config takes one of these ids or the dotted path of a Task class anywhere
 importable (`task=my_tasks.Spelling`), as the model's parts are found. Nothing here imports
@@ -22,12 +24,15 @@ from seq2seq.schema import NO_ENCODER, TEXT_ENCODER, ConfigError
 BUILTIN = {"translation": "seq2seq.tasks.translation.task.Translation",
            "language_model": "seq2seq.tasks.language_model.task.LanguageModelling",
            "classify": "seq2seq.tasks.classification.task.Classification",
-           "caption": "seq2seq.tasks.captioning.task.Captioning"}
+           "caption": "seq2seq.tasks.captioning.task.Captioning",
+           "tagging": "seq2seq.tasks.tagging.task.Tagging"}
+# Other names a task answers to: its command's verb (seq2seq-score --task tag)
+ALIASES = {"tag": "tagging"}
 
 
 def task_class(name: str) -> type:
     """The Task class `task=name` means; one line naming the key if there is none."""
-    path = BUILTIN.get(name, name)
+    path = BUILTIN.get(ALIASES.get(name, name), name)
     module, _, attr = path.rpartition(".")
     try:
         found = getattr(importlib.import_module(module), attr, None) if module else None
