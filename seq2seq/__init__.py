@@ -5,6 +5,7 @@
     seq2seq.load("runs/sentiment").predict(["A gorgeous, witty film."])   # a Classifier
     seq2seq.load("runs/emoji").caption(["apple.png"])             # a Captioner
     seq2seq.load("runs/lm_en").sample(5, temperature=0.8)         # a Sampler
+    seq2seq.load("runs/upos").predict(["I saw her duck ."])       # a Tagger
     seq2seq.load("runs/a", "runs/b")                              # an ensemble
 
 `load` reads the run's task and makes its predictor; `Translator.from_run(...)` and the
@@ -23,11 +24,11 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 os.environ.setdefault("LRU_CACHE_CAPACITY", "64")
 
 __version__ = "0.1.0"
-__all__ = ["load", "Translator", "Classifier", "Captioner", "Sampler"]
+__all__ = ["load", "Translator", "Classifier", "Captioner", "Sampler", "Tagger"]
 
 
 def load(*runs, device: str = "auto"):
-    """The predictor of the runs' task: a Translator, Classifier, Captioner or Sampler, or a
+    """The predictor of the runs' task: a Translator, Classifier, Captioner, Sampler or Tagger, or a
     plugged-in task's; several runs make an ensemble (the predictor checks that they fit)."""
     from pathlib import Path
 
@@ -52,4 +53,7 @@ def __getattr__(name: str):
     if name == "Sampler":
         from seq2seq.tasks.language_model.sample import Sampler
         return Sampler
+    if name == "Tagger":
+        from seq2seq.tasks.tagging.tagger import Tagger
+        return Tagger
     raise AttributeError(f"module 'seq2seq' has no attribute {name!r}")

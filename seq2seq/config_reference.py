@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import inspect
 
+from omegaconf import OmegaConf
+
 from seq2seq import config
+from seq2seq.checks import find_builder
 from seq2seq.tasks import BUILTIN, task_class
-from seq2seq.tasks.captioning.encoders import ImageEncoderConfig
-from seq2seq.tasks.classification.model import ClassifierHeadConfig
 
 
 def _data_nodes() -> list[tuple[str, type]]:
@@ -27,14 +28,25 @@ def _data_nodes() -> list[tuple[str, type]]:
         (f"data (task={' or task='.join(names)})", cls) for cls, names in nodes.items()]
 
 
+def _part_nodes(kind: str, base: type) -> list[tuple[str, type]]:
+    """The keys of each part's own node (its builder's `config`) that a shipped
+    seq2seq/conf/model/<kind>/ file selects, beyond `base`'s; the files named in its title."""
+    nodes: dict[type, list[str]] = {}
+    for path in sorted((config.CONF_DIR / "model" / kind).glob("*.yaml")):
+        build = OmegaConf.load(path).get("build")
+        node = getattr(find_builder(build), "config", base) if build else base
+        if node is not base:
+            nodes.setdefault(node, []).append(path.stem)
+    return [(f"model.{kind} (model/{kind}={' or '.join(names)})", cls)
+            for cls, names in nodes.items()]
+
+
 # The top level's own keys (task), then each group; a group inside a group (model.encoder)
 # gets its own table.
 GROUPS = [("", config.TrainConfig), *_data_nodes(),
           ("tokenizer", config.TokenizerConfig), ("model", config.ModelConfig),
-          ("model.encoder", config.EncoderConfig),
-          ("model.encoder (model/encoder=image or frames)", ImageEncoderConfig),
-          ("model.decoder", config.DecoderConfig),
-          ("model.decoder (model/decoder=classifier)", ClassifierHeadConfig),
+          ("model.encoder", config.EncoderConfig), *_part_nodes("encoder", config.EncoderConfig),
+          ("model.decoder", config.DecoderConfig), *_part_nodes("decoder", config.DecoderConfig),
           ("optim", config.OptimConfig), ("trainer", config.TrainerConfig),
           ("decode", config.DecodeConfig)]
 START, END = "<!-- config reference: start -->", "<!-- config reference: end -->"

@@ -52,7 +52,8 @@ CORPUS = REPO / "data" / "bible-es-en"
 INTEGRATION = {"test_recipes", "test_distributed", "test_package", "test_golden",
                "test_faults", "test_nothing_lost", "test_old_runs", "test_task_plugin",
                "test_caption_cli", "test_classify_cli", "test_ensemble", "test_lm",
-               "test_bench", "test_parts", "test_translate", "test_report"}
+               "test_bench", "test_parts", "test_translate", "test_report", "test_tag_train",
+               "test_tagger"}
 
 
 # The longest files first: two workers (pytest-xdist, a file each at a time) then end
@@ -273,7 +274,7 @@ def smoke_run(tmp_path_factory) -> dict:
 
 
 # ------------------------------------------------------------------ a run of every task
-TASKS = ("translation", "language_model", "classify", "caption")
+TASKS = ("translation", "language_model", "classify", "caption", "tagging")
 
 
 def save_run(run_dir: Path, tok, cfg, model, labels: list[str] | None = None) -> Path:
@@ -307,6 +308,12 @@ def task_run(task: str, root: Path, tok) -> Path:
         cfg = load_config(["experiment=sentiment", *sizes])
         return save_run(root / task, tok, cfg, build_classifier(cfg.model, tok.src_vocab_size,
                                                                 2), ["neg", "pos"])
+    if task == "tagging":
+        from seq2seq.tasks.tagging.model import Vocabularies, build_tagger
+        cfg = load_config(["experiment=ud_upos", *sizes, "model.encoder.hidden_dim=8",
+                           "model.encoder.char_dim=4"])
+        model = build_tagger(cfg.model, Vocabularies(tok.src_vocab_size, tok.tgt_vocab_size), 2)
+        return save_run(root / task, tok, cfg, model, ["NOUN", "VERB"])
     if task == "caption":
         cfg = load_config(["experiment=digits_image", *sizes, "data.image_height=12",
                            "data.image_width=12", "model.encoder.cnn_width=4"])
@@ -325,3 +332,42 @@ def task_runs(tokenizer, tmp_path_factory) -> dict[str, Path]:
     that change one copy it first."""
     root = tmp_path_factory.mktemp("task-runs")
     return {task: task_run(task, root, tokenizer) for task in TASKS}
+
+
+# ------------------------------------------------------------------ tagged sentences
+def tagged_sentences(n: int, seed: int) -> list[tuple[list[str], list[str]]]:
+    """A synthetic tagging corpus that needs both spelling and context: numbers are NUM,
+    capitalised made-up names CAP (new ones at every seed: only their spelling tells),
+    `the`/`a` DET, the lowercase word after a determiner NOUN, other words OTHER."""
+    import random
+    rng = random.Random(seed)
+    words = ["dog", "cat", "runs", "sees", "big", "red", "eats", "fast", "sky", "blue"]
+    out = []
+    for _ in range(n):
+        tokens, tags = [], []
+        for _ in range(rng.randint(1, 9)):
+            r = rng.random()
+            if r < 0.15:
+                tokens.append(str(rng.randint(0, 9999)))
+                tags.append("NUM")
+            elif r < 0.3:
+                tokens.append(rng.choice("BCDFGKLMPRST") + "".join(
+                    rng.choice("aeiou" + "nrst") for _ in range(rng.randint(2, 6))))
+                tags.append("CAP")
+            elif r < 0.5:
+                tokens.append(rng.choice(["the", "a"]))
+                tags.append("DET")
+            else:
+                tokens.append(rng.choice(words))
+                tags.append("NOUN" if tags and tags[-1] == "DET" else "OTHER")
+        out.append((tokens, tags))
+    return out
+
+
+def write_conll(path: Path, sentences: list[tuple[list[str], list[str]]]) -> Path:
+    """CoNLL columns (index, token, tag), a blank line after each sentence."""
+    lines = []
+    for tokens, tags in sentences:
+        lines += [f"{i}\t{t}\t{g}" for i, (t, g) in enumerate(zip(tokens, tags), start=1)]
+        lines.append("")
+    return write_lines(path, lines)

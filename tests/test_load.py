@@ -1,5 +1,5 @@
 """`seq2seq.load(run)`: the one way in, for every task's run: it makes the predictor the
-run's task names (Translator, Sampler, Classifier, Captioner), which gives what the task's
+run's task names (Translator, Sampler, Classifier, Captioner, Tagger), which gives what the task's
 own command prints; old run directories load through it with their recorded outputs."""
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from seq2seq.tasks.captioning.cli import main as caption_main
 from seq2seq.tasks.classification.cli import main as classify_main
 from seq2seq.ensemble import Ensemble
 from seq2seq.tasks.language_model.sample import main as sample_main
+from seq2seq.tasks.tagging.cli import main as tag_main
 from seq2seq.tasks.translation.cli import main as translate_main
 
 OLD = Path(__file__).parent / "data" / "old_runs"
 TEXTS = corpus_lines("dev", "es", 4)
 PREDICTORS = {"translation": seq2seq.Translator, "language_model": seq2seq.Sampler,
-              "classify": seq2seq.Classifier, "caption": seq2seq.Captioner}
+              "classify": seq2seq.Classifier, "caption": seq2seq.Captioner,
+              "tagging": seq2seq.Tagger}
 
 
 @pytest.mark.parametrize("task", PREDICTORS)
@@ -35,6 +37,7 @@ def test_each_predictor_says_what_its_command_prints(task_runs, tmp_path):
         "translation": (translate_main, ["--input", source],
                         load["translation"].translate(TEXTS)),
         "classify": (classify_main, ["--input", source], load["classify"].predict(TEXTS)),
+        "tagging": (tag_main, ["--input", source], load["tagging"].predict(TEXTS)),
         "language_model": (sample_main, ["--n", "3", "--seed", "4", "--max-len", "9"],
                            load["language_model"].sample(3, seed=4, max_len=9))}
     for task, (main, argv, said) in expected.items():

@@ -25,12 +25,13 @@ from seq2seq.rundir import RunDir
 from seq2seq.tasks.language_model.sample import main as sample_main
 from seq2seq.score import main as score_main
 from seq2seq.train import train
+from seq2seq.tasks.tagging.cli import main as tag_main
 from seq2seq.tasks.translation.cli import main as translate_main
 
 CLIS = {"translate": translate_main, "sample": sample_main, "classify": classify_main,
-        "caption": caption_main}
+        "caption": caption_main, "tag": tag_main}
 TASK_OF = {"translate": "translation", "sample": "language_model", "classify": "classify",
-           "caption": "caption"}
+           "caption": "caption", "tag": "tagging"}
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
@@ -85,9 +86,10 @@ def test_every_inference_cli_reads_its_own_task_s_runs_and_refuses_the_others(
 
 
 # ------------------------------------------------------------------ output over an input
-def test_translate_and_classify_refuse_output_over_their_input(task_runs, inputs, tmp_path):
+def test_translate_classify_and_tag_refuse_output_over_their_input(task_runs, inputs,
+                                                                     tmp_path):
     for cli, run in (("translate", task_runs["translation"]),
-                     ("classify", task_runs["classify"])):
+                     ("classify", task_runs["classify"]), ("tag", task_runs["tagging"])):
         text = shutil.copy(inputs["text"], tmp_path / f"{cli}.txt")
         link = tmp_path / f"{cli}.link"
         os.link(text, link)  # a hard link: the same file by another name
@@ -114,7 +116,7 @@ def test_caption_refuses_output_or_sheet_over_an_input(task_runs, inputs, tmp_pa
 def test_a_directory_as_input_is_named_as_one(task_runs, tmp_path):
     folder = tmp_path / "folder"
     folder.mkdir()
-    for cli in ("translate", "classify", "caption"):
+    for cli in ("translate", "classify", "caption", "tag"):
         run = task_runs[TASK_OF[cli]]
         status, _, err = run_main(CLIS[cli], [run, "--input", folder, "--device", "cpu"])
         refused(status, err, cli, f"{folder}: a directory, not a file")

@@ -29,9 +29,9 @@ def test_the_expected_recipes_exist():
 # whose Makefiles vary only arguments (beam sizes; reverse_source) that fast tests cover,
 # and the recipes whose commands the CLI tests run one by one (digit-strings, emoji-
 # captions: test_caption_cli.py; sentiment: test_classify_cli.py and test_lm.py; ensemble:
-# test_ensemble.py; attention: test_parts.py).
+# test_ensemble.py; attention: test_parts.py; ud-tagging: tests/tasks/tagging/).
 SLOW_RECIPES = {"beam-ablation", "reversal-ablation", "digit-strings", "emoji-captions",
-                "sentiment", "ensemble", "attention"}
+                "sentiment", "ensemble", "attention", "ud-tagging"}
 # Captioning recipes: their contact sheet (test images with captions and references).
 CAPTION_SHEETS = {"digit-strings": "image/sheet.png", "emoji-captions": "attention/sheet.png"}
 
@@ -57,6 +57,10 @@ def test_recipe_smoke(name, tmp_path):
             assert lines[0].startswith("accuracy = ") and "macro-F1 = " in lines[0]
             assert lines[1].split() == ["neg", "pos"] and len(lines) == 4
             continue
+        if name == "ud-tagging":  # token accuracy; entity P/R/F1 (seqeval) for NER
+            assert lines[0].startswith("token accuracy = ")
+            assert "ner" not in score.parent.parent.name or "(seqeval IOB2 strict" in lines[1]
+            continue
         if name in CAPTION_SHEETS:  # BLEU-1..4 with signatures, CIDEr-D, exact and CER
             assert lines[0].startswith("BLEU-1 = ") and "version:" in lines[0]
             assert lines[3].startswith("BLEU-4 = ") and "version:" in lines[3]
@@ -70,6 +74,10 @@ def test_recipe_smoke(name, tmp_path):
     if name == "sentiment":  # 2 classifiers x 1 test set (4 x 4 in a full run), baselines
         assert len(scores) == 2
         assert "logreg" in (runs / "baselines.txt").read_text()
+    if name == "ud-tagging":  # UPOS and NER from its encoder with a CRF; baselines; table
+        assert len(scores) == 2
+        assert "| upos |" in (runs / "table.md").read_text()
+        assert "logreg (baseline)" in (runs / "table.md").read_text()
     if name in CAPTION_SHEETS:  # runs x beams 5 and 1 (emoji: + the nearest neighbour)
         assert (runs / CAPTION_SHEETS[name]).read_bytes()[:4] == b"\x89PNG"
         assert len(scores) == {"digit-strings": 4, "emoji-captions": 5}[name]

@@ -25,7 +25,7 @@ from seq2seq.model import builder, uniform_init
 from seq2seq.recurrent import stacked_rnn
 from seq2seq.sources import Source
 from seq2seq.tasks.tagging.crf import CRF
-from seq2seq.tokenizer import PAD
+from seq2seq.tokenizer import PAD, UNK
 
 CHAR_MODELS = ("lstm", "cnn", "none")
 
@@ -39,10 +39,13 @@ class Vocabularies(NamedTuple):
 @dataclass
 class WordEncoderConfig(EncoderConfig):
     """The node of model/encoder=words: words and their characters, read both ways."""
-    bidirectional: bool = True
+    bidirectional: bool = True  # a token's tag depends on the words after it as well
     char: str = "lstm"  # lstm (Lample; Plank) | cnn (Ma and Hovy) | none (words alone)
     char_emb_dim: int = 32  # a character's vector
     char_dim: int = 100  # a word's spelling vector (an LSTM's two directions together)
+    # In training, a word is read as <unk> with this probability (its spelling is still
+    # read): the unknown-word path learns from every word, not from the rarest alone
+    word_dropout: float = 0.0
 
 
 class CharLSTM(nn.Module):
@@ -78,14 +81,20 @@ class CharCNN(nn.Module):
 
 class WordsAndChars(nn.Module):
     """(B, S, 1 + W) ids -> (B, S, E + C): the word's embedding beside its spelling's
-    vector. Each distinct spelling of a batch is read once."""
+    vector. Each distinct spelling of a batch is read once. In training, `word_dropout` of
+    the words are read as <unk>."""
 
-    def __init__(self, words: nn.Embedding, chars: Optional[nn.Module]):
+    def __init__(self, words: nn.Embedding, chars: Optional[nn.Module],
+                 word_dropout: float = 0.0):
         super().__init__()
-        self.words, self.chars = words, chars
+        self.words, self.chars, self.word_dropout = words, chars, word_dropout
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        x = self.words(ids[..., 0])  # (B, S, E)
+        word_ids = ids[..., 0]  # (B, S)
+        if self.training and self.word_dropout > 0:
+            dropped = torch.rand(word_ids.shape, device=ids.device) < self.word_dropout
+            word_ids = word_ids.masked_fill(dropped & (word_ids != PAD), UNK)
+        x = self.words(word_ids)  # (B, S, E)
         if self.chars is None:
             return x
         B, S, W1 = ids.shape
@@ -106,7 +115,7 @@ def word_encoder(cfg: ModelConfig, vocab: Vocabularies) -> SequenceEncoder:
     chars = char_model(vocab.chars, e.char_emb_dim, e.char_dim) if char_model else None
     input_dim = cfg.emb_dim + (chars.out_dim if chars is not None else 0)
     encoder = SequenceEncoder(
-        WordsAndChars(nn.Embedding(vocab.words, cfg.emb_dim), chars),
+        WordsAndChars(nn.Embedding(vocab.words, cfg.emb_dim), chars, e.word_dropout),
         stacked_rnn(cfg.cell, input_dim, e.hidden_dim or cfg.hidden_dim, cfg.layers,
                     cfg.dropout, e.bidirectional),
         cfg.dropout, decoder_dim=cfg.hidden_dim)
@@ -118,7 +127,8 @@ word_encoder.reads, word_encoder.config = "words", WordEncoderConfig
 word_encoder.checks = lambda cfg: [
     ("model.encoder.char", cfg.encoder.char in CHAR_MODELS, " | ".join(CHAR_MODELS)),
     ("model.encoder.char_dim", cfg.encoder.char_dim >= 2, "must be >= 2"),
-    ("model.encoder.char_emb_dim", cfg.encoder.char_emb_dim >= 1, "must be >= 1")]
+    ("model.encoder.char_emb_dim", cfg.encoder.char_emb_dim >= 1, "must be >= 1"),
+    ("model.encoder.word_dropout", 0 <= cfg.encoder.word_dropout < 1, "must be in [0, 1)")]
 
 
 @dataclass

@@ -108,10 +108,10 @@ def check_tags(sentences: list[Sentence], tags: list[str]) -> None:
     """Dev and test may use only tags training saw: the first other one, named."""
     known = set(tags)
     for where, _, sentence_tags in sentences:
-        for tag in sentence_tags:
+        for number, tag in enumerate(sentence_tags, start=1):
             if tag not in known:
-                raise ValueError(f"{where}: tag {tag!r} is not one of the {len(tags)} "
-                                 "training tags (a tag training never saw)")
+                raise ValueError(f"{where}: token {number}: tag {tag!r} is not one of the "
+                                 f"{len(tags)} training tags (a tag training never saw)")
 
 
 def prepare_tagged(cfg: TrainConfig, out: PreparedDir, run_from: Optional[Path]) -> None:
@@ -120,10 +120,11 @@ def prepare_tagged(cfg: TrainConfig, out: PreparedDir, run_from: Optional[Path])
     d = cfg.data
     splits = {"train": load_split(d, d.train_split), "dev": load_split(d, d.dev_split),
               "test": load_split(d, d.test_split)}
-    kept = [s for s in splits["train"] if len(s[1]) <= d.max_len]
+    # the first N (a slice for smoke runs), then the length filter
+    kept = [s for s in splits["train"][: d.max_train_sentences] if len(s[1]) <= d.max_len]
     if len(kept) < len(splits["train"]):
-        log.info("train: %d sentences over %d tokens dropped", len(splits["train"]) - len(kept),
-                 d.max_len)
+        log.info("train: %d sentences over %d tokens dropped",
+                 len(splits["train"][: d.max_train_sentences]) - len(kept), d.max_len)
     splits["train"] = kept
     tags = label_order({t for _, _, ts in splits["train"] for t in ts})
     for name in ("dev", "test"):
