@@ -140,8 +140,9 @@ def prepare_tagged(cfg: TrainConfig, out: PreparedDir, run_from: Optional[Path])
         out.tgt_model.write_bytes(model_proto(char_pieces(train_tokens), "char"))
     tok = Tokenizer.load(out.spm, reverse_source=False)
     encoder = TokenEncoder.of(tok, d.lowercase, d.max_word_chars)
-    log.info("%d words (min_count %d), %d characters, %d tags: %s", tok.src_vocab_size,
-             d.min_count, tok.tgt_vocab_size, len(tags), " ".join(tags))
+    log.info("%d words (%s), %d characters, %d tags: %s", tok.src_vocab_size,
+             f"min_count {d.min_count}" if run_from is None else f"{run_from}'s",
+             tok.tgt_vocab_size, len(tags), " ".join(tags))
     for name, src, ref in (("dev", out.dev_src, out.dev_ref),
                            ("test", out.test_src, out.test_ref)):
         src.write_text("".join(" ".join(t) + "\n" for _, t, _ in splits[name]), "utf-8")

@@ -20,6 +20,7 @@ from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.model import upgrade_weights
 from seq2seq.prepared import PreparedDir
 from seq2seq.rundir import find_checkpoint
+from seq2seq.tasks import task_class
 from seq2seq.tasks.base import Check, DevSet, Evaluation, Task
 from seq2seq.tasks.classification.labelled import read_labels
 from seq2seq.tasks.tagging.arrays import IGNORED, TaggedArrays, TaggedBatch
@@ -42,13 +43,16 @@ class Tagging(Task):
     unit = "token"
     predictor = Tagger
 
-    def __init__(self, tags: list[str], label_smoothing: float = 0.0):
+    def __init__(self, tags: list[str], label_smoothing: float = 0.0,
+                 spelling: tuple[bool, int] = (False, 24)):
         self.tags, self.label_smoothing = tags, label_smoothing
+        self.spelling = spelling  # (data.lowercase, data.max_word_chars): how words are read
 
     @classmethod
     def from_config(cls, cfg: TrainConfig, tokenizer: Tokenizer,
                     prepared: PreparedDir) -> "Tagging":
-        return cls(read_labels(prepared.labels), cfg.optim.label_smoothing)
+        return cls(read_labels(prepared.labels), cfg.optim.label_smoothing,
+                   (cfg.data.lowercase, cfg.data.max_word_chars))
 
     @classmethod
     def checks(cls, cfg: TrainConfig) -> list[Check]:
@@ -94,7 +98,7 @@ class Tagging(Task):
         model = build_tagger(cfg, Vocabularies(tok.src_vocab_size, tok.tgt_vocab_size),
                              len(self.tags))
         if cfg.init_from is not None:
-            load_encoder(model, cfg.init_from)
+            load_encoder(model, cfg.init_from, self.spelling)
         return model
 
     def loss(self, model: SequenceTagger, b: TaggedBatch) -> torch.Tensor:
@@ -138,14 +142,22 @@ def start_files(run: str | None) -> list[Path]:
     return files
 
 
-def load_encoder(model: SequenceTagger, run: str) -> None:
+def load_encoder(model: SequenceTagger, run: str, spelling: tuple[bool, int]) -> None:
     """Another tagger's encoder (words, characters, recurrent layers) into `model`'s: one
-    line if that run is not a tagger's or its encoder has another shape."""
+    line if that run is not a tagger's, reads words another way (`spelling`: lowercase,
+    max_word_chars) or its encoder has another shape."""
     path = find_checkpoint(Path(run))
     state = checkpoint.load(path, map_location="cpu")
-    task = state.get("config", {}).get("task")
-    if task != "tagging":
-        raise ValueError(f"model.init_from: {path}: not a tagger's run (task={task})")
+    config = state.get("config", {})
+    if task_class(config.get("task", "translation")) is not Tagging:
+        raise ValueError(f"model.init_from: {path}: not a tagger's run "
+                         f"(task={config.get('task')})")
+    data = config.get("data", {})
+    theirs = (data.get("lowercase"), data.get("max_word_chars"))
+    if theirs != tuple(spelling):
+        raise ValueError(f"model.init_from: {path}: reads words with data.lowercase="
+                         f"{theirs[0]}, data.max_word_chars={theirs[1]}; this run with "
+                         f"{spelling[0]}, {spelling[1]}: set them alike")
     weights = {k[len("encoder."):]: v for k, v in upgrade_weights(state["model"]).items()
                if k.startswith("encoder.")}
     own = model.encoder.state_dict()

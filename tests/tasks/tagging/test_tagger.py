@@ -137,7 +137,10 @@ def test_a_tagger_encoder_starts_another_tagger(runs, tmp_path):
         state = torch.load(bad / "checkpoints" / "best.pt", weights_only=False)
         state["config"]["task"] = "translation"
         torch.save(state, bad / "checkpoints" / "best.pt")
-        load_encoder(model, str(bad))
+        load_encoder(model, str(bad), (False, 24))
+    with pytest.raises(ValueError, match="reads words with data.lowercase=True, "
+                                         "data.max_word_chars=24; this run with False, 24"):
+        load_encoder(model, str(runs["a"]), (False, 24))
 
 
 # ------------------------------------------------------------------ seq2seq-tag
