@@ -24,6 +24,7 @@ GLOBAL_FILES = [(g, f.stem) for g in ("experiment", "debug")
 
 
 # Parts that only compose with another choice: no encoder is a language model's.
+TAGGER = ["model/encoder=words", "model/decoder=tags", "model.reverse_source=false"]
 NEEDS = {("model/encoder", "none"): ["task=language_model", "data=bible_en"],
          ("model/decoder", "classifier"): ["task=classify"],
          ("model/encoder", "image"): ["task=caption", "data=emoji_captions"],
@@ -33,7 +34,13 @@ NEEDS = {("model/encoder", "none"): ["task=language_model", "data=bible_en"],
          ("data", "digit_strings"): ["task=caption", "model/encoder=image"],
          ("data", "emoji_captions"): ["task=caption", "model/encoder=image"],
          ("data", "sentiment_movies"): ["task=classify", "model/decoder=classifier"],
-         ("data", "bible_en"): ["task=language_model", "model/encoder=none"]}
+         ("data", "bible_en"): ["task=language_model", "model/encoder=none"],
+         ("data", "ud_ewt"): ["task=tagging", *TAGGER],
+         ("data", "uner_ewt"): ["task=tagging", *TAGGER],
+         ("model/encoder", "words"): ["task=tagging", "data=ud_ewt", "model/decoder=tags",
+                                      "model.reverse_source=false"],
+         ("model/decoder", "tags"): ["task=tagging", "data=ud_ewt", "model/encoder=words",
+                                     "model.reverse_source=false"]}
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

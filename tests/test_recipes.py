@@ -18,7 +18,7 @@ RECIPES = sorted(p.parent.name for p in (REPO / "recipes").glob("*/Makefile"))
 def test_the_expected_recipes_exist():
     assert RECIPES == ["attention", "beam-ablation", "bible-es-en", "digit-strings",
                        "emoji-captions", "ensemble", "reversal-ablation", "sentiment",
-                       "wmt14-en-fr-sutskever2014"]
+                       "ud-tagging", "wmt14-en-fr-sutskever2014"]
     for name in RECIPES:
         readme = (REPO / "recipes" / name / "README.md").read_text()
         assert "make -C recipes/" + name in readme

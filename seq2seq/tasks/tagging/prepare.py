@@ -53,7 +53,7 @@ class TaggingDataConfig(CorpusConfig):
     lowercase: bool = False  # words looked up lowercased (the characters keep the case)
     max_word_chars: int = 24  # a longer word is spelled by its first and last 12 characters
     max_len: int = 250  # tokens: a longer training sentence is dropped, counted
-    name: str = "ud-ewt"
+    name: str = "ud-ewt"  # names the prepared data folder
 
 
 def local_dir(directory: str) -> Path:
