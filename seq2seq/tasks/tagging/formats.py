@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from typing import Iterator, Optional
 
+from seq2seq.cli import requires
 from seq2seq.textfile import json_lines, read_lines
 
 FORMATS = {".conllu": "conllu", ".iob2": "conll", ".conll": "conll", ".bio": "conll",
@@ -104,7 +105,7 @@ def conllu_tag(token: dict, column: str, where: str) -> str:
 
 def read_conllu(path: Path, column: Optional[str]) -> Iterator[Sentence]:
     """Sentences of a CoNLL-U file: their words (multiword ranges and empty nodes skipped)."""
-    import conllu  # the `tag` extra; seq2seq/tasks/tagging/__init__.py names it
+    conllu = requires("conllu", "tag", f"{path}: reading CoNLL-U")
 
     for start, lines in blocks(path):
         numbers = []

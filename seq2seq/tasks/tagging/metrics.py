@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
+from seq2seq.cli import requires
 from seq2seq.metrics import Reported
 
 ENTITY_SCHEME = "seqeval IOB2 strict, micro"
@@ -77,8 +78,9 @@ class TagScores:
 
 def entity_scores(predicted: list[list[str]], gold: list[list[str]]) -> EntityScores:
     """seqeval's strict IOB2 entity scores (the `tag` extra's dependency)."""
-    from seqeval.metrics import classification_report
-    from seqeval.scheme import IOB2
+    classification_report = requires("seqeval.metrics", "tag",
+                                     "entity scores").classification_report
+    IOB2 = requires("seqeval.scheme", "tag", "entity scores").IOB2
 
     report = classification_report(gold, predicted, mode="strict", scheme=IOB2,
                                    output_dict=True, zero_division=0)

@@ -126,7 +126,8 @@ class Tagging(Task):
         gold = [[self.tags[t] for t in dev.pairs.tags_of(i)] for i in range(len(dev.pairs))]
         result = tag_scores(predicted, gold)
         best = result.entities.f1 if result.entities is not None else result.accuracy
-        return Evaluation({"loss": total / max(tokens, 1), "tags": result}, best_value=best,
+        return Evaluation({"loss_per_token": total / max(tokens, 1), "tags": result},
+                          best_value=best,
                           predictions=[" ".join(p) for p in predicted])
 
 

@@ -186,3 +186,13 @@ def test_xz_files_read_as_plain_ones(tmp_path):
     (data / "dev.iob2.xz").write_bytes(lzma.compress((data / "dev.iob2").read_bytes()))
     assert [s[1:] for s in read_tagged(data / "dev.iob2.xz", "t", 1, 2)] == [
         s[1:] for s in plain]
+
+
+def test_without_the_tag_extra_conllu_is_one_line_naming_it(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "conllu", None)  # as if not installed
+    path = tmp_path / "a.conllu"
+    path.write_text(CONLLU)
+    with pytest.raises(ImportError, match=r"reading CoNLL-U needs conllu, which is not "
+                                          r"installed: pip install 'seq2seq\[tag\]'"):
+        list(read_tagged(path, "upos"))
