@@ -19,7 +19,7 @@ import torch
 from seq2seq.data import make_batches
 from seq2seq.sources import Source
 from seq2seq.tokenizer import PAD
-from seq2seq.tokens import MappedSide, read_meta
+from seq2seq.tokens import PairArrays
 
 IGNORED = -100  # a padding position's tag: cross-entropy's ignore_index
 
@@ -54,25 +54,19 @@ def token_rows(forms: np.ndarray, form_ids: np.ndarray, lens: np.ndarray) -> np.
     return rows[..., : 1 + width]
 
 
-class TaggedArrays:
-    """(tokens, tags) sentences of one prepared split."""
+class TaggedArrays(PairArrays):
+    """(tokens, tags) sentences of one prepared split: a split of pairs (form ids, tag ids),
+    mapped as any, with its forms table; batched by the tokens alone, collated as rows."""
 
     def __init__(self, directory: Path):
-        directory = Path(directory)
-        meta = read_meta(directory)
-        self.pairs = meta["pairs"]
-        self.src, self.tgt = (MappedSide(directory, side, meta[f"{side}_dtype"], self.pairs)
-                              for side in ("src", "tgt"))
-        forms = directory / "forms.npy"
+        super().__init__(directory)
+        forms = Path(directory) / "forms.npy"
         if not forms.is_file():
             raise ValueError(f"{directory}: not a tagged split (no forms.npy)")
         self.forms = np.load(forms).astype(np.int64)
 
-    def __len__(self) -> int:
-        return self.pairs
-
     def tags_of(self, i: int) -> list[int]:
-        return self.tgt.ids[self.tgt.offsets[i]: self.tgt.offsets[i + 1]].tolist()
+        return self.pair(i)[1]
 
     def batches(self, *, max_tokens: int, max_sentences: int, seed: int,
                 epoch: int) -> list[np.ndarray]:
