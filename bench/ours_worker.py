@@ -7,7 +7,7 @@
 `same` is the same model shape and cost as Joey's recurrent model (bidirectional 2-layer
 LSTM encoder, 2-layer LSTM decoder, Luong `general` attention with input feeding); `paper`
 is the paper's model at the same sizes (no attention, one direction, the decoder one LSTM
-call over the target). The training step is `seq2seq.optim.gradients` + SGD, the code of
+call over the target). The training step is `seq2seq.training.optim.gradients` + SGD, the code of
 `seq2seq-train`; decoding is `seq2seq.tasks.translation.translator.decode_ids`, the search of
 `seq2seq-translate`. One JSON line out.
 """
@@ -18,12 +18,12 @@ import time
 
 import torch
 
-from seq2seq.config import DecodeConfig, DecoderConfig, EncoderConfig, ModelConfig
-from seq2seq.distributed import Ranks
-from seq2seq.hardware import autocast
-from seq2seq.model import Seq2Seq, build_model
-from seq2seq.optim import build_optimizer, gradients
+from seq2seq.config.compose import DecodeConfig, DecoderConfig, EncoderConfig, ModelConfig
+from seq2seq.models.encoder_decoder import Seq2Seq, build_model
 from seq2seq.tasks.translation.translator import decode_ids
+from seq2seq.training.distributed import Ranks
+from seq2seq.training.hardware import autocast
+from seq2seq.training.optim import build_optimizer, gradients
 
 
 def build(work: dict, kind: str) -> Seq2Seq:
@@ -61,9 +61,9 @@ def forward_flops(model: Seq2Seq, src: int, tgt: int, S: int) -> float:
 
 
 def train(work: dict, kind: str, precision: str, steps: int, warmup: int, sentences: int):
-    # Here, not at the top: seq2seq.data loads `datasets` (~100 MB), which seq2seq-translate
+    # Here, not at the top: seq2seq.data.corpus loads `datasets` (~100 MB), which seq2seq-translate
     # never does, so a decoding process must not either.
-    from seq2seq.data import collate
+    from seq2seq.data.corpus import collate
     from seq2seq.tasks import Objective, Translation
     model = build(work, kind)
     # the translation task's loss, as seq2seq-train wraps it (no tokenizer: only the loss runs)

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import torch
 
-from seq2seq.config import load_config
-from seq2seq.data import collate
-from seq2seq.distributed import Ranks
-from seq2seq.hardware import autocast, native_bf16
-from seq2seq.model import build_model
-from seq2seq.optim import build_optimizer, gradients
-from seq2seq.search import beam_search
-from seq2seq.sources import Source
+from seq2seq.config.compose import load_config
+from seq2seq.data.corpus import collate
+from seq2seq.data.sources import Source
+from seq2seq.decoding.search import beam_search
+from seq2seq.models.encoder_decoder import build_model
 from seq2seq.tasks import Objective, build_task
+from seq2seq.training.distributed import Ranks
+from seq2seq.training.hardware import autocast, native_bf16
+from seq2seq.training.optim import build_optimizer, gradients
 
 ROOT = Path(__file__).resolve().parent.parent
 WMT14_TARGET_TOKENS = 348e6 + 12e6  # French words + one eos per sentence (paper, 3.1)

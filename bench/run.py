@@ -22,11 +22,11 @@ from pathlib import Path
 import datasets
 import torch
 
-from seq2seq.config import load_config
-from seq2seq.hardware import native_bf16
-from seq2seq.prepare import prepare
-from seq2seq.tokenizer import Tokenizer
-from seq2seq.tokens import PairArrays
+from seq2seq.config.compose import load_config
+from seq2seq.data.prepare import prepare
+from seq2seq.data.tokenizer import Tokenizer
+from seq2seq.data.tokens import PairArrays
+from seq2seq.training.hardware import native_bf16
 
 HERE = Path(__file__).resolve().parent
 SHAPE = {"hidden": 512, "emb": 256, "layers": 2, "dropout": 0.2}

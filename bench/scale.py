@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from scale_corpus import BUNDLED, build
-from seq2seq.prepared import PreparedDir
+from seq2seq.data.prepared import PreparedDir
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -129,7 +129,7 @@ def train(corpus: Path, prepared: Path, run: Path, steps: int, ranks: int) -> di
         cmd = [str(BIN / "seq2seq-train"), *args]
     else:  # one core per rank: 2 ranks share this machine's cores rather than fight for them
         cmd = [str(BIN / "torchrun"), "--standalone", f"--nproc_per_node={ranks}", "-m",
-               "seq2seq.train", *args, "trainer.threads=1"]
+               "seq2seq.cli.train", *args, "trainer.threads=1"]
     shutil.rmtree(run, ignore_errors=True)  # a fresh run, not a resumed one
     run.mkdir(parents=True)
     seen = watched(cmd, ranks, run / "bench")

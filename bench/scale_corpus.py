@@ -13,8 +13,8 @@ import time
 from itertools import count
 from pathlib import Path
 
-from seq2seq.data import REPO_ROOT
-from seq2seq.textfile import read_lines
+from seq2seq.data.corpus import REPO_ROOT
+from seq2seq.data.textfile import read_lines
 
 BUNDLED = REPO_ROOT / "data" / "bible-es-en"
 

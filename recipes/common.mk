@@ -15,7 +15,7 @@ ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 # The repository's .venv when `make install` made one, else whatever is on PATH.
 BIN ?= $(if $(wildcard $(ROOT)/.venv/bin/seq2seq-train),$(ROOT)/.venv/bin/,)
 CORPUS ?= $(ROOT)/data/bible-es-en
-# Prepared data is shared by every recipe (keyed by its settings, see seq2seq/prepare.py).
+# Prepared data is shared by every recipe (keyed by its settings, see seq2seq/data/prepare.py).
 PREPARED_DIR ?= $(ROOT)/data/prepared
 BASE_ARGS := 'data.prepared_dir=$(PREPARED_DIR)/$${data.name}'
 TEST_SRC ?= $(CORPUS)/test.es.xz
@@ -49,7 +49,7 @@ caption_run = d=$$($(call prepare_run,$(RUN_$(1))) | tail -n 1) && t=$(RUNS)/$(1
 	  --output $$t/test.hyp $(2) \
 	&& $(BIN)seq2seq-caption $(RUNS)/$(1) --input $$t/test.src --beam-size 1 \
 	  --output $$t/test.beam1.hyp
-caption_score = $(BIN)python -m seq2seq.tasks.captioning.metrics $(RUNS)/$(1)/translations/test$(2).hyp \
+caption_score = $(BIN)python -m seq2seq.tasks.captioning.score $(RUNS)/$(1)/translations/test$(2).hyp \
 	$(RUNS)/$(1)/translations/test.refs.jsonl --sequence \
 	--json $(RUNS)/$(1)/translations/test$(2).json | tee $(RUNS)/$(1)/translations/test$(2).score
 

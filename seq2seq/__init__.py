@@ -23,6 +23,10 @@ import os
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 os.environ.setdefault("LRU_CACHE_CAPACITY", "64")
 
+from seq2seq import moved
+
+moved.install()  # the flat module paths of before issue 28, for one release
+
 __version__ = "0.1.0"
 __all__ = ["load", "Translator", "Classifier", "Captioner", "Sampler", "Tagger"]
 
@@ -32,8 +36,8 @@ def load(*runs, device: str = "auto"):
     plugged-in task's; several runs make an ensemble (the predictor checks that they fit)."""
     from pathlib import Path
 
-    from seq2seq.checkpoint import run_task
     from seq2seq.tasks import task_class
+    from seq2seq.training.checkpoint import run_task
     if not runs:
         raise ValueError("seq2seq.load needs at least one run directory")
     return task_class(run_task(Path(runs[0]))).predictor.from_run(*runs, device=device)

@@ -33,12 +33,12 @@ import datasets  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from seq2seq.config import (NO_ENCODER, REPO_ROOT, TEXT_ENCODER, DecoderConfig,  # noqa: E402
+from seq2seq.config.compose import (NO_ENCODER, REPO_ROOT, TEXT_ENCODER, DecoderConfig,  # noqa: E402
                             EncoderConfig, ModelConfig, TrainConfig, load_config)
-from seq2seq.textfile import read_lines  # noqa: E402
-from seq2seq.hardware import onednn_bf16  # noqa: E402
-from seq2seq.model import Seq2Seq, build_model  # noqa: E402
-from seq2seq.tokenizer import Tokenizer, load_spm, train_spm  # noqa: E402
+from seq2seq.data.textfile import read_lines  # noqa: E402
+from seq2seq.data.tokenizer import Tokenizer, load_spm, train_spm  # noqa: E402
+from seq2seq.models.encoder_decoder import Seq2Seq, build_model  # noqa: E402
+from seq2seq.training.hardware import onednn_bf16  # noqa: E402
 
 datasets.disable_progress_bars()
 torch.set_num_threads(1)
@@ -127,7 +127,7 @@ def assert_forced_equals_stepwise(model, batch) -> None:
     """Teacher-forced forward gives the same log-probabilities as decode_step, step by step.
 
     The forward runs as in training (autograd on: torch's LSTM cell, F.linear), the steps as
-    in search (inference mode: oneDNN on packed weights, seq2seq/onednn.py), so the two
+    in search (inference mode: oneDNN on packed weights, seq2seq/models/onednn.py), so the two
     implementations check each other.
     """
     import torch.nn.functional as F
@@ -200,7 +200,7 @@ def resnet18_file(tmp_path_factory):
 def greedy_accuracy(model, batch, targets: list, max_len: int = 10) -> float:
     """The share of `batch`'s sentences whose greedy output is exactly its target (the
     model left in training mode)."""
-    from seq2seq.search import greedy
+    from seq2seq.decoding.search import greedy
     model.eval()
     out = [h.ids for h in greedy(model, batch.src, torch.full((len(targets),), max_len))]
     model.train()
@@ -281,9 +281,9 @@ def save_run(run_dir: Path, tok, cfg, model, labels: list[str] | None = None) ->
     """A run directory as train.py leaves it (config.yaml, spm/, labels, checkpoints/
     best.pt and last.pt with an optimizer state), built directly: seconds, not a training."""
     from omegaconf import OmegaConf
-    from seq2seq import checkpoint
-    from seq2seq.config import config_to_dict
-    from seq2seq.rundir import RunDir
+    from seq2seq.config.compose import config_to_dict
+    from seq2seq.training import checkpoint
+    from seq2seq.training.rundir import RunDir
     run = RunDir(run_dir)
     checkpoint.write_text_atomic(run.config, OmegaConf.to_yaml(OmegaConf.structured(cfg)))
     (run_dir / "spm").mkdir(parents=True)
@@ -300,8 +300,8 @@ def save_run(run_dir: Path, tok, cfg, model, labels: list[str] | None = None) ->
 
 def task_run(task: str, root: Path, tok) -> Path:
     """A tiny random run of `task` (one of TASKS) in root/<task>."""
-    from seq2seq.tasks.classification.model import build_classifier
     from seq2seq.tasks.captioning.encoders import ImageShape, build_caption_model
+    from seq2seq.tasks.classification.model import build_classifier
     torch.manual_seed(0)
     sizes = ["debug=smoke", "model.emb_dim=8", "model.hidden_dim=8", "model.layers=1"]
     if task == "classify":

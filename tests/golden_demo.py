@@ -1,7 +1,7 @@
 """The demo's training, recorded: every step's loss, gradient norm and lr, and each
 evaluation's dev perplexity and BLEU, at full precision (the log prints 3 decimals).
 
-    python tests/golden_demo.py tests/data/golden/demo_300.json     # record (today's code)
+    python tests/golden_demo.py tests/fixtures/golden/demo_300.json     # record (today's code)
 
 One record per kind of CPU (`cpu()`): demo_300.json was made on an AMD EPYC (AVX512),
 demo_300.intel-amx.json on an Intel Xeon with AMX, each by the code of 61a0f8c or, for the
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from seq2seq import report
-from seq2seq.config import load_config
+from seq2seq.config.compose import load_config
+from seq2seq.training import report
 
 STEPS = 300
 OVERRIDES = ["experiment=bible_demo", "trainer.precision=fp32", "decode.precision=fp32",
@@ -43,7 +43,7 @@ def cpu() -> str:
 
 
 def record(run_dir: Path, prepared_dir: Path) -> dict:
-    from seq2seq.train import train
+    from seq2seq.training.loop import train
     steps, evals = [], []
     step, evaluation = report.Reporter.step, report.Reporter.evaluation
 

@@ -24,8 +24,8 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import console_script, corpus_lines, run_main, write_lines
-from seq2seq import checkpoint
-from seq2seq.tokenizer import train_spm
+from seq2seq.data.tokenizer import train_spm
+from seq2seq.training import checkpoint
 
 SMALL_VOCAB = ["tokenizer.src_vocab_size=120", "tokenizer.tgt_vocab_size=120"]
 
@@ -501,7 +501,7 @@ CONFIG_VALUES = st.one_of(
 @settings(max_examples=120, deadline=None)
 @given(overrides=st.lists(st.tuples(st.sampled_from(CONFIG_KEYS), CONFIG_VALUES), max_size=4))
 def test_fuzz_config_loader_is_a_config_or_one_line(overrides):
-    from seq2seq.config import TrainConfig, cli_config
+    from seq2seq.config.compose import TrainConfig, cli_config
     argv = [f"{k}={v}" for k, v in overrides]
     err = io.StringIO()
     with contextlib.redirect_stderr(err):

@@ -9,7 +9,7 @@ import pytest
 
 from golden_demo import cpu, record
 
-GOLDEN = Path(__file__).parent / "data" / "golden"
+GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 
 
 def test_the_demo_trains_as_recorded(tmp_path):

@@ -45,34 +45,67 @@ def test_the_modules_import_each_other_in_one_order():
         placed |= set(ready)
     # the parts sit below what runs them
     translator = "tasks.translation.translator"
-    for low, high in (("sources", "encoders"), ("encoders", "model"), ("decoder", "model"),
-                      ("model", "tasks.translation.task"), ("search", translator),
-                      ("tasks.base", "train"), (translator, "tasks.translation.task"),
+    for low, high in (("data.sources", "models.encoders"),
+                      ("models.encoder_decoder", "tasks.translation.task"),
+                      ("decoding.search", translator), ("tasks.base", "training.loop"),
+                      (translator, "tasks.translation.task"),
                       ("tasks.translation.task", "tasks.captioning.task")):
         assert order.index(low) < order.index(high), (low, high)
-    for part in ("sources", "recurrent", "encoders", "decoder", "model", "search"):
-        assert not graph[part] & {"train", "tasks", "tasks.base", translator, "data",
-                                  "tokens"}, part
     # the registry knows tasks by name only: it imports none of them
     tasks = {m for m in MODULES if m.startswith("tasks.") and m != "tasks.base"}
     assert not graph["tasks"] & tasks
     # and no shared module imports a task's: tasks sit above the machinery they plug into
-    for module in MODULES.keys() - tasks - OLD_PATHS - {"__init__", "config_reference"}:
+    for module in MODULES.keys() - tasks - {"__init__", "moved"}:
         assert not graph[module] & tasks, (module, graph[module] & tasks)
 
 
-# `python -m seq2seq.translate`, `from seq2seq.translator import Translator` and the like,
-# kept for one release: each only re-exports what its task's package holds now.
-OLD_PATHS = {"translate", "classify", "caption", "sample", "caption_metrics", "translator",
-             "classification", "captioner"}
+# The layers, bottom up: a module imports its own layer's modules and those below, never one
+# above. The registry (tasks/__init__.py: ids -> classes, by name) belongs with the config
+# that names a task; the task interface (tasks/base.py) sits below the loop that calls it.
+# A command (a module with `main`: cli/, and each task's own) sits on top, wherever it lives.
+LAYERS = ["config", "data", "models", "evaluation", "task interface", "training", "decoding",
+          "tasks", "commands", "package"]
 
 
-def test_the_old_paths_only_re_export_their_task_s_command_or_class():
-    for name in OLD_PATHS:
-        body = MODULES[name].body
-        imports = [n for n in body if isinstance(n, ast.ImportFrom)]
-        assert len(imports) == 1 and imports[0].module.startswith("seq2seq.tasks."), name
-        assert len(body) <= 3, name  # the docstring, the import, [running main]
+def _layer(name: str) -> str:
+    if name in ("__init__", "moved"):
+        return "package"
+    if name.startswith("cli.") or any(isinstance(node, ast.FunctionDef) and node.name == "main"
+                                      for node in MODULES[name].body):
+        return "commands"
+    special = {"tasks": "config", "tasks.base": "task interface"}
+    return special.get(name, name.split(".")[0])
+
+
+def test_the_layers_import_downwards_only():
+    for name, tree in MODULES.items():
+        for used in _imports(tree) - {name}:
+            assert LAYERS.index(_layer(used)) <= LAYERS.index(_layer(name)), (
+                f"seq2seq/{name} ({_layer(name)}) imports seq2seq/{used} ({_layer(used)})")
+
+
+def test_the_package_folder_holds_layers_only():
+    flat = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert flat == ["__init__.py", "moved.py"], flat
+    layers = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert layers == {"config", "data", "models", "evaluation", "training", "decoding", "tasks",
+                      "cli"}, layers
+
+
+def test_the_old_paths_give_the_modules_that_moved():
+    """`import seq2seq.search` of before issue 28 is the module at seq2seq.decoding.search,
+    one object (kept for one release: seq2seq/moved.py)."""
+    import importlib
+
+    from seq2seq.moved import OLD_PATHS
+    for old, new in OLD_PATHS.items():
+        if (PACKAGE / old / "__init__.py").is_file():
+            continue  # config, data: packages now, which hand out the old names themselves
+        assert importlib.import_module(f"seq2seq.{old}") is importlib.import_module(
+            f"seq2seq.{new}"), old
+    from seq2seq.config import load_config
+    from seq2seq.config.compose import load_config as today
+    assert load_config is today
 
 
 def test_functions_are_under_60_lines():

@@ -16,17 +16,18 @@ import pytest
 import torch
 
 from conftest import corpus_lines, run_cli, run_main, write_lines
-from seq2seq import Translator, checkpoint
-from seq2seq.average import main as average_main
+from seq2seq import Translator
+from seq2seq.cli.average import main as average_main
+from seq2seq.cli.score import main as score_main
+from seq2seq.config.compose import load_config
 from seq2seq.tasks.captioning.cli import main as caption_main
 from seq2seq.tasks.classification.cli import main as classify_main
-from seq2seq.config import load_config
-from seq2seq.rundir import RunDir
-from seq2seq.tasks.language_model.sample import main as sample_main
-from seq2seq.score import main as score_main
-from seq2seq.train import train
+from seq2seq.tasks.language_model.cli import main as sample_main
 from seq2seq.tasks.tagging.cli import main as tag_main
 from seq2seq.tasks.translation.cli import main as translate_main
+from seq2seq.training import checkpoint
+from seq2seq.training.loop import train
+from seq2seq.training.rundir import RunDir
 
 CLIS = {"translate": translate_main, "sample": sample_main, "classify": classify_main,
         "caption": caption_main, "tag": tag_main}
@@ -277,10 +278,10 @@ def test_a_resumed_run_records_each_step_once(smoke_run, tmp_path):
 # ------------------------------------------------------------------ decoding time
 def test_a_line_far_longer_than_training_is_cut_at_decode_max_len(tmp_path):
     """A line of about 100,000 pieces through a model that never ends a sentence by itself
-    (an old run's, tests/data/old_runs/paper): before decode.max_len, one output line of
+    (an old run's, tests/fixtures/old_runs/paper): before decode.max_len, one output line of
     147,208 words after about three minutes; now at most 2 x data.max_len pieces, said in
     the warning, in seconds (the timeout is a guard, not a benchmark)."""
-    run = Path(__file__).parent / "data" / "old_runs" / "paper"
+    run = Path(__file__).parent / "fixtures" / "old_runs" / "paper"
     rng = np.random.default_rng(0)
     line = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), 100_000))
     source = write_lines(tmp_path / "long.txt", [line, "hola"])

@@ -1,5 +1,5 @@
 """Run directories written by earlier code keep working: they translate, decode greedily,
-ensemble and sample exactly as that code did (tests/data/old_runs/make.sh made them, and
+ensemble and sample exactly as that code did (tests/fixtures/old_runs/make.sh made them, and
 recorded what that code printed)."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-OLD = Path(__file__).parent / "data" / "old_runs"
+OLD = Path(__file__).parent / "fixtures" / "old_runs"
 
 
 def cli(name: str, *args: str) -> str:
@@ -46,9 +46,9 @@ def test_an_old_checkpoint_averages_with_a_new_one_of_the_same_weights(tmp_path)
 
     import torch
 
-    from seq2seq import checkpoint
-    from seq2seq.average import average
-    from seq2seq.model import upgrade_weights
+    from seq2seq.cli.average import average
+    from seq2seq.models.encoder_decoder import upgrade_weights
+    from seq2seq.training import checkpoint
 
     run = tmp_path / "paper"
     shutil.copytree(OLD / "paper", run)

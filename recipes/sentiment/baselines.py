@@ -9,8 +9,8 @@ majority: every text gets the training split's most frequent label. logreg: TF-I
 unigrams and bigrams (lowercased), then L2-regularised logistic regression; its inverse
 regularisation strength C is chosen on --dev (best accuracy, the smaller C on a tie) from
 0.25 to 8, or is 1 without --dev. Files are read as training reads them
-(seq2seq.tasks.classification.labelled); scores are seq2seq.metrics.label_scores (accuracy, macro-F1 in
-percent). Needs scikit-learn: `pip install 'seq2seq[baselines]'`.
+(seq2seq.tasks.classification.labelled); scores are
+seq2seq.evaluation.metrics.label_scores (accuracy, macro-F1 in percent). Needs scikit-learn: `pip install 'seq2seq[baselines]'`.
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seq2seq.cli import run as run_cli
+from seq2seq.cli.common import run as run_cli
+from seq2seq.evaluation.metrics import LabelScores, label_scores
 from seq2seq.tasks.classification.labelled import Example, check_labels, label_set, read_labelled
-from seq2seq.metrics import LabelScores, label_scores
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline

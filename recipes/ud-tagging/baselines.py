@@ -24,7 +24,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from seq2seq.cli import requires, run as run_cli
+from seq2seq.cli.common import run as run_cli
+from seq2seq.config.extras import requires
 from seq2seq.tasks.tagging.formats import read_tagged, split_slice
 from seq2seq.tasks.tagging.metrics import TagScores, tag_scores
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 
-from seq2seq.schema import NO_ENCODER, TEXT_ENCODER, ConfigError
+from seq2seq.config.schema import NO_ENCODER, TEXT_ENCODER, ConfigError
 
 BUILTIN = {"translation": "seq2seq.tasks.translation.task.Translation",
            "language_model": "seq2seq.tasks.language_model.task.LanguageModelling",
@@ -54,8 +54,12 @@ def build_task(cfg, tokenizer, prepared):
     return task_class(cfg.task).from_config(cfg, tokenizer, prepared)
 
 
-# Parts that moved into their task's package (issue 28): a saved config names them so.
+# Parts that moved (issue 28): into their task's package, or the shared ones into
+# seq2seq/models/. A saved config names them where they were.
 MOVED_PARTS = {
+    "seq2seq.encoders.text_encoder": "seq2seq.models.encoders.text_encoder",
+    "seq2seq.encoders.no_encoder": "seq2seq.models.encoders.no_encoder",
+    "seq2seq.decoder.recurrent_decoder": "seq2seq.models.decoder.recurrent_decoder",
     "seq2seq.vision.image_encoder": "seq2seq.tasks.captioning.encoders.image_encoder",
     "seq2seq.vision.frame_encoder": "seq2seq.tasks.captioning.encoders.frame_encoder",
     "seq2seq.classifier.classifier_head": "seq2seq.tasks.classification.model.classifier_head"}

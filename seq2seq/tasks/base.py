@@ -5,7 +5,7 @@ A task owns everything that differs between shapes of sequence learning:
 
     data_config            its config node (`data.*`): CorpusConfig's keys and its own
     reads, writes, parts   what its encoder reads and its model writes (the builders say
-                           theirs: `seq2seq.checks` matches them), and which parts fit
+                           theirs: `seq2seq.config.checks` matches them), and which parts fit
     command                the command that reads its runs (every other one refuses them)
     checks(cfg)            its own config checks, each naming a key
     preparation(cfg)       the settings (and file stamps) its preparation is keyed on
@@ -31,10 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seq2seq.data import Batch
-from seq2seq.metrics import LabelScores, Score
-from seq2seq.schema import CorpusConfig, TrainConfig
-from seq2seq.tokenizer import PAD
+from seq2seq.config.schema import CorpusConfig, TrainConfig
+from seq2seq.data.corpus import Batch
+from seq2seq.data.tokenizer import PAD
+from seq2seq.evaluation.metrics import LabelScores, Score
 
 # {"ppl": 12.3, "bleu": Score(...)}; {"loss": 0.41, "labels": LabelScores(...)}
 Metrics = dict[str, Union[float, Score, LabelScores]]

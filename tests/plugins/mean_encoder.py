@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seq2seq.config import ModelConfig
-from seq2seq.recurrent import State
-from seq2seq.sources import Source
+from seq2seq.config.compose import ModelConfig
+from seq2seq.data.sources import Source
+from seq2seq.models.recurrent import State
 
 
 class MeanEncoder(nn.Module):

@@ -24,16 +24,16 @@ import pyarrow as pa
 import torch
 from torch import nn
 
-from seq2seq.config import CorpusConfig, ModelConfig, TrainConfig
-from seq2seq.decoder import recurrent_decoder
-from seq2seq.encoders import text_encoder
-from seq2seq.model import Seq2Seq, uniform_init
-from seq2seq.prepared import PreparedDir
+from seq2seq.config.compose import CorpusConfig, ModelConfig, TrainConfig
+from seq2seq.data.prepared import PreparedDir
+from seq2seq.data.textfile import file_stamp, read_lines
+from seq2seq.data.tokenizer import Tokenizer, train_spm
+from seq2seq.data.tokens import id_dtype, write_pairs
+from seq2seq.models.decoder import recurrent_decoder
+from seq2seq.models.encoder_decoder import Seq2Seq, uniform_init
+from seq2seq.models.encoders import text_encoder
 from seq2seq.tasks.base import Check, DevSet, Evaluation, perplexity
 from seq2seq.tasks.translation.task import Translation
-from seq2seq.textfile import file_stamp, read_lines
-from seq2seq.tokenizer import Tokenizer, train_spm
-from seq2seq.tokens import id_dtype, write_pairs
 from seq2seq.tasks.translation.translator import Translator
 
 

@@ -10,6 +10,7 @@ LRCN):
     feature_cache.py  a frozen backbone's grids, computed once
     encoders.py    ImageEncoder (model/encoder=image), FrameEncoder (model/encoder=frames)
     metrics.py     BLEU-1..4 with signatures, CIDEr-D, exact match, CER
+    score.py       python -m seq2seq.tasks.captioning.score: those scores of a file
     captioner.py   Captioner: the Python API (a run or an ensemble)
     contact_sheet.py  test images with their captions and references (matplotlib)
     cli.py         seq2seq-caption: images in, a caption each

@@ -1,4 +1,5 @@
-"""Captioned images on disk as flat arrays, memory-mapped like the token arrays (tokens.py).
+"""Captioned images on disk as flat arrays, memory-mapped like the token arrays
+(seq2seq/data/tokens.py).
 
 One split of a prepared caption corpus:
 
@@ -24,10 +25,10 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from seq2seq.data import Batch, make_batches
+from seq2seq.data.corpus import Batch, make_batches
+from seq2seq.data.sources import Source
+from seq2seq.data.tokens import MappedSide, SideWriter, mapped_array, read_meta, teacher_forcing
 from seq2seq.tasks.captioning.feature_cache import FrozenBackbone, cached_grids
-from seq2seq.sources import Source
-from seq2seq.tokens import MappedSide, SideWriter, mapped_array, read_meta, teacher_forcing
 
 
 def write_captioned(directory: Path, images: Iterable[np.ndarray], shape: tuple[int, ...],

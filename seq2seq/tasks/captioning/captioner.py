@@ -22,16 +22,16 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from seq2seq.tasks.captioning.images import is_video, load_frames, load_image
-from seq2seq.config import DecodeConfig, TrainConfig, decode_settings
-from seq2seq.ensemble import Ensemble, check_shared_vocabulary
-from seq2seq.hardware import pick_device, pick_precision
-from seq2seq.search import Hypothesis
-from seq2seq.sources import Source
-from seq2seq.tokenizer import Tokenizer
-from seq2seq.trained import load_run
-from seq2seq.tasks.translation.translator import Translator, search_batch
+from seq2seq.config.compose import DecodeConfig, TrainConfig, decode_settings
+from seq2seq.data.sources import Source
+from seq2seq.data.tokenizer import Tokenizer
+from seq2seq.decoding.ensemble import Ensemble, check_shared_vocabulary
+from seq2seq.decoding.search import Hypothesis
+from seq2seq.decoding.trained import load_run
 from seq2seq.tasks.captioning.encoders import ImageShape, build_caption_model
+from seq2seq.tasks.captioning.images import is_video, load_frames, load_image
+from seq2seq.tasks.translation.translator import Translator, search_batch
+from seq2seq.training.hardware import pick_device, pick_precision
 
 
 def image_shape(cfg: TrainConfig) -> ImageShape:

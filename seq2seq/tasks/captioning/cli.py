@@ -18,10 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from seq2seq.cli import (add_search_options, check_not_inputs, requires, run as run_cli,
-                         write_output)
-from seq2seq.rundir import inference_files
-from seq2seq.textfile import input_file, read_lines
+from seq2seq.cli.common import add_search_options, check_not_inputs, run as run_cli, write_output
+from seq2seq.config.extras import requires
+from seq2seq.data.textfile import input_file, read_lines
+from seq2seq.training.rundir import inference_files
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -65,7 +65,7 @@ def _main(args: argparse.Namespace) -> None:
     requires("PIL.Image", "caption", "seq2seq-caption (reading images)")  # before any work
     # torch: imported after the arguments are checked
     from seq2seq.tasks.captioning.captioner import Captioner
-    from seq2seq.report import wants_bar
+    from seq2seq.training.report import wants_bar
     paths = image_paths(args.images, args.input)
     inputs = [args.input, args.refs, *map(Path, paths),
               *inference_files([args.run, *args.ensemble])]

@@ -15,7 +15,7 @@ work as they do for text.
       (features -> emb_dim) instead of an embedding: its final state (and, for attention,
       every frame's state) starts the decoder
 
-What a source holds (seq2seq/sources.py): Source(values=(B, T, C, H, W) uint8, lens=(B,)
+What a source holds (seq2seq/data/sources.py): Source(values=(B, T, C, H, W) uint8, lens=(B,)
 real frames); an image is a video of one frame. The builders take the model config and
 the images' (channels, height, width), where a text encoder takes a vocabulary size.
 Default image_feed=input: the paper's choice, and then the decoder starts as a language
@@ -30,12 +30,12 @@ from typing import Optional
 import torch
 from torch import nn
 
+from seq2seq.config.compose import EncoderConfig, ModelConfig
+from seq2seq.data.sources import ImageShape, Source
+from seq2seq.models.encoder_decoder import Seq2Seq, builder, uniform_init
+from seq2seq.models.encoders import SequenceEncoder
+from seq2seq.models.recurrent import State, stacked_rnn
 from seq2seq.tasks.captioning.backbones import BACKBONES, build_backbone
-from seq2seq.config import EncoderConfig, ModelConfig
-from seq2seq.encoders import SequenceEncoder
-from seq2seq.model import Seq2Seq, builder, uniform_init
-from seq2seq.recurrent import State, stacked_rnn
-from seq2seq.sources import ImageShape, Source
 
 IMAGE_FEEDS = ("input", "state")  # model.encoder.image_feed
 # model.encoder.build of model/encoder=image and model/encoder=frames
@@ -149,7 +149,7 @@ def frame_encoder(cfg: ModelConfig, image: ImageShape) -> FrameEncoder:
 
 
 def vision_checks(cfg: ModelConfig) -> list[tuple[str, bool, str]]:
-    """The image encoders' own keys (seq2seq/checks.py runs them when one is chosen)."""
+    """The image encoders' own keys (seq2seq/config/checks.py runs them when one is chosen)."""
     enc = cfg.encoder
     return [
         ("model.encoder.backbone", enc.backbone in BACKBONES, " | ".join(BACKBONES)),
@@ -163,7 +163,7 @@ def vision_checks(cfg: ModelConfig) -> list[tuple[str, bool, str]]:
     ]
 
 
-# What each reads (seq2seq/checks.py matches it with the task's), its keys and their checks.
+# What each reads (seq2seq/config/checks.py matches it with the task's), its keys and their checks.
 for _build, _reads in ((image_encoder, "image"), (frame_encoder, "frames")):
     _build.reads, _build.config, _build.checks = _reads, ImageEncoderConfig, vision_checks
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from seq2seq.cli import requires
+from seq2seq.config.extras import requires
 
 
 def is_video(path: Path) -> bool:

@@ -22,14 +22,14 @@ from typing import Iterator
 
 import numpy as np
 
+from seq2seq.config.compose import DataConfig, TrainConfig
+from seq2seq.data.prepared import PreparedDir
+from seq2seq.data.textfile import file_stamp
+from seq2seq.data.tokenizer import Tokenizer, train_spm
+from seq2seq.data.tokens import id_dtype
 from seq2seq.tasks.captioning.arrays import write_captioned
-from seq2seq.tasks.captioning.records import CaptionRecord, read_records
 from seq2seq.tasks.captioning.images import is_video, load_frames, load_image
-from seq2seq.config import DataConfig, TrainConfig
-from seq2seq.prepared import PreparedDir
-from seq2seq.textfile import file_stamp
-from seq2seq.tokenizer import Tokenizer, train_spm
-from seq2seq.tokens import id_dtype
+from seq2seq.tasks.captioning.records import CaptionRecord, read_records
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from seq2seq.schema import CorpusConfig
-from seq2seq.textfile import json_lines, read_lines
+from seq2seq.config.schema import CorpusConfig
+from seq2seq.data.textfile import json_lines, read_lines
 
 FORMATS = ("imagefolder", "karpathy", "flickr")
 

@@ -14,18 +14,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from seq2seq.tasks.captioning.arrays import CaptionArrays
-from seq2seq.tasks.captioning.records import FORMATS, CaptionDataConfig
-from seq2seq.tasks.captioning.metrics import caption_scores, read_refs
-from seq2seq.tasks.captioning.captioner import Captioner, image_shape, search_sources
-from seq2seq.config import DecodeConfig, ModelConfig, TrainConfig, decode_settings
-from seq2seq.tasks.captioning.feature_cache import FrozenBackbone
-from seq2seq.tasks.captioning.prepare import caption_stamp, prepare_captioned
-from seq2seq.prepared import PreparedDir
+from seq2seq.config.compose import DecodeConfig, ModelConfig, TrainConfig, decode_settings
+from seq2seq.data.prepared import PreparedDir
+from seq2seq.data.tokenizer import Tokenizer
 from seq2seq.tasks.base import Check, DevSet, Evaluation, perplexity
-from seq2seq.tasks.translation.task import Translation
-from seq2seq.tokenizer import Tokenizer
+from seq2seq.tasks.captioning.arrays import CaptionArrays
+from seq2seq.tasks.captioning.captioner import Captioner, image_shape, search_sources
 from seq2seq.tasks.captioning.encoders import ImageShape, build_caption_model
+from seq2seq.tasks.captioning.feature_cache import FrozenBackbone
+from seq2seq.tasks.captioning.metrics import caption_scores, read_refs
+from seq2seq.tasks.captioning.prepare import caption_stamp, prepare_captioned
+from seq2seq.tasks.captioning.records import FORMATS, CaptionDataConfig
+from seq2seq.tasks.translation.task import Translation
 
 
 class Captioning(Translation):

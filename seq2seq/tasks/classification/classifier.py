@@ -21,14 +21,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from seq2seq.tasks.classification.model import build_classifier
-from seq2seq.config import TrainConfig
-from seq2seq.hardware import pick_device
+from seq2seq.config.compose import TrainConfig
+from seq2seq.data.sources import Source
+from seq2seq.data.tokenizer import Tokenizer
+from seq2seq.decoding.trained import load_run
 from seq2seq.tasks.classification.labelled import read_labels
-from seq2seq.rundir import RunDir
-from seq2seq.sources import Source
-from seq2seq.tokenizer import Tokenizer
-from seq2seq.trained import load_run
+from seq2seq.tasks.classification.model import build_classifier
+from seq2seq.training.hardware import pick_device
+from seq2seq.training.rundir import RunDir
 
 
 class Member(NamedTuple):

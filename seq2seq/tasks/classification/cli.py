@@ -25,12 +25,12 @@ from pathlib import Path
 
 import torch
 
+from seq2seq.cli.common import check_not_inputs, run as run_cli, stdin_lines, write_output
+from seq2seq.data.textfile import decode_line, input_file, read_lines
 from seq2seq.tasks.classification.classifier import Classifier, check_texts
-from seq2seq.cli import check_not_inputs, run as run_cli, stdin_lines, write_output
 from seq2seq.tasks.classification.labelled import TABLES, read_labelled
-from seq2seq.report import wants_bar
-from seq2seq.rundir import inference_files
-from seq2seq.textfile import decode_line, input_file, read_lines
+from seq2seq.training.report import wants_bar
+from seq2seq.training.rundir import inference_files
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from seq2seq.textfile import json_lines, read_lines
+from seq2seq.data.textfile import json_lines, read_lines
 
 TABLES = (".tsv", ".csv", ".jsonl")
 Example = tuple[str, str, str]  # (where, text, label)

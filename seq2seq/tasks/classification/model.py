@@ -4,7 +4,7 @@
                                         final: the top layer's final state (the textbook)
                                         mean | max: over every position's top state (masked)
 
-The encoder is the translation model's own part (encoders.py): the same embedding and
+The encoder is the translation model's own part (seq2seq/models/encoders.py): the same embedding and
 stacked RNN, one or two directions, so a language model's trained layers can start it.
 The head is the part that reads the encoder's state, where a translation model has its
 decoder.
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from seq2seq.config import DecoderConfig, ModelConfig
-from seq2seq.model import build_parts, uniform_init
-from seq2seq.recurrent import State
-from seq2seq.sources import Source
+from seq2seq.config.compose import DecoderConfig, ModelConfig
+from seq2seq.data.sources import Source
+from seq2seq.models.encoder_decoder import build_parts, uniform_init
+from seq2seq.models.recurrent import State
 
 POOLINGS = ("final", "mean", "max")  # model.decoder.pooling
 CLASSIFIER_HEAD = f"{__name__}.classifier_head"  # model.decoder.build of model/decoder=classifier
@@ -80,7 +80,7 @@ def classifier_head(cfg: ModelConfig, labels: int) -> ClassifierHead:
     return ClassifierHead(cfg.decoder.pooling, cfg.hidden_dim, labels, cfg.dropout)
 
 
-# It writes a label, not text (seq2seq/checks.py matches this with the task's `writes`),
+# It writes a label, not text (seq2seq/config/checks.py matches this with the task's `writes`),
 # and checks its own key.
 classifier_head.writes, classifier_head.config = "label", ClassifierHeadConfig
 classifier_head.checks = lambda cfg: [("model.decoder.pooling", cfg.decoder.pooling in POOLINGS,

@@ -28,13 +28,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from seq2seq.config import REPO_ROOT, DataConfig, TrainConfig
+from seq2seq.config.compose import REPO_ROOT, DataConfig, TrainConfig
+from seq2seq.data.prepared import PreparedDir
+from seq2seq.data.textfile import file_stamp
+from seq2seq.data.tokenizer import Tokenizer, source_pieces, train_spm
+from seq2seq.data.tokens import id_dtype, write_labelled
 from seq2seq.tasks.classification.labelled import (find_labelled, folder_files, label_order,
                                                    read_labelled, write_labels)
-from seq2seq.prepared import PreparedDir
-from seq2seq.textfile import file_stamp
-from seq2seq.tokenizer import Tokenizer, source_pieces, train_spm
-from seq2seq.tokens import id_dtype, write_labelled
 
 log = logging.getLogger(__name__)
 

@@ -13,22 +13,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seq2seq import checkpoint
+from seq2seq.config.compose import ModelConfig, TrainConfig
+from seq2seq.data.corpus import LabelledBatch
+from seq2seq.data.prepared import PreparedDir
+from seq2seq.data.textfile import input_file, read_lines
+from seq2seq.data.tokenizer import Tokenizer
+from seq2seq.data.tokens import LabelledArrays
+from seq2seq.evaluation.metrics import label_scores
+from seq2seq.models.encoder_decoder import upgrade_weights
+from seq2seq.tasks.base import Check, DevSet, Evaluation, Task
 from seq2seq.tasks.classification.classifier import Classifier
-from seq2seq.tasks.classification.model import build_classifier, lm_encoder_weights
-from seq2seq.config import ModelConfig, TrainConfig
-from seq2seq.data import LabelledBatch
 from seq2seq.tasks.classification.labelled import TABLES, label_set, read_label_column, read_labels
-from seq2seq.metrics import label_scores
-from seq2seq.model import upgrade_weights
+from seq2seq.tasks.classification.model import build_classifier, lm_encoder_weights
 from seq2seq.tasks.classification.prepare import (LabelledDataConfig, labelled_stamp, lm_spm,
                                                   prepare_labelled)
-from seq2seq.prepared import PreparedDir
-from seq2seq.rundir import find_checkpoint
-from seq2seq.tasks.base import Check, DevSet, Evaluation, Task
-from seq2seq.textfile import input_file, read_lines
-from seq2seq.tokenizer import Tokenizer
-from seq2seq.tokens import LabelledArrays
+from seq2seq.training import checkpoint
+from seq2seq.training.rundir import find_checkpoint
 
 
 class Classification(Task):

@@ -2,7 +2,8 @@
 
     task.py        LanguageModelling: dev perplexity, best.pt on it
     prepare.py     one language's sentences -> sentencepiece, single-sided token arrays
-    sample.py      Sampler (the Python API) and seq2seq-sample
+    sample.py      Sampler (the Python API): sentences drawn one token at a time
+    cli.py         seq2seq-sample
 
 `LanguageModelling` is imported when asked for.
 """

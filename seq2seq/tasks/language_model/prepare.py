@@ -6,7 +6,7 @@ sentencepiece model -> token arrays of one side, filtered and batched by their o
     data.hub_path: the tgt_lang side of a `translation` set --+        |
         sentencepiece on a sample of training sentences (written as tgt.model and, for the
         tokenizer that loads both, src.model) --> dev.ref test.ref --> train/ dev/ as
-        single-sided token arrays (seq2seq/tokens.py: TextArrays)
+        single-sided token arrays (seq2seq/data/tokens.py: TextArrays)
 
 Nothing of another language is read: a parallel corpus's other side neither filters nor
 orders these sentences.
@@ -25,13 +25,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from seq2seq.config import CorpusConfig, TrainConfig
-from seq2seq.data import PARALLEL_FROM, find_text_file, generated
+from seq2seq.config.compose import CorpusConfig, TrainConfig
+from seq2seq.data.corpus import HUB_PAIRS, PARALLEL_FROM, find_text_file, generated
+from seq2seq.data.prepared import PreparedDir
+from seq2seq.data.textfile import decoded_lines, file_stamp, read_lines
+from seq2seq.data.tokenizer import Tokenizer, train_spm
+from seq2seq.data.tokens import id_dtype, write_texts
 from seq2seq.tasks.translation.prepare import sample_column
-from seq2seq.prepared import PreparedDir
-from seq2seq.textfile import decoded_lines, file_stamp, read_lines
-from seq2seq.tokenizer import Tokenizer, train_spm
-from seq2seq.tokens import id_dtype, write_texts
 
 log = logging.getLogger(__name__)
 IDS = datasets.Features({"tgt_ids": datasets.Sequence(datasets.Value("int32"))})
@@ -78,7 +78,7 @@ def load_texts(d: TextConfig, split: str, limit: Optional[int] = None) -> datase
                                 "stamp": file_stamp([path])})
     else:
         ds = datasets.load_dataset(d.hub_path, d.hub_name, split=split)
-        ds = ds.map(lambda ex: {"tgt": ex["translation"][d.tgt_lang]},
+        ds = ds.map(lambda ex: {"tgt": ex[HUB_PAIRS][d.tgt_lang]},
                     remove_columns=ds.column_names)
     return ds.select(range(min(limit, len(ds)))) if limit is not None else ds
 

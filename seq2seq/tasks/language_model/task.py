@@ -12,15 +12,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seq2seq.config import TrainConfig
-from seq2seq.tasks.language_model.prepare import TextConfig, prepare_texts, text_files
-from seq2seq.prepared import PreparedDir
-from seq2seq.tasks.language_model.sample import Sampler
+from seq2seq.config.compose import TrainConfig
+from seq2seq.data.prepared import PreparedDir
+from seq2seq.data.textfile import file_stamp
+from seq2seq.data.tokenizer import Tokenizer
+from seq2seq.data.tokens import TextArrays
 from seq2seq.tasks.base import DevSet, Evaluation, Task, perplexity
+from seq2seq.tasks.language_model.prepare import TextConfig, prepare_texts, text_files
+from seq2seq.tasks.language_model.sample import Sampler
 from seq2seq.tasks.translation.task import Translation
-from seq2seq.textfile import file_stamp
-from seq2seq.tokenizer import Tokenizer
-from seq2seq.tokens import TextArrays
 
 
 class LanguageModelling(Translation):

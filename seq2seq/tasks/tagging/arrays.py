@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seq2seq.data import make_batches
-from seq2seq.sources import Source
-from seq2seq.tokenizer import PAD
-from seq2seq.tokens import PairArrays
+from seq2seq.data.corpus import make_batches
+from seq2seq.data.sources import Source
+from seq2seq.data.tokenizer import PAD
+from seq2seq.data.tokens import PairArrays
 
 IGNORED = -100  # a padding position's tag: cross-entropy's ignore_index
 

@@ -25,11 +25,11 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from seq2seq.cli import check_not_inputs, run as run_cli, stdin_lines, write_output
-from seq2seq.rundir import inference_files
+from seq2seq.cli.common import check_not_inputs, run as run_cli, stdin_lines, write_output
+from seq2seq.data.textfile import decode_line, input_file, read_lines
 from seq2seq.tasks.tagging.columns import fill_conll, fill_conllu
 from seq2seq.tasks.tagging.tagger import Tagger
-from seq2seq.textfile import decode_line, input_file, read_lines
+from seq2seq.training.rundir import inference_files
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -21,8 +21,8 @@ import re
 from pathlib import Path
 from typing import Iterator, Optional
 
-from seq2seq.cli import requires
-from seq2seq.textfile import json_lines, read_lines
+from seq2seq.config.extras import requires
+from seq2seq.data.textfile import json_lines, read_lines
 
 FORMATS = {".conllu": "conllu", ".iob2": "conll", ".conll": "conll", ".bio": "conll",
            ".jsonl": "jsonl"}

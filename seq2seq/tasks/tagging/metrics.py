@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
-from seq2seq.cli import requires
-from seq2seq.metrics import Reported
+from seq2seq.config.extras import requires
+from seq2seq.evaluation.metrics import Reported
 
 ENTITY_SCHEME = "seqeval IOB2 strict, micro"
 

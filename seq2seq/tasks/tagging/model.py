@@ -5,9 +5,9 @@ a tag scored at every position (Plank, Sogaard and Goldberg 2016; Lample et al. 
         word embedding (E) | char BiLSTM or CNN over the word's characters (C)   (B, S, H)
     memory --TokenHead--> dropout, linear: scores (B, S, T) [--CRF: Viterbi, NLL]
 
-The encoder is the translation model's own `SequenceEncoder` (encoders.py: stacked RNN, both
-directions by default, dropout) with another input layer, so a tagger trained on one tag set
-can start another (`model.init_from`). Most of the accuracy on rare and unknown words comes
+The encoder is the translation model's own `SequenceEncoder` (seq2seq/models/encoders.py:
+stacked RNN, both directions by default, dropout) with another input layer, so a tagger
+trained on one tag set can start another (`model.init_from`). Most of the accuracy on rare and unknown words comes
 from the characters: "-ly", "-ed", a capital, a digit.
 """
 from __future__ import annotations
@@ -19,13 +19,13 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from seq2seq.config import DecoderConfig, EncoderConfig, ModelConfig
-from seq2seq.encoders import SequenceEncoder
-from seq2seq.model import builder, uniform_init
-from seq2seq.recurrent import stacked_rnn
-from seq2seq.sources import Source
+from seq2seq.config.compose import DecoderConfig, EncoderConfig, ModelConfig
+from seq2seq.data.sources import Source
+from seq2seq.data.tokenizer import PAD, UNK
+from seq2seq.models.encoder_decoder import builder, uniform_init
+from seq2seq.models.encoders import SequenceEncoder
+from seq2seq.models.recurrent import stacked_rnn
 from seq2seq.tasks.tagging.crf import CRF
-from seq2seq.tokenizer import PAD, UNK
 
 CHAR_MODELS = ("lstm", "cnn", "none")
 

@@ -27,14 +27,14 @@ from typing import Optional
 import numpy as np
 import pyarrow as pa
 
-from seq2seq.config import REPO_ROOT, CorpusConfig, TrainConfig
-from seq2seq.prepared import PreparedDir
+from seq2seq.config.compose import REPO_ROOT, CorpusConfig, TrainConfig
+from seq2seq.data.prepared import PreparedDir
+from seq2seq.data.tokenizer import Tokenizer
+from seq2seq.data.tokens import id_dtype, write_pairs
 from seq2seq.tasks.classification.labelled import label_order, write_labels
 from seq2seq.tasks.tagging.formats import (Sentence, checked, find_tagged, read_tagged,
                                            split_slice)
 from seq2seq.tasks.tagging.vocab import TokenEncoder, char_pieces, model_proto, word_pieces
-from seq2seq.tokenizer import Tokenizer
-from seq2seq.tokens import id_dtype, write_pairs
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from seq2seq.data.textfile import input_file, read_lines
 from seq2seq.tasks.tagging.formats import file_format, read_tagged
 from seq2seq.tasks.tagging.metrics import TagScores, tag_scores
-from seq2seq.textfile import input_file, read_lines
 
 DEFAULT_COLUMN = "label"  # seq2seq-score's default: each format's usual tag column
 

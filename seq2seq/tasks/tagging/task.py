@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seq2seq import checkpoint
-from seq2seq.config import ModelConfig, TrainConfig
-from seq2seq.model import upgrade_weights
-from seq2seq.prepared import PreparedDir
-from seq2seq.rundir import find_checkpoint
+from seq2seq.config.compose import ModelConfig, TrainConfig
+from seq2seq.data.prepared import PreparedDir
+from seq2seq.data.textfile import file_stamp
+from seq2seq.data.tokenizer import Tokenizer
+from seq2seq.models.encoder_decoder import upgrade_weights
 from seq2seq.tasks import task_class
 from seq2seq.tasks.base import Check, DevSet, Evaluation, Task
 from seq2seq.tasks.classification.labelled import read_labels
@@ -29,8 +29,8 @@ from seq2seq.tasks.tagging.model import SequenceTagger, Vocabularies, build_tagg
 from seq2seq.tasks.tagging.prepare import TaggingDataConfig, prepare_tagged, tagged_files
 from seq2seq.tasks.tagging.reference import score_tags
 from seq2seq.tasks.tagging.tagger import Tagger, best_tags
-from seq2seq.textfile import file_stamp
-from seq2seq.tokenizer import Tokenizer
+from seq2seq.training import checkpoint
+from seq2seq.training.rundir import find_checkpoint
 
 
 class Tagging(Task):

@@ -23,7 +23,7 @@ import numpy as np
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
-from seq2seq.tokenizer import PAD, Tokenizer
+from seq2seq.data.tokenizer import PAD, Tokenizer
 
 WORD_PREFIX = "\u2581"  # sentencepiece's mark of a word's start: a word model's pieces carry it
 _SPECIALS = (("<pad>", pb.ModelProto.SentencePiece.CONTROL),

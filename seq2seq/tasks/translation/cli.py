@@ -20,14 +20,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from seq2seq.cli import (add_search_options, check_not_inputs, run as run_cli, stdin_lines,
+from seq2seq.cli.common import (add_search_options, check_not_inputs, run as run_cli, stdin_lines,
                          write_output)
-from seq2seq.config import DecodeConfig
-from seq2seq.report import wants_bar
-from seq2seq.rundir import inference_files
-from seq2seq.textfile import decode_line, input_file, read_lines
-from seq2seq.tokenizer import source_pieces
+from seq2seq.config.compose import DecodeConfig
+from seq2seq.data.textfile import decode_line, input_file, read_lines
+from seq2seq.data.tokenizer import source_pieces
 from seq2seq.tasks.translation.translator import Translator
+from seq2seq.training.report import wants_bar
+from seq2seq.training.rundir import inference_files
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

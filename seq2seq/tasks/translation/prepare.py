@@ -1,10 +1,10 @@
 """Preparing parallel text (translation's and the language model's): a corpus -> sentencepiece
 models, raw dev/test text and train/dev token arrays in a `PreparedDir`.
 
-    data.local_dir or data.hub_path (seq2seq/data.py) -> `datasets` splits
+    data.local_dir or data.hub_path (seq2seq/data/corpus.py) -> `datasets` splits
       -> sentencepiece on a sample of the training side(s) (tokenizer.*)
       -> dev.src dev.ref test.src test.ref (+ extra test references)
-      -> train/ dev/: pairs of id arrays that pass the length filter (seq2seq/tokens.py)
+      -> train/ dev/: pairs of id arrays that pass the length filter (seq2seq/data/tokens.py)
 """
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from typing import Iterator
 import datasets
 import numpy as np
 
-from seq2seq.config import TrainConfig
-from seq2seq.data import encode, id_chunks, length_filter, load_split
-from seq2seq.prepared import PreparedDir
-from seq2seq.tokenizer import Tokenizer, train_spm
-from seq2seq.tokens import id_dtype, write_pairs
+from seq2seq.config.compose import TrainConfig
+from seq2seq.data.corpus import encode, id_chunks, length_filter, load_split
+from seq2seq.data.prepared import PreparedDir
+from seq2seq.data.tokenizer import Tokenizer, train_spm
+from seq2seq.data.tokens import id_dtype, write_pairs
 
 
 def prepare_pairs(cfg: TrainConfig, tmp: PreparedDir, clock) -> None:

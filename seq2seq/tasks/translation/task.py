@@ -2,7 +2,7 @@
 
 Token cross-entropy on (source, target) pairs; dev perplexity and dev BLEU (beam search with
 the run's decode settings, detokenised, with sacrebleu's signature); best.pt on BLEU. Its
-data node is parallel text (`seq2seq.schema.DataConfig`); `seq2seq-translate` reads its
+data node is parallel text (`seq2seq.config.schema.DataConfig`); `seq2seq-translate` reads its
 runs; `seq2seq-score` gives BLEU and chrF.
 """
 from __future__ import annotations
@@ -14,16 +14,17 @@ from typing import Optional
 import torch
 from torch import nn
 
-from seq2seq.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig, decode_settings
-from seq2seq.data import Batch, local_files
-from seq2seq.metrics import bleu, chrf
-from seq2seq.model import build_model
-from seq2seq.tasks.translation.prepare import prepare_pairs
-from seq2seq.prepared import PreparedDir
+from seq2seq.config.compose import (DataConfig, DecodeConfig, ModelConfig, TrainConfig,
+                                    decode_settings)
+from seq2seq.data.corpus import Batch, local_files
+from seq2seq.data.prepared import PreparedDir
+from seq2seq.data.textfile import file_stamp, input_file, read_lines
+from seq2seq.data.tokenizer import Tokenizer
+from seq2seq.data.tokens import PairArrays
+from seq2seq.evaluation.metrics import bleu, chrf
+from seq2seq.models.encoder_decoder import build_model
 from seq2seq.tasks.base import DevSet, Evaluation, Task, perplexity, token_loss
-from seq2seq.textfile import file_stamp, input_file, read_lines
-from seq2seq.tokenizer import Tokenizer
-from seq2seq.tokens import PairArrays
+from seq2seq.tasks.translation.prepare import prepare_pairs
 from seq2seq.tasks.translation.translator import Translator
 
 

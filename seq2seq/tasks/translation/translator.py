@@ -20,14 +20,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from seq2seq.config import DecodeConfig, TrainConfig, check_decode, decode_settings
-from seq2seq.ensemble import Ensemble, check_shared_vocabulary
-from seq2seq.hardware import autocast, pick_device, pick_precision
-from seq2seq.search import Hypothesis, beam_search, greedy, max_lengths
-from seq2seq.sources import Source
+from seq2seq.config.compose import DecodeConfig, TrainConfig, check_decode, decode_settings
+from seq2seq.data.sources import Source
+from seq2seq.data.tokenizer import Tokenizer
+from seq2seq.decoding.ensemble import Ensemble, check_shared_vocabulary
+from seq2seq.decoding.search import Hypothesis, beam_search, greedy, max_lengths
+from seq2seq.decoding.trained import load_run as load_trained
 from seq2seq.tasks import task_class
-from seq2seq.tokenizer import Tokenizer
-from seq2seq.trained import load_run as load_trained
+from seq2seq.training.hardware import autocast, pick_device, pick_precision
 
 
 def load_run(path: Path, device: torch.device, command: str = "seq2seq-translate"

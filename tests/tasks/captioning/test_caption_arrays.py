@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from seq2seq.data.tokenizer import BOS, EOS, PAD
 from seq2seq.tasks.captioning.arrays import CaptionArrays, shifted, write_captioned
-from seq2seq.tokenizer import BOS, EOS, PAD
 
 
 def written(tmp_path, shift: int = 0) -> tuple[CaptionArrays, list[np.ndarray]]:

@@ -115,7 +115,7 @@ def test_sheet_with_references_is_a_png(listed):
 
 
 def test_caption_metrics_scores_the_output(listed, image_run):
-    score = subprocess.run([sys.executable, "-m", "seq2seq.tasks.captioning.metrics",
+    score = subprocess.run([sys.executable, "-m", "seq2seq.tasks.captioning.score",
                             str(listed["hyp"]),
                             str(image_run["prepared"] / "test.refs.jsonl")],
                            capture_output=True, text=True, cwd=listed["dir"], timeout=120)

@@ -11,7 +11,8 @@ import sacrebleu
 from pycocoevalcap.cider.cider import Cider
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-from seq2seq.tasks.captioning.metrics import CaptionScores, caption_scores, cider_d, main, read_refs
+from seq2seq.tasks.captioning.metrics import CaptionScores, caption_scores, cider_d, read_refs
+from seq2seq.tasks.captioning.score import main
 
 HYPS = ["A dog runs on the grass.", "Two men are playing football in a park.",
         "a cat sleeps on a red sofa", "A child eats an apple."]

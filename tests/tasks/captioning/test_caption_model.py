@@ -12,12 +12,12 @@ import torch
 from torch import nn
 
 from conftest import assert_forced_equals_stepwise, recipe_module
-from seq2seq.config import DecoderConfig, ModelConfig
-from seq2seq.data import Batch
-from seq2seq.search import beam_search, greedy, max_lengths
-from seq2seq.sources import Source
+from seq2seq.config.compose import DecoderConfig, ModelConfig
+from seq2seq.data.corpus import Batch
+from seq2seq.data.sources import Source
+from seq2seq.data.tokenizer import BOS, EOS, PAD
+from seq2seq.decoding.search import beam_search, greedy, max_lengths
 from seq2seq.tasks import token_loss
-from seq2seq.tokenizer import BOS, EOS, PAD
 from seq2seq.tasks.captioning.encoders import (FRAME_ENCODER, IMAGE_ENCODER, FrameEncoder,
                                                ImageEncoder, ImageEncoderConfig, ImageShape,
                                                build_caption_model)

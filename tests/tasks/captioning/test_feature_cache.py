@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from seq2seq.config.compose import load_config
 from seq2seq.tasks.captioning import feature_cache
-from seq2seq.tasks.captioning.backbones import build_backbone, import_torchvision
 from seq2seq.tasks.captioning.arrays import CaptionArrays, write_captioned
-from seq2seq.config import load_config
-from seq2seq.tasks.captioning.feature_cache import FrozenBackbone
+from seq2seq.tasks.captioning.backbones import build_backbone, import_torchvision
 from seq2seq.tasks.captioning.encoders import ImageShape, build_caption_model
+from seq2seq.tasks.captioning.feature_cache import FrozenBackbone
 
 SHAPE = (1, 3, 64, 64)  # (T, C, H, W): images, one frame each
 

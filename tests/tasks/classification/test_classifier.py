@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from conftest import model_config
+from seq2seq.data.sources import Source
+from seq2seq.data.tokenizer import EOS
+from seq2seq.evaluation.metrics import label_scores
+from seq2seq.models.encoders import text_encoder
 from seq2seq.tasks.classification.model import ClassifierHead, SequenceClassifier
-from seq2seq.encoders import text_encoder
-from seq2seq.metrics import label_scores
-from seq2seq.sources import Source
-from seq2seq.tokenizer import EOS
 
 SRC = [[4, 5, 6, 7, 8, 9, EOS], [10, EOS], [6, 6, 4, EOS], [7, 8, 9, 10, 4, EOS], [EOS]]
 
@@ -103,7 +103,7 @@ def test_a_label_never_predicted_has_f1_zero_not_an_error():
 
 
 def _lm(layers: int = 2, hidden_dim: int = 16, vocab: int = 12):
-    from seq2seq.model import build_model
+    from seq2seq.models.encoder_decoder import build_model
     torch.manual_seed(3)
     return build_model(model_config(encoder="none", layers=layers, hidden_dim=hidden_dim),
                        1, vocab)

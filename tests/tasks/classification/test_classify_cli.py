@@ -16,13 +16,14 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import REPO, corpus_lines, run_cli, run_main, write_lines
-from seq2seq import Classifier, Translator, checkpoint
-from seq2seq.tasks.classification.model import build_classifier
+from seq2seq import Classifier, Translator
+from seq2seq.config.compose import config_to_dict, load_config
+from seq2seq.data.sources import Source
+from seq2seq.models.encoder_decoder import build_model
 from seq2seq.tasks.classification.cli import main
-from seq2seq.config import config_to_dict, load_config
-from seq2seq.model import build_model
-from seq2seq.rundir import RunDir
-from seq2seq.sources import Source
+from seq2seq.tasks.classification.model import build_classifier
+from seq2seq.training import checkpoint
+from seq2seq.training.rundir import RunDir
 
 LABELS = ["neg", "neu", "pos"]
 TEXTS = corpus_lines("dev", "es", 10)

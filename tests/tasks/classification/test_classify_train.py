@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from seq2seq import Classifier
-from seq2seq.config import ConfigError, load_config
-from seq2seq.prepare import prepare
-from seq2seq.rundir import RunDir
-from seq2seq.tokenizer import Tokenizer
-from seq2seq.tokens import LabelledArrays
-from seq2seq.train import Run, train
+from seq2seq.config.compose import ConfigError, load_config
+from seq2seq.data.prepare import prepare
+from seq2seq.data.tokenizer import Tokenizer
+from seq2seq.data.tokens import LabelledArrays
+from seq2seq.training.loop import Run, train
+from seq2seq.training.rundir import RunDir
 
 WORDS = "the a film plot actors story music scenes ending long short slow quick".split()
 

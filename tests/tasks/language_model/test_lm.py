@@ -8,15 +8,15 @@ import torch
 import torch.nn.functional as F
 
 from conftest import assert_forced_equals_stepwise, model_config, run_cli
-from seq2seq import checkpoint
-from seq2seq.data import collate
-from seq2seq.encoders import NoEncoder
-from seq2seq.model import Seq2Seq, build_model
-from seq2seq.tasks.language_model.sample import sample
-from seq2seq.search import greedy
-from seq2seq.sources import Source
+from seq2seq.data.corpus import collate
+from seq2seq.data.sources import Source
+from seq2seq.data.tokenizer import BOS, EOS, PAD, UNK
+from seq2seq.decoding.search import greedy
+from seq2seq.models.encoder_decoder import Seq2Seq, build_model
+from seq2seq.models.encoders import NoEncoder
 from seq2seq.tasks import token_loss
-from seq2seq.tokenizer import BOS, EOS, PAD, UNK
+from seq2seq.tasks.language_model.sample import sample
+from seq2seq.training import checkpoint
 
 
 def lm(cell: str = "lstm", seed: int = 0) -> Seq2Seq:
@@ -149,9 +149,9 @@ def _one_language(tmp_path, lines: dict) -> list[str]:
 
 
 def test_its_preparation_reads_one_language_and_filters_by_its_own_length(tmp_path):
-    from seq2seq.config import load_config
-    from seq2seq.prepare import prepare
-    from seq2seq.tokens import TextArrays
+    from seq2seq.config.compose import load_config
+    from seq2seq.data.prepare import prepare
+    from seq2seq.data.tokens import TextArrays
     words = "in the beginning god created the heaven and the earth".split()
     train = [" ".join(words[: 1 + i % 10]) for i in range(60)] + ["", " ".join(words * 2)]
     prepared = prepare(load_config(_one_language(tmp_path, {
@@ -168,8 +168,8 @@ def test_its_preparation_reads_one_language_and_filters_by_its_own_length(tmp_pa
 
 
 def test_it_trains_on_one_language_and_an_old_lm_config_still_reads(tmp_path):
-    from seq2seq.config import config_from_dict, config_to_dict, load_config
-    from seq2seq.train import train
+    from seq2seq.config.compose import config_from_dict, config_to_dict, load_config
+    from seq2seq.training.loop import train
     words = "and god said let there be light and there was light".split()
     texts = [" ".join(words[i % 5: i % 5 + 3 + i % 4]) for i in range(40)]
     cfg = load_config([*_one_language(tmp_path, {"train": texts, "dev": texts[:6],

@@ -8,8 +8,8 @@ from pathlib import Path
 
 
 from conftest import run_cli, tagged_sentences, write_conll
-from seq2seq.prepare import prepared_path
-from seq2seq.config import load_config
+from seq2seq.config.compose import load_config
+from seq2seq.data.prepare import prepared_path
 
 TRAIN = ["model.emb_dim=16", "model.hidden_dim=32", "model.encoder.hidden_dim=24",
          "model.encoder.char_dim=16", "model.encoder.char_emb_dim=8", "model.layers=1",

@@ -12,14 +12,14 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import run_main, save_run, tagged_sentences, write_conll, write_lines
 import seq2seq
-from seq2seq.config import load_config
-from seq2seq.prepare import prepare
-from seq2seq.score import main as score_main
+from seq2seq.cli.score import main as score_main
+from seq2seq.config.compose import load_config
+from seq2seq.data.prepare import prepare
+from seq2seq.data.tokenizer import Tokenizer
 from seq2seq.tasks.tagging.cli import main as tag_main
 from seq2seq.tasks.tagging.model import CharLSTM, Vocabularies, WordsAndChars, build_tagger
 from seq2seq.tasks.tagging.tagger import Tagger
 from seq2seq.tasks.tagging.task import Tagging
-from seq2seq.tokenizer import Tokenizer
 
 SMALL = ["model.emb_dim=8", "model.hidden_dim=12", "model.encoder.hidden_dim=6",
          "model.encoder.char_dim=6", "model.encoder.char_emb_dim=4", "model.layers=1"]

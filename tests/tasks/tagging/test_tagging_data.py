@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from conftest import REPO, tagged_sentences, write_conll, write_lines
-from seq2seq.config import load_config
-from seq2seq.prepare import prepare
+from seq2seq.config.compose import load_config
+from seq2seq.data.prepare import prepare
+from seq2seq.data.tokenizer import PAD, UNK, Tokenizer
 from seq2seq.tasks.tagging.arrays import IGNORED, TaggedArrays
 from seq2seq.tasks.tagging.formats import read_tagged, split_slice
 from seq2seq.tasks.tagging.vocab import TokenEncoder
-from seq2seq.tokenizer import PAD, UNK, Tokenizer
 
 EWT = REPO / "data" / "ud-english-ewt"
 CONLLU = """# sent_id = 1

@@ -12,14 +12,14 @@ import sys
 import pytest
 import torch
 
-from seq2seq import checkpoint
-from seq2seq.config import ConfigError, config_to_dict, load_config
-from seq2seq.hardware import pick_precision
-from seq2seq.model import build_model
-from seq2seq.rundir import RunDir
-from seq2seq.textfile import read_lines
+from seq2seq.config.compose import ConfigError, config_to_dict, load_config
+from seq2seq.data.textfile import read_lines
+from seq2seq.models.encoder_decoder import build_model
 from seq2seq.tasks.translation.cli import main, read_input
 from seq2seq.tasks.translation.translator import Translator, load_run
+from seq2seq.training import checkpoint
+from seq2seq.training.hardware import pick_precision
+from seq2seq.training.rundir import RunDir
 
 from conftest import corpus_lines, run_cli, write_lines
 
@@ -233,7 +233,7 @@ def test_bf16_search_runs_in_bf16_and_scores_like_fp32(saved, bf16_kernels):
 
 
 def test_auto_search_runs_in_the_precision_auto_picks(saved):
-    """auto: whichever of fp32 and bf16 is faster here (measured; tests/test_hardware.py)."""
+    """auto: whichever of fp32 and bf16 is faster here (measured; tests/training/test_hardware.py)."""
     t = Translator.from_run(saved["run_dir"], device="cpu")
     lines = [line for line in saved["lines"] if line]
     picked = pick_precision("auto", CPU, "decode.precision")
