@@ -20,6 +20,14 @@ from seq2seq.config.schema import DECODE_PRECISIONS
 from seq2seq.training.signals import Stopped
 
 
+def usage_if_asked(argv: list[str], doc: str) -> None:
+    """`-h` / `--help` among `key=value` overrides (which Hydra would read as a malformed
+    one): print the command's docstring and exit 0."""
+    if {"-h", "--help"} & set(argv):
+        print(doc.strip())
+        raise SystemExit(0)
+
+
 def wants_debug(argv: list[str]) -> tuple[list[str], bool]:
     """`argv` without `--debug`, and whether a traceback was asked for."""
     rest = [a for a in argv if a != "--debug"]
