@@ -94,6 +94,20 @@ def load_split(cfg: DataConfig, split: str, limit: Optional[int] = None) -> data
     return ds
 
 
+def hub_split(path: str, name: Optional[str], split: str,
+              columns: dict[str, str]) -> tuple[datasets.Dataset, str]:
+    """A hub dataset's split and the name errors call it by ("path/name[split]"), the
+    columns a task reads (config key -> column) checked: one missing is one line naming
+    the columns there are and the keys that name them."""
+    ds = datasets.load_dataset(path, name, split=split)
+    where = f"{path}{'/' + name if name else ''}[{split}]"
+    for column in columns.values():
+        if column not in ds.column_names:
+            raise ValueError(f"{where}: no column '{column}' (columns: "
+                             f"{', '.join(ds.column_names)}; {', '.join(columns)} name them)")
+    return ds, where
+
+
 def _load_local(cfg: DataConfig, split: str) -> datasets.Dataset:
     src = find_text_file(cfg.local_dir, split, cfg.src_lang)
     tgt = find_text_file(cfg.local_dir, split, cfg.tgt_lang)

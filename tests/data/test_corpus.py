@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from seq2seq.config.compose import DataConfig
-from seq2seq.data.corpus import collate, encode, id_chunks, length_filter, load_split, make_batches
+from seq2seq.data.corpus import (collate, encode, hub_split, id_chunks, length_filter, load_split,
+                                 make_batches)
 from seq2seq.data.tokenizer import BOS, EOS, PAD
 
 from conftest import corpus_lines, write_lines
@@ -220,3 +221,18 @@ def test_batches_equal_the_per_sentence_reference_on_random_lengths():
         kw = dict(max_tokens=int(rng.integers(1, 300)), max_sentences=int(rng.integers(1, 50)),
                   seed=int(rng.integers(0, 5)), epoch=int(rng.integers(0, 3)))
         assert _same(make_batches(src, tgt, **kw), _batches_before_numpy(src, tgt, **kw))
+
+
+def test_a_hub_split_missing_a_column_is_one_line_naming_the_keys(tmp_path):
+    """The hub loader every task shares: the split's name, its columns, the config keys."""
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    datasets.Dataset.from_dict({"sentence": ["a b"], "label": [1]}).to_parquet(
+        str(hub / "train.parquet"))
+    ds, where = hub_split(str(hub), None, "train", {"data.text_column": "sentence"})
+    assert ds["sentence"] == ["a b"] and where == f"{hub}[train]"
+    with pytest.raises(ValueError) as exc:
+        hub_split(str(hub), None, "train", {"data.text_column": "text",
+                                            "data.label_column": "label"})
+    assert str(exc.value) == (f"{hub}[train]: no column 'text' (columns: sentence, label; "
+                              "data.text_column, data.label_column name them)")

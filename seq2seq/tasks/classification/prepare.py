@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seq2seq.config.compose import REPO_ROOT, DataConfig, TrainConfig
+from seq2seq.data.corpus import hub_split
 from seq2seq.data.prepared import PreparedDir
 from seq2seq.data.textfile import file_stamp
 from seq2seq.data.tokenizer import Tokenizer, source_pieces, train_spm
@@ -125,13 +126,9 @@ def _load_local(cfg: DataConfig, split: str) -> datasets.Dataset:
 
 
 def _load_hub(cfg: DataConfig, split: str) -> datasets.Dataset:
-    ds = datasets.load_dataset(cfg.hub_path, cfg.hub_name, split=split)
-    name = f"{cfg.hub_path}{'/' + cfg.hub_name if cfg.hub_name else ''}[{split}]"
-    for column in (cfg.text_column, cfg.label_column):
-        if column not in ds.column_names:
-            raise ValueError(f"{name}: no column '{column}' (columns: "
-                             f"{', '.join(ds.column_names)}; data.text_column, "
-                             "data.label_column name them)")
+    ds, name = hub_split(cfg.hub_path, cfg.hub_name, split,
+                         {"data.text_column": cfg.text_column,
+                          "data.label_column": cfg.label_column})
     feature = ds.features[cfg.label_column]
     names = feature.names if isinstance(feature, datasets.ClassLabel) else None
 

@@ -84,15 +84,10 @@ def load_split(d: TaggingDataConfig, split: str) -> list[Sentence]:
 
 
 def _load_hub(d: TaggingDataConfig, split: str) -> list[Sentence]:
-    import datasets
+    from seq2seq.data.corpus import hub_split  # with `datasets`: only for a hub corpus
 
-    ds = datasets.load_dataset(d.hub_path, d.hub_name, split=split)
-    name = f"{d.hub_path}{'/' + d.hub_name if d.hub_name else ''}[{split}]"
-    for column in (d.tokens_column, d.tags_column):
-        if column not in ds.column_names:
-            raise ValueError(f"{name}: no column '{column}' (columns: "
-                             f"{', '.join(ds.column_names)}; data.tokens_column, "
-                             "data.tags_column name them)")
+    ds, name = hub_split(d.hub_path, d.hub_name, split, {"data.tokens_column": d.tokens_column,
+                                                          "data.tags_column": d.tags_column})
     feature = getattr(ds.features[d.tags_column], "feature", None)
     names = feature.names if hasattr(feature, "names") else None
     out = []
