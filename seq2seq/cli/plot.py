@@ -98,9 +98,10 @@ def plot(curves: list[Curves], out: Path) -> None:
     keys = panel_keys(curves)
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4.2), squeeze=False)
     for ax, key in zip(axes[0], keys):
-        for c in curves:
-            if c[key]:
-                ax.plot(*zip(*c[key]), marker="." if key != TRAIN else None, label=c.name)
+        for i, c in enumerate(curves):
+            if c[key]:  # a run's colour is its own in every panel, whichever runs it lacks
+                ax.plot(*zip(*c[key]), marker="." if key != TRAIN else None, label=c.name,
+                        color=f"C{i % 10}")
         ax.set_title(title(key))
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)

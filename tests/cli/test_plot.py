@@ -177,3 +177,18 @@ def test_panels_of_unknown_and_mixed_metrics(tmp_path):
     assert both == ["train_loss", "dev_ppl", "dev_bleu", "dev_accuracy", "dev_chrf"]
     plot([classifier, translation], tmp_path / "both.png")
     assert png_width(tmp_path / "both.png") == 5 * 500
+
+
+def test_a_run_keeps_its_colour_in_panels_where_another_run_is_missing(tmp_path, monkeypatch):
+    """Runs are told apart by colour, and the legend is drawn in one panel only: a run
+    missing from a panel must not shift the colours of the runs after it."""
+    import matplotlib.pyplot as plt
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure plot() draws
+    nolm = Curves("classifier", {"train_loss": [(1, 0.7)], "dev_accuracy": [(1, 60.0)]})
+    lm = Curves("lm", {"train_loss": [(1, 5.0)], "dev_ppl": [(1, 50.0)]})
+    plot([nolm, lm], tmp_path / "x.png")
+    colours = {(ax.get_title(), line.get_label()): line.get_color()
+               for ax in figures[0].axes for line in ax.get_lines()}
+    assert colours[(title("dev_ppl"), "lm")] == colours[(title("train_loss"), "lm")] == "C1"
+    assert colours[(title("dev_accuracy"), "classifier")] == "C0"
