@@ -36,7 +36,7 @@ translate_run = $(BIN)seq2seq-translate $(RUNS)/$(1) $(2) --input $(TEST_SRC) \
 score_run = $(BIN)seq2seq-score $(RUNS)/$(1)/translations/test$(2).hyp $(TEST_REF) \
 	| tee $(RUNS)/$(1)/translations/test$(2).score
 
-# Captioning recipes (task=caption) set RUN_<NAME> (each run's overrides) and use:
+# Captioning recipes (task=captioning) set RUN_<NAME> (each run's overrides) and use:
 #   $(call caption_run,NAME,EXTRA)   the run's prepared test images (seq2seq-prepare prints
 #       the prepared directory last; cached, so it only looks it up) and their references
 #       copied to $(RUNS)/NAME/translations/, captioned with beam 5 (test.hyp; EXTRA goes

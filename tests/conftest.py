@@ -274,7 +274,7 @@ def smoke_run(tmp_path_factory) -> dict:
 
 
 # ------------------------------------------------------------------ a run of every task
-TASKS = ("translation", "language_model", "classify", "caption", "tagging")
+TASKS = ("translation", "language_model", "classification", "captioning", "tagging")
 
 
 def save_run(run_dir: Path, tok, cfg, model, labels: list[str] | None = None) -> Path:
@@ -304,7 +304,7 @@ def task_run(task: str, root: Path, tok) -> Path:
     from seq2seq.tasks.classification.model import build_classifier
     torch.manual_seed(0)
     sizes = ["debug=smoke", "model.emb_dim=8", "model.hidden_dim=8", "model.layers=1"]
-    if task == "classify":
+    if task == "classification":
         cfg = load_config(["experiment=sentiment", *sizes])
         return save_run(root / task, tok, cfg, build_classifier(cfg.model, tok.src_vocab_size,
                                                                 2), ["neg", "pos"])
@@ -314,7 +314,7 @@ def task_run(task: str, root: Path, tok) -> Path:
                            "model.encoder.char_dim=4"])
         model = build_tagger(cfg.model, Vocabularies(tok.src_vocab_size, tok.tgt_vocab_size), 2)
         return save_run(root / task, tok, cfg, model, ["NOUN", "VERB"])
-    if task == "caption":
+    if task == "captioning":
         cfg = load_config(["experiment=digits_image", *sizes, "data.image_height=12",
                            "data.image_width=12", "model.encoder.cnn_width=4"])
         d = cfg.data

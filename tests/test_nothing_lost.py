@@ -31,8 +31,8 @@ from seq2seq.training.rundir import RunDir
 
 CLIS = {"translate": translate_main, "sample": sample_main, "classify": classify_main,
         "caption": caption_main, "tag": tag_main}
-TASK_OF = {"translate": "translation", "sample": "language_model", "classify": "classify",
-           "caption": "caption", "tag": "tagging"}
+TASK_OF = {"translate": "translation", "sample": "language_model", "classify": "classification",
+           "caption": "captioning", "tag": "tagging"}
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
@@ -90,7 +90,7 @@ def test_every_inference_cli_reads_its_own_task_s_runs_and_refuses_the_others(
 def test_translate_classify_and_tag_refuse_output_over_their_input(task_runs, inputs,
                                                                      tmp_path):
     for cli, run in (("translate", task_runs["translation"]),
-                     ("classify", task_runs["classify"]), ("tag", task_runs["tagging"])):
+                     ("classify", task_runs["classification"]), ("tag", task_runs["tagging"])):
         text = shutil.copy(inputs["text"], tmp_path / f"{cli}.txt")
         link = tmp_path / f"{cli}.link"
         os.link(text, link)  # a hard link: the same file by another name
@@ -108,7 +108,7 @@ def test_caption_refuses_output_or_sheet_over_an_input(task_runs, inputs, tmp_pa
     for option, target in (("--output", listing), ("--output", image), ("--sheet", image),
                            ("--sheet", listing)):
         before = tree_hashes(work)
-        status, out, err = run_main(caption_main, [task_runs["caption"], "--input", listing,
+        status, out, err = run_main(caption_main, [task_runs["captioning"], "--input", listing,
                                                    option, target, "--device", "cpu"])
         refused(status, err, "caption", f"{target}: {option} would overwrite an input")
         assert tree_hashes(work) == before
@@ -167,14 +167,14 @@ def smoke_config(smoke_run, run_dir: Path, *extra: str):
 
 def test_training_into_another_task_s_run_changes_nothing(smoke_run, task_runs, tmp_path):
     """The issue's case: a translation command pointed at a captioning run."""
-    run = Path(shutil.copytree(task_runs["caption"], tmp_path / "caption"))
+    run = Path(shutil.copytree(task_runs["captioning"], tmp_path / "caption"))
     before = tree_hashes(run)
     overrides = [o for o in smoke_run["overrides"] if not o.startswith("trainer.run_dir=")]
     result = run_cli("seq2seq-train", *overrides, f"trainer.run_dir={run}", cwd=tmp_path)
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert result.returncode == 1 and errors == result.stderr.splitlines()[-1:], result.stderr
     assert f"{run}: a run of another config: " in errors[0] and \
-        "task=caption (now translation)" in errors[0] and "train into a new" in errors[0]
+        "task=captioning (now translation)" in errors[0] and "train into a new" in errors[0]
     assert tree_hashes(run) == before
 
 

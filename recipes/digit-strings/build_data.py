@@ -11,7 +11,7 @@ Nothing is downloaded: the digits ship with scikit-learn. No digit image is in b
 each digit came from, so that can be checked.
 
 `python recipes/digit-strings/build_data.py OUT_DIR` writes them as Hugging Face imagefolder data (a
-metadata.jsonl of file_name and caption beside the files), which task=caption prepares:
+metadata.jsonl of file_name and caption beside the files), which task=captioning prepares:
 OUT_DIR/images/<split>/ the canvases as grey PNGs, OUT_DIR/frames/<split>/ the frames as .npy.
 """
 from __future__ import annotations

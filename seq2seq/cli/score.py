@@ -1,10 +1,10 @@
 """seq2seq-score: a task's scores of a prediction file against its references: BLEU and chrF
-of translations (the default), or, with --task classify, accuracy, macro-F1 and the
+of translations (the default), or, with --task classification, accuracy, macro-F1 and the
 confusion matrix of predicted labels; any task (a dotted path too) scores as its `score`
 says.
 
     seq2seq-score runs/demo/test.hyp data/prepared/.../test.ref [MORE_REFS ...]
-    seq2seq-score --task classify predicted.txt data/sentiment-movies/test.tsv.xz
+    seq2seq-score --task classification predicted.txt data/sentiment-movies/test.tsv.xz
 
 For classify the reference is a labels file (one a line), a labelled table (.tsv, .csv,
 .jsonl, plain or .xz: its `--label-column`, no text column needed) or a folder of label

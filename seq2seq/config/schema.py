@@ -99,7 +99,7 @@ class ModelConfig:
     encoder: Any = field(default_factory=EncoderConfig)
     # seq2seq/conf/model/decoder/: the keys of the node its `build` names (`config`)
     decoder: Any = field(default_factory=DecoderConfig)
-    # task=classify: start the encoder's embedding and recurrent layers from a trained
+    # task=classification: start the encoder's embedding and recurrent layers from a trained
     # language model's run directory (ULMFiT); its sentencepiece model becomes this run's.
     init_from: Optional[str] = None
 
@@ -172,10 +172,13 @@ DECODE_PRECISIONS = ("auto", "fp32", "bf16")
 class TrainConfig:
     # What is learnt, and so the data node, the loss, the dev metrics and which of them picks
     # best.pt: translation (dev perplexity and BLEU; best on BLEU) | language_model (the
-    # target side alone, with model/encoder=none; dev perplexity, best on it) | classify (a
-    # label per text, with model/decoder=classifier; dev accuracy and macro-F1, best on
-    # accuracy) | caption (images or videos -> text, with model/encoder=image or frames; dev
-    # BLEU-1..4 and CIDEr-D, best on CIDEr-D) | the dotted path of a Task class elsewhere
+    # target side alone, with model/encoder=none; dev perplexity, best on it) |
+    # classification (a label per text, with model/decoder=classifier; dev accuracy and
+    # macro-F1, best on accuracy) | captioning (images or videos -> text, with
+    # model/encoder=image or frames; dev BLEU-1..4 and CIDEr-D, best on CIDEr-D) | tagging (a
+    # tag per word, with model/encoder=words, model/decoder=tags; dev token accuracy and
+    # entity F1, best on F1 where there are entities) | the dotted path of a Task class
+    # elsewhere. classify, caption and tag name the same tasks (their commands' verbs).
     task: str = "translation"
     # The task's own node (its `data_config`: DataConfig for translation and the language
     # model; labelled text's, captioned images': each task's `data_config`)

@@ -20,9 +20,9 @@ class PreparedDir:
           dev.src dev.ref           raw text: dev BLEU during training
           test.src test.ref         raw text: seq2seq-translate and seq2seq-score
           test.ref.1 ...            one more reference per data.extra_ref_langs
-          labels.txt                task=classify: the label set (train/ dev/ then hold
+          labels.txt                task=classification: the label set (train/ dev/ then hold
                                     labelled arrays, dev.ref and test.ref the labels)
-          dev.refs.jsonl ...        task=caption: every reference of each image (train/
+          dev.refs.jsonl ...        task=captioning: every reference of each image (train/
                                     dev/ hold images and captions, dev.src and test.src
                                     the images' paths, dev.ref and test.ref a reference)
           prepare.json              the settings it came from and each stage's seconds
@@ -79,12 +79,12 @@ class PreparedDir:
         return self.root / f"test.ref.{n}"
 
     def refs(self, split: str) -> Path:
-        """task=caption: the references of each `split` image, a JSON list a line."""
+        """task=captioning: the references of each `split` image, a JSON list a line."""
         return self.root / f"{split}.refs.jsonl"
 
     @property
     def labels(self) -> Path:
-        """task=classify: the label set, one a line; line i names label id i."""
+        """task=classification: the label set, one a line; line i names label id i."""
         return self.root / "labels.txt"
 
     @property

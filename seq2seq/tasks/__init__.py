@@ -3,13 +3,16 @@
     translation      text -> text    token cross-entropy   dev ppl + BLEU (beam search,
                                                            detokenised)   best: BLEU
     language_model   nothing -> text token cross-entropy   dev ppl        best: ppl
-    classify         text -> label   cross-entropy a text  dev accuracy, macro-F1, confusion
-                                                                          best: accuracy
-    caption          image -> text   token cross-entropy   dev ppl, BLEU-1..4, CIDEr-D, exact
-                     (or video)                            match, CER (beam search against
+    classification   text -> label   cross-entropy a text  dev accuracy, macro-F1, confusion
+    (classify)                                                            best: accuracy
+    captioning       image -> text   token cross-entropy   dev ppl, BLEU-1..4, CIDEr-D, exact
+    (caption)        (or video)                            match, CER (beam search against
                                                            every reference)  best: CIDEr-D
     tagging (tag)    tokens -> a tag  token cross-entropy  dev token accuracy, entity F1
                      per token        (or a CRF's NLL)     (IOB2)   best: F1, else accuracy
+
+A task's id is a noun; in brackets the other name it answers to, its command's verb (the
+id it had before issue 28: saved configs that name it read as the noun).
 
 `task=` in the config takes one of these ids or the dotted path of a Task class anywhere
 importable (`task=my_tasks.Spelling`), as the model's parts are found. Nothing here imports
@@ -23,16 +26,17 @@ from seq2seq.config.schema import NO_ENCODER, TEXT_ENCODER, ConfigError
 
 BUILTIN = {"translation": "seq2seq.tasks.translation.task.Translation",
            "language_model": "seq2seq.tasks.language_model.task.LanguageModelling",
-           "classify": "seq2seq.tasks.classification.task.Classification",
-           "caption": "seq2seq.tasks.captioning.task.Captioning",
+           "classification": "seq2seq.tasks.classification.task.Classification",
+           "captioning": "seq2seq.tasks.captioning.task.Captioning",
            "tagging": "seq2seq.tasks.tagging.task.Tagging"}
-# Other names a task answers to: its command's verb (seq2seq-score --task tag)
-ALIASES = {"tag": "tagging"}
+# Other names a task answers to: its command's verb (seq2seq-score --task tag), which was
+# the id of two tasks before issue 28 (saved configs say task: classification, task: caption)
+ALIASES = {"classify": "classification", "caption": "captioning", "tag": "tagging"}
 
 
 def task_class(name: str) -> type:
     """The Task class `task=name` means; one line naming the key if there is none."""
-    path = BUILTIN.get(ALIASES.get(name, name), name)
+    path = BUILTIN.get(task_id(name), name)
     module, _, attr = path.rpartition(".")
     try:
         found = getattr(importlib.import_module(module), attr, None) if module else None
@@ -42,6 +46,11 @@ def task_class(name: str) -> type:
         raise ConfigError(f"config key 'task': {' | '.join(BUILTIN)}, or the dotted path of "
                           f"a Task class (got {name})")
     return found
+
+
+def task_id(name: str) -> str:
+    """A task's own id for any name it answers to (a dotted path is its own id)."""
+    return ALIASES.get(name, name)
 
 
 def readers(command: str) -> list[str]:
@@ -66,10 +75,12 @@ MOVED_PARTS = {
 
 
 def upgrade(d: dict) -> dict:
-    """A saved config in today's shape: its parts' builders where they live now, and (one
-    saved before issue 19) the model's variant flags moved to model.encoder /
-    model.decoder, `task` in place of model.language_model, trainer.eval_bleu and
-    trainer.best_metric."""
+    """A saved config in today's shape: its task by its own id, its parts' builders where
+    they live now, and (one saved before issue 19) the model's variant flags moved to
+    model.encoder / model.decoder, `task` in place of model.language_model,
+    trainer.eval_bleu and trainer.best_metric."""
+    if isinstance(d.get("task"), str):
+        d = {**d, "task": task_id(d["task"])}
     model = d.get("model")
     if isinstance(model, dict):
         moved = {part: {**node, "build": MOVED_PARTS[node["build"]]}

@@ -7,7 +7,7 @@
                                and evaluation (dev_ppl, dev_bleu + signature; report.py)
       spm/src.model            the sentencepiece models (copied from the prepared data)
       spm/tgt.model
-      labels.txt               a classifier's labels (task=classify), line i is label id i
+      labels.txt               a classifier's labels (task=classification), line i is label id i
       checkpoints/last.pt      the latest state: running the same command resumes from it
       checkpoints/best.pt      the best on dev; what seq2seq-translate uses
       checkpoints/checkpoint_<step>.pt, averaged.pt   (keep_checkpoints, seq2seq-average)

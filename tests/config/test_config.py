@@ -26,14 +26,14 @@ GLOBAL_FILES = [(g, f.stem) for g in ("experiment", "debug")
 # Parts that only compose with another choice: no encoder is a language model's.
 TAGGER = ["model/encoder=words", "model/decoder=tags", "model.reverse_source=false"]
 NEEDS = {("model/encoder", "none"): ["task=language_model", "data=bible_en"],
-         ("model/decoder", "classifier"): ["task=classify"],
-         ("model/encoder", "image"): ["task=caption", "data=emoji_captions"],
-         ("model/encoder", "frames"): ["task=caption", "data=digit_frames"],
+         ("model/decoder", "classifier"): ["task=classification"],
+         ("model/encoder", "image"): ["task=captioning", "data=emoji_captions"],
+         ("model/encoder", "frames"): ["task=captioning", "data=digit_frames"],
          # a data file is a task's node: its keys are that task's
-         ("data", "digit_frames"): ["task=caption", "model/encoder=frames"],
-         ("data", "digit_strings"): ["task=caption", "model/encoder=image"],
-         ("data", "emoji_captions"): ["task=caption", "model/encoder=image"],
-         ("data", "sentiment_movies"): ["task=classify", "model/decoder=classifier"],
+         ("data", "digit_frames"): ["task=captioning", "model/encoder=frames"],
+         ("data", "digit_strings"): ["task=captioning", "model/encoder=image"],
+         ("data", "emoji_captions"): ["task=captioning", "model/encoder=image"],
+         ("data", "sentiment_movies"): ["task=classification", "model/decoder=classifier"],
          ("data", "bible_en"): ["task=language_model", "model/encoder=none"],
          ("data", "ud_ewt"): ["task=tagging", *TAGGER],
          ("data", "uner_ewt"): ["task=tagging", *TAGGER],
@@ -247,3 +247,17 @@ def test_every_key_has_a_comment_in_the_reference():
     # and every group of the schema has its table
     assert {f.default_factory for f in dataclasses.fields(config_mod.TrainConfig)
             if f.default is dataclasses.MISSING} <= covered
+
+
+@pytest.mark.parametrize("old,noun", [("classify", "classification"), ("caption", "captioning"),
+                                      ("tag", "tagging")])
+def test_a_task_s_verb_names_it_too_and_saved_configs_read_as_its_noun(old, noun):
+    """Task ids are nouns; the command's verb (the id of two tasks before issue 28) still
+    names the task on the command line and in a saved config, which reads as the noun, so
+    an old run resumes under today's experiment file."""
+    experiment = {"classification": "sentiment", "captioning": "emoji", "tagging": "ud_upos"}
+    cfg = load_config([f"experiment={experiment[noun]}", f"task={old}"])
+    assert cfg.task == noun
+    saved = config_to_dict(cfg)
+    saved["task"] = old
+    assert config_from_dict(saved, saved=True) == cfg

@@ -21,7 +21,7 @@ from seq2seq.tasks.translation.cli import main as translate_main
 OLD = Path(__file__).parents[1] / "fixtures" / "old_runs"
 TEXTS = corpus_lines("dev", "es", 4)
 PREDICTORS = {"translation": seq2seq.Translator, "language_model": seq2seq.Sampler,
-              "classify": seq2seq.Classifier, "caption": seq2seq.Captioner,
+              "classification": seq2seq.Classifier, "captioning": seq2seq.Captioner,
               "tagging": seq2seq.Tagger}
 
 
@@ -36,7 +36,8 @@ def test_each_predictor_says_what_its_command_prints(task_runs, tmp_path):
     expected = {
         "translation": (translate_main, ["--input", source],
                         load["translation"].translate(TEXTS)),
-        "classify": (classify_main, ["--input", source], load["classify"].predict(TEXTS)),
+        "classification": (classify_main, ["--input", source],
+                           load["classification"].predict(TEXTS)),
         "tagging": (tag_main, ["--input", source], load["tagging"].predict(TEXTS)),
         "language_model": (sample_main, ["--n", "3", "--seed", "4", "--max-len", "9"],
                            load["language_model"].sample(3, seed=4, max_len=9))}
@@ -45,19 +46,19 @@ def test_each_predictor_says_what_its_command_prints(task_runs, tmp_path):
         assert status == 0 and out.splitlines() == said, (task, err)
     from PIL import Image
     Image.fromarray(np.full((12, 12, 3), 90, np.uint8)).save(tmp_path / "a.png")
-    status, out, err = run_main(caption_main, [task_runs["caption"], tmp_path / "a.png"])
-    assert status == 0 and out.splitlines() == load["caption"].caption([tmp_path / "a.png"])
+    status, out, err = run_main(caption_main, [task_runs["captioning"], tmp_path / "a.png"])
+    assert status == 0 and out.splitlines() == load["captioning"].caption([tmp_path / "a.png"])
 
 
 @pytest.mark.parametrize("config", ["none", "not YAML", "not a config"])
 def test_a_checkpoint_loads_by_its_own_config_without_a_readable_config_yaml(
         config, task_runs, tmp_path):
-    run = Path(shutil.copytree(task_runs["classify"], tmp_path / "run"))
+    run = Path(shutil.copytree(task_runs["classification"], tmp_path / "run"))
     {"none": lambda p: p.unlink(), "not YAML": lambda p: p.write_text("a: [b\n"),
      "not a config": lambda p: p.write_text("- a list\n")}[config](run / "config.yaml")
     loaded = seq2seq.load(run / "checkpoints" / "best.pt", device="cpu")
     assert type(loaded) is seq2seq.Classifier
-    assert loaded.predict(TEXTS) == seq2seq.load(task_runs["classify"]).predict(TEXTS)
+    assert loaded.predict(TEXTS) == seq2seq.load(task_runs["classification"]).predict(TEXTS)
 
 
 def test_several_runs_load_as_an_ensemble(task_runs):
@@ -65,8 +66,8 @@ def test_several_runs_load_as_an_ensemble(task_runs):
     assert isinstance(seq2seq.load(run, run, device="cpu").model, Ensemble)
     with pytest.raises(ValueError, match="at least one run"):
         seq2seq.load()
-    with pytest.raises(ValueError, match="a classify run, not a translation run"):
-        seq2seq.load(run, task_runs["classify"])
+    with pytest.raises(ValueError, match="a classification run, not a translation run"):
+        seq2seq.load(run, task_runs["classification"])
 
 
 def test_old_runs_load_with_their_recorded_outputs():

@@ -1,8 +1,8 @@
 """K training steps, data-parallel when started by torchrun; used by test_distributed.py.
 
-    torchrun --nproc_per_node=2 tests/ddp_steps.py OUT.pt      # two ranks, half a batch each
-    python tests/ddp_steps.py OUT.pt                            # one process, whole batches
-    ... OUT.pt classify                                         # a classifier's (task=classify)
+    torchrun --nproc_per_node=2 tests/training/ddp_steps.py OUT.pt   # two ranks, half a batch each
+    python tests/training/ddp_steps.py OUT.pt                         # one process, whole batches
+    ... OUT.pt classify                                   # a classifier's (task=classification)
 
 Both write the parameters after K steps of `seq2seq.training.optim.gradients` + SGD, the code path
 of `seq2seq-train`. The sentences differ in length, so the halves differ in padding too.

@@ -124,7 +124,7 @@ def _pixels(image: Any, height: int, width: int, channels: int) -> np.ndarray:
 
 
 def _pil() -> Any:
-    return requires("PIL.Image", "caption", "task=caption (reading images)")
+    return requires("PIL.Image", "caption", "task=captioning (reading images)")
 
 
 def _one_line(exc: BaseException) -> str:

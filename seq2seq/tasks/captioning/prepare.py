@@ -1,4 +1,4 @@
-"""Preparing task=caption (seq2seq-prepare's): captioned images (or videos) -> arrays.
+"""Preparing task=captioning (seq2seq-prepare's): captioned images (or videos) -> arrays.
 
     data.local_dir (imagefolder | karpathy | flickr: seq2seq/tasks/captioning/records.py)
       -> records (a file, its references) per split

@@ -31,7 +31,7 @@ from seq2seq.tasks.translation.task import Translation
 class Captioning(Translation):
     data_config = CaptionDataConfig
     reads = ("image", "frames")
-    parts = ("images are captioned, and only they: task=caption goes with model/encoder=image "
+    parts = ("images are captioned, and only they: task=captioning goes with model/encoder=image "
              "or model/encoder=frames")
     command = "seq2seq-caption"
     predictor = Captioner
@@ -76,6 +76,7 @@ class Captioning(Translation):
         serves every shift."""
         data = dataclasses.asdict(cfg.data)
         del data["num_proc"], data["augment_shift"]
+        # "caption": the task's id when preparations were first keyed (kept: same key)
         return {"task": "caption", "data": data, "files": caption_stamp(cfg.data)}
 
     @classmethod

@@ -47,7 +47,7 @@ def read_labelled(path: Path, text_column: str, label_column: str) -> Iterator[E
 
 def read_label_column(path: Path, label_column: str) -> Iterator[tuple[str, str]]:
     """(where, label) of every example of a table file or a folder of label folders, in
-    order: the references of `seq2seq-score --task classify`, which need no text column."""
+    order: the references of `seq2seq-score --task classification`, which need no text column."""
     if path.is_dir():
         yield from ((str(file), file.parent.name) for file in folder_files(path))
         return

@@ -1,4 +1,5 @@
-"""Preparing labelled text (task=classify): texts -> `datasets` -> sentencepiece ids + label ids.
+"""Preparing labelled text (task=classification): texts -> `datasets` ->
+sentencepiece ids + label ids.
 
     local files  <dir>/<split>.tsv|.csv|.jsonl, <dir>/<split>/<label>/*.txt (labelled.py) --+
                                                                                             +->
@@ -9,7 +10,7 @@
 It fills the same `PreparedDir` as translation: `src.model` (and the same file as
 `tgt.model`), `train/` and `dev/` as labelled token arrays (tokens.LabelledArrays),
 `labels.txt`, and texts with their labels in dev.src/dev.ref and test.src/test.ref, which
-`seq2seq-classify` and `seq2seq-score --task classify` read. With `model.init_from`, the
+`seq2seq-classify` and `seq2seq-score --task classification` read. With `model.init_from`, the
 language model's sentencepiece model is taken instead of training one: its embeddings
 are only meaningful over its own pieces.
 """

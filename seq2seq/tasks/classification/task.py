@@ -1,7 +1,7 @@
 """Classification: text -> one of the training labels (sentiment, topics). Cross-entropy per
 text; dev accuracy, macro-F1 and the confusion matrix; best.pt on accuracy; the dev
 predictions are label names. Its data node adds the text and label columns to parallel
-text's; `seq2seq-classify` reads its runs; `seq2seq-score --task classify` scores labels.
+text's; `seq2seq-classify` reads its runs; `seq2seq-score --task classification` scores labels.
 The encoder may start from a language model's run (ULMFiT: `model.init_from`).
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ from seq2seq.training.rundir import find_checkpoint
 class Classification(Task):
     data_config = LabelledDataConfig
     writes = "label"
-    parts = ("a classifier, and only it, ends in a classifier head: task=classify goes with "
+    parts = ("a classifier, and only it, ends in a classifier head: task=classification goes with "
              "model/decoder=classifier")
     command = "seq2seq-classify"
     unit = "text"
@@ -67,6 +67,7 @@ class Classification(Task):
         """Labelled text, perhaps a language model's vocabulary."""
         data = dataclasses.asdict(cfg.data)
         del data["num_proc"]
+        # "classify": the task's id when preparations were first keyed (kept: same key)
         return {"task": "classify", "data": data, "files": labelled_stamp(cfg)}
 
     @classmethod
@@ -79,7 +80,7 @@ class Classification(Task):
         """Accuracy, macro-F1 and the confusion matrix (rows: reference, columns: predicted)
         against a labels file, a labelled table (its `column`) or a folder of label folders."""
         if len(refs) != 1:
-            raise ValueError("--task classify takes one reference")
+            raise ValueError("--task classification takes one reference")
         return score_labels(hyp, refs[0], column)
 
     def arrays(self, directory: Path, training: bool = False) -> LabelledArrays:

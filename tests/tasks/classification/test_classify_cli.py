@@ -216,15 +216,15 @@ def test_stream_answers_line_by_line_and_stops_at_an_empty_line(runs, expected):
 
 
 def test_a_translation_run_is_not_a_classifier(runs):
-    with pytest.raises(ValueError, match="a translation run, not a classify run"):
+    with pytest.raises(ValueError, match="a translation run, not a classification run"):
         Classifier.from_run(runs["translation"])
     status, out, err = classify([runs["a"], runs["translation"]], b"hola\n")
-    one_error(status, err, f"{runs['translation']}: a translation run, not a classify run "
+    one_error(status, err, f"{runs['translation']}: a translation run, not a classification run "
                            "(task=translation: seq2seq-translate reads it; seq2seq-classify "
-                           "needs task=classify)")
+                           "needs task=classification)")
     assert out == ""
     # and the other way round
-    with pytest.raises(ValueError, match="a classify run, not a translation run"):
+    with pytest.raises(ValueError, match="a classification run, not a translation run"):
         Translator.from_run(runs["a"])
 
 

@@ -1,4 +1,4 @@
-"""task=classify end to end: labelled text in every layout (and a hub dataset, from local
+"""task=classification end to end: labelled text in every layout (and a hub dataset, from local
 files) -> prepared arrays and labels.txt -> training -> dev accuracy and best.pt; a language
 model's layers as the encoder's start (exactly); bad input named in one line."""
 from __future__ import annotations
