@@ -24,6 +24,7 @@ from pathlib import Path
 
 
 from seq2seq.config.compose import ConfigError, TrainConfig
+from seq2seq.data.locks import locked
 from seq2seq.data.prepared import PreparedDir
 from seq2seq.tasks import task_class
 
@@ -51,9 +52,20 @@ def prepare(cfg: TrainConfig) -> PreparedDir:
     """Prepare once; later calls with the same settings return the existing directory."""
     _check_prepared_dir(Path(cfg.data.prepared_dir))
     out = PreparedDir(prepared_path(cfg))
-    if out.settings.is_file():  # written last: its presence means the rest is complete
-        log.info("prepared data: %s (reused)", out.root)
-        return out
+    # settings.json is written last: its presence means the rest is complete. Reusing takes
+    # no lock (prepared data may be read-only); preparing does, and a second process that
+    # starts on the same key meanwhile waits for the first, then reuses what it wrote.
+    if not out.settings.is_file():
+        with locked(out.lock):
+            if not out.settings.is_file():
+                _prepare(cfg, out)
+                log.info("prepared data: %s", out.root)
+                return out
+    log.info("prepared data: %s (reused)", out.root)
+    return out
+
+
+def _prepare(cfg: TrainConfig, out: PreparedDir) -> None:
     tmp = out.partial
     shutil.rmtree(tmp.root, ignore_errors=True)
     tmp.root.mkdir(parents=True)
@@ -63,8 +75,6 @@ def prepare(cfg: TrainConfig) -> PreparedDir:
     tmp.settings.write_text(json.dumps(record, indent=2) + "\n")
     shutil.rmtree(out.root, ignore_errors=True)
     tmp.root.rename(out.root)  # complete or absent, never half written
-    log.info("prepared data: %s", out.root)
-    return out
 
 
 def _check_prepared_dir(path: Path) -> None:

@@ -29,7 +29,8 @@ class PreparedDir:
           encoding/                 Arrow cache while a split is encoded; removed after
 
     Everything is written into the `.partial` sibling, renamed to the key once complete:
-    a directory with `prepare.json` is a finished preparation.
+    a directory with `prepare.json` is a finished preparation. `<key>.lock` beside it is
+    held while it is written (seq2seq/data/locks.py).
     """
 
     root: Path
@@ -99,3 +100,8 @@ class PreparedDir:
     def partial(self) -> "PreparedDir":
         """The sibling a preparation is written into before it is renamed to `root`."""
         return PreparedDir(self.root.with_name(self.root.name + ".partial"))
+
+    @property
+    def lock(self) -> Path:
+        """Held while the preparation is written: another process on the same key waits."""
+        return self.root.with_name(self.root.name + ".lock")

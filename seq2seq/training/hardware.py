@@ -23,18 +23,13 @@ import platform
 import statistics
 import time
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torch import nn
 
 from seq2seq.config.compose import ConfigError
+from seq2seq.data.locks import locked
 from seq2seq.training.checkpoint import write_text_atomic
-
-try:
-    import fcntl
-except ImportError:  # Windows: no lock; at worst two processes measure at once
-    fcntl = None
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +142,8 @@ def cpu_speeds(device: torch.device) -> tuple[dict[str, float], str]:
     for the cores, and could choose differently)."""
     path, key, speeds = cache_path(), machine_key(device), None
     try:
-        with _locked(path):
+        # Windows: no lock; at worst two processes measure at once
+        with locked(path.with_suffix(".lock")):
             cached = _read_cache(path)
             if _valid(cached.get(key)):
                 return cached[key], f"cached in {path}"
@@ -160,16 +156,6 @@ def cpu_speeds(device: torch.device) -> tuple[dict[str, float], str]:
     except OSError as exc:  # a read-only home, say: measured again by every run
         log.warning("precision auto: cannot keep speeds in %s (%s)", path, exc)
         return speeds or measure_speeds()[0], "measured, not cached"
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """`path`.lock held exclusively (where the OS has flock): one process at a time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a") as f:
-        if fcntl is not None:
-            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
-        yield
 
 
 def _read_cache(path: Path) -> dict:

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from seq2seq.cli import prepare as prepare_cli
+from seq2seq.config.compose import load_config
 from seq2seq.data import prepare as prepare_mod
+from seq2seq.data.locks import locked
 from seq2seq.data.prepare import prepare, prepared_path
 from seq2seq.data.prepared import PreparedDir
 from seq2seq.data.textfile import read_lines
@@ -15,7 +19,7 @@ from seq2seq.data.tokenizer import EOS, Tokenizer
 from seq2seq.data.tokens import PairArrays
 from seq2seq.tasks.translation import prepare as pairs_mod
 
-from conftest import write_lines
+from conftest import console_script, write_lines
 
 
 def test_writes_exactly_the_files_prepared_dir_names(tiny_config, tiny_corpus):
@@ -32,7 +36,8 @@ def test_writes_exactly_the_files_prepared_dir_names(tiny_config, tiny_corpus):
         assert path.read_text().splitlines() == list(read_lines(tiny_corpus / corpus_file))
     settings = json.loads(out.settings.read_text())
     assert settings["reverse_source"] is True and settings["tokenizer"]["src_vocab_size"] == 120
-    assert list(out.root.parent.iterdir()) == [out.root]  # no .partial left behind
+    # no .partial left behind; the lock stays (removing it would race)
+    assert sorted(out.root.parent.iterdir()) == [out.root, out.lock]
     assert Tokenizer.load(out.spm).src.serialized_model_proto() == out.src_model.read_bytes()
 
 
@@ -46,7 +51,7 @@ def test_what_a_killed_preparation_left_is_not_kept(tiny_config):
     out.partial.extra_test_ref(1).write_text("left by a killed preparation\n")
     assert prepare(cfg) == out and out.settings.is_file()
     assert not out.extra_test_ref(1).exists()
-    assert list(out.root.parent.iterdir()) == [out.root]
+    assert sorted(out.root.parent.iterdir()) == [out.root, out.lock]  # the .partial is gone
 
 
 def test_second_call_reuses_without_reading_the_corpus(tiny_config, monkeypatch):
@@ -201,3 +206,24 @@ def test_cli_prepared_dir_that_is_a_file_is_one_line(tiny_config, tmp_path, caps
     assert exc.value.code == 1
     assert capsys.readouterr().err == (f"seq2seq-prepare: error: config key 'data.prepared_dir': "
                                        f"{tmp_path / 'es.txt'} is a file, not a directory\n")
+
+
+def test_a_preparation_under_way_elsewhere_is_waited_for_then_reused(tiny_corpus, tmp_path):
+    """Two runs started together on the same data: the second waits for the first's
+    preparation (its lock), then reuses it, rather than deleting the first's files as it
+    writes them. The test holds the lock and prepares, as the first process would."""
+    overrides = [f"data.local_dir={tiny_corpus}", f"data.prepared_dir={tmp_path / 'p'}",
+                 "data.extra_ref_langs=[]", "tokenizer.src_vocab_size=120",
+                 "tokenizer.tgt_vocab_size=120"]
+    cfg = load_config(overrides)
+    out = PreparedDir(prepared_path(cfg))
+    with locked(out.lock):
+        second = subprocess.Popen([console_script("seq2seq-prepare"), *overrides], cwd=tmp_path,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(4)  # it starts, composes its config and reaches the lock
+        assert second.poll() is None, "it did not wait"
+        assert not out.partial.root.exists()
+        prepare_mod._prepare(cfg, out)
+    stdout, stderr = second.communicate(timeout=120)
+    assert second.returncode == 0, stderr[-2000:]
+    assert stdout.strip() == str(out.root) and "(reused)" in stderr
