@@ -27,11 +27,12 @@ from seq2seq.training import checkpoint
 from seq2seq.training.rundir import RunDir
 
 FIXED = ("task", "data.", "tokenizer.", "model.", "optim.name")
-# Where the data lie and how fast they are read, training-time augmentation and dropout
-# (a resumed run may change its regularisation), and what only the first step reads
+# Where the data lie and how fast they are read, training-time augmentation (a data node's
+# augment_* keys) and dropout (a resumed run may change its regularisation), and what only
+# the first step reads
 MOVABLE = {"data.local_dir", "data.prepared_dir", "data.num_proc", "data.image_root",
-           "data.name", "data.augment_shift", "model.dropout", "model.init_range",
-           "model.init_from"}
+           "data.name", "model.dropout", "model.init_range", "model.init_from"}
+AUGMENTATION = "data.augment_"
 
 
 def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -46,7 +47,7 @@ def changed_keys(saved: TrainConfig, now: TrainConfig) -> list[str]:
     in key order."""
     old, new = _flat(config_to_dict(saved)), _flat(config_to_dict(now))
     fixed = [k for k in sorted(old.keys() | new.keys(), key=lambda k: (k != "task", k))
-             if k.startswith(FIXED) and k not in MOVABLE]
+             if k.startswith(FIXED) and k not in MOVABLE and not k.startswith(AUGMENTATION)]
     return [f"{k}={old.get(k)} (now {new.get(k)})" for k in fixed if old.get(k) != new.get(k)]
 
 

@@ -28,6 +28,7 @@ import torch
 from seq2seq.data.corpus import Batch, make_batches
 from seq2seq.data.sources import Source
 from seq2seq.data.tokens import MappedSide, SideWriter, mapped_array, read_meta, teacher_forcing
+from seq2seq.tasks.captioning.augment import Augmentation
 from seq2seq.tasks.captioning.feature_cache import FrozenBackbone, cached_grids
 
 
@@ -60,11 +61,12 @@ class CaptionArrays:
     """A prepared split of (image, caption) pairs, memory-mapped."""
 
     def __init__(self, directory: Path, frozen: Optional[FrozenBackbone] = None,
-                 shift: int = 0):
+                 shift: int = 0, augmentation: Optional[Augmentation] = None):
         """`frozen`: a frozen backbone whose cached grids the sources hold instead of pixels.
-        `shift`: training batches move each image by up to this many pixels (`shifted`)."""
+        `shift`: training batches move each image by up to this many pixels (`shifted`);
+        `augmentation`: and then change it at random (augment.py)."""
         directory = Path(directory)
-        self.shift = shift
+        self.shift, self.augmentation = shift, augmentation
         meta = read_meta(directory)
         if not meta.get("captioned"):
             raise ValueError(f"{directory}: a split of text, not of captioned images")
@@ -108,10 +110,13 @@ class CaptionArrays:
         """The pairs `index`: their images, and their captions with bos in and eos out."""
         index = np.asarray(index)
         src = self.source(self.owner[index])
+        # seeded by the batch itself: the same changes however the run was resumed
+        rng = np.random.default_rng(index[:16].astype(np.int64).tolist())
         if self.shift:
-            # seeded by the batch itself: the same shifts however the run was resumed
-            rng = np.random.default_rng(index[:16].astype(np.int64).tolist())
             src = src._replace(values=shifted(src.values, self.shift, rng))
+        if self.augmentation:
+            seed = int(rng.integers(2 ** 31))  # drawn after the shifts: they stay as they were
+            src = src._replace(values=self.augmentation(src.values, seed))
         return Batch(src, *teacher_forcing(self.tgt, index))
 
 

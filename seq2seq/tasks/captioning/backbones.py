@@ -118,15 +118,15 @@ class ResNetBackbone(nn.Module):
         return _halve(height, 5), _halve(width, 5)
 
 
-def import_torchvision(backbone: str = "resnet18") -> types.ModuleType:
+def import_torchvision(what: str = "model.encoder.backbone=resnet18") -> types.ModuleType:
     """torchvision, imported now (never at import time of this module), or one line saying
-    how to install it."""
+    that `what` needs it and how to install it."""
     try:
         import torchvision
     except ModuleNotFoundError as exc:
         if exc.name != "torchvision":
             raise
-        raise ImportError(f"model.encoder.backbone={backbone} needs torchvision: "
+        raise ImportError(f"{what} needs torchvision: "
                           f"pip install 'seq2seq[vision]'") from None
     except RuntimeError as exc:
         if "torchvision::" not in str(exc):
@@ -200,7 +200,7 @@ def torchvision_backbone(name: str, in_channels: int, weights: Optional[str],
     no gradients, eval mode for good."""
     if name not in ("resnet18", "resnet50"):
         raise ValueError(f"model.encoder.backbone={name}: torchvision's resnet18 | resnet50")
-    tv = import_torchvision(name)
+    tv = import_torchvision(f"model.encoder.backbone={name}")
     model = getattr(tv.models, name)(weights=None)
     if weights is not None:
         path = Path(weights).expanduser()

@@ -50,6 +50,18 @@ class CaptionDataConfig(CorpusConfig):
     # Training images (every frame of a video alike) moved by up to N pixels at random, the
     # edge repeated: torchvision's RandomCrop(padding=N, padding_mode="edge"). 0: none.
     augment_shift: int = 0
+    # Training images changed at random by torchvision's transforms (the vision extra;
+    # seq2seq/tasks/captioning/augment.py), each 0 (off) by default. Brightness and
+    # contrast each multiplied by a factor in [1-j, 1+j]
+    augment_jitter: float = 0.0
+    augment_saturation: float = 0.0  # saturation multiplied by [1-s, 1+s]
+    augment_hue: float = 0.0  # hue turned by up to h of the colour circle (<= 0.5)
+    # rotated by up to r degrees (the uncovered corners take the image's background, its
+    # top-left pixel)
+    augment_rotate: float = 0.0
+    augment_scale: float = 0.0  # zoomed by a factor in [1-s, 1+s], filled likewise
+    augment_blur: float = 0.0  # a 3 x 3 Gaussian blur of sigma up to b pixels (>= 0.1)
+    augment_grayscale: float = 0.0  # shown in grey (three equal channels) with probability p
 
 
 @dataclass

@@ -19,6 +19,7 @@ from seq2seq.data.prepared import PreparedDir
 from seq2seq.data.tokenizer import Tokenizer
 from seq2seq.tasks.base import Check, DevSet, Evaluation, perplexity
 from seq2seq.tasks.captioning.arrays import CaptionArrays
+from seq2seq.tasks.captioning.augment import Augmentation, augmentation_checks
 from seq2seq.tasks.captioning.captioner import Captioner, image_shape, search_sources
 from seq2seq.tasks.captioning.encoders import ImageShape, build_caption_model
 from seq2seq.tasks.captioning.feature_cache import FrozenBackbone
@@ -39,9 +40,10 @@ class Captioning(Translation):
     def __init__(self, tokenizer: Tokenizer, decode: DecodeConfig, image: ImageShape,
                  refs: list[list[str]], eval_max_sentences: Optional[int] = None,
                  label_smoothing: float = 0.0, frozen: Optional[FrozenBackbone] = None,
-                 shift: int = 0):
+                 shift: int = 0, augmentation: Augmentation = Augmentation()):
         super().__init__(tokenizer, decode, eval_max_sentences, label_smoothing)
         self.image, self.refs, self.frozen, self.shift = image, refs, frozen, shift
+        self.augmentation = augmentation
 
     @classmethod
     def from_config(cls, cfg: TrainConfig, tokenizer: Tokenizer,
@@ -51,7 +53,7 @@ class Captioning(Translation):
                                  d.image_width) if e.frozen else None)
         return cls(tokenizer, decode_settings(cfg), image_shape(cfg),
                    read_refs(prepared.refs("dev")), cfg.trainer.eval_max_sentences,
-                   cfg.optim.label_smoothing, frozen, d.augment_shift)
+                   cfg.optim.label_smoothing, frozen, d.augment_shift, Augmentation.of(d))
 
     @classmethod
     def checks(cls, cfg: TrainConfig) -> list[Check]:
@@ -65,17 +67,15 @@ class Captioning(Translation):
             ("data.hub_path", d.hub_path is None,
              "captioned images are read from data.local_dir (imagefolder, karpathy, flickr)"),
             ("data.augment_shift", d.augment_shift >= 0, "must be >= 0"),
-            ("data.augment_shift", d.augment_shift == 0 or not getattr(enc, "frozen", False),
-             "0 with a frozen backbone: its grids are computed once, from the images as they "
-             "are"),
+            *augmentation_checks(d, getattr(enc, "frozen", False)),
         ]
 
     @classmethod
     def preparation(cls, cfg: TrainConfig) -> dict:
         """Images and their captions; augmentation happens in training, so one preparation
         serves every shift."""
-        data = dataclasses.asdict(cfg.data)
-        del data["num_proc"], data["augment_shift"]
+        data = {key: value for key, value in dataclasses.asdict(cfg.data).items()
+                if key != "num_proc" and not key.startswith("augment_")}
         # "caption": the task's id when preparations were first keyed (kept: same key)
         return {"task": "caption", "data": data, "files": caption_stamp(cfg.data)}
 
@@ -86,8 +86,10 @@ class Captioning(Translation):
 
     def arrays(self, directory: Path, training: bool = False) -> CaptionArrays:
         """A prepared split: images (or a frozen backbone's cached grids) and pairs; for
-        `training`, the images shifted at random (data.augment_shift), else as they are."""
-        return CaptionArrays(directory, self.frozen, self.shift if training else 0)
+        `training`, the images changed at random (data.augment_*), else as they are."""
+        if not training:
+            return CaptionArrays(directory, self.frozen)
+        return CaptionArrays(directory, self.frozen, self.shift, self.augmentation)
 
     def build_model(self, cfg: ModelConfig, tok: Tokenizer) -> nn.Module:
         return build_caption_model(cfg, self.image, tok.tgt_vocab_size)
