@@ -1,0 +1,110 @@
+"""data/emoji-captions/styles and recipes/emoji-captions/styles.py: every style keeps the
+bundle's split and its composition (each held-out emoji's base, modifiers and words are in
+that style's training images), its files are what BUILD.json says, the export trains on
+some styles and tests on another, and a build from a tarball is the same bytes twice (the
+real tarballs need the network: rebuilding them is documented in data/emoji-captions)."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import recipe_module
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLE = REPO / "data" / "emoji-captions"
+sys.path.insert(0, str(REPO / "recipes" / "emoji-captions"))  # styles.py imports build_data
+styles = recipe_module("emoji-captions", "styles")
+BUILD = json.loads((BUNDLE / "styles" / "BUILD.json").read_text())
+RECORDS = [json.loads(line) for line in (BUNDLE / "emoji.jsonl").read_text().splitlines()]
+
+
+def words(caption: str) -> set[str]:
+    return set(re.split(r"[\s:,]+", caption)) - {""}
+
+
+@pytest.mark.parametrize("style", sorted(BUILD))
+def test_a_style_is_what_build_json_says_and_keeps_the_split(style):
+    raw = (BUNDLE / "styles" / f"{style}.npz").read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == BUILD[style]["file_sha256"]
+    images, rows = styles.read_style(BUNDLE, style)
+    assert images.dtype == np.uint8 and images.shape == (len(rows), 32, 32, 3)
+    assert hashlib.sha256(images.tobytes()).hexdigest() == BUILD[style]["images_sha256"]
+    assert rows.tolist() == sorted(set(rows.tolist())) and 0 <= rows[0] and rows[-1] < len(RECORDS)
+    splits = [RECORDS[r]["split"] for r in rows.tolist()]
+    assert {s: splits.count(s) for s in ("train", "dev", "test")} == BUILD[style]["counts"]
+    train = [RECORDS[r] for r in rows.tolist() if RECORDS[r]["split"] == "train"]
+    bases = {r["base"] for r in train}
+    modifiers = {m for r in train for m in r["modifiers"]}
+    vocabulary = set().union(*(words(r["captions"][0]) for r in train))
+    for r in rows.tolist():
+        if RECORDS[r]["split"] != "train":
+            held = RECORDS[r]
+            assert held["base"] in bases and set(held["modifiers"]) <= modifiers, held
+            assert words(held["captions"][0]) <= vocabulary, held
+
+
+def test_the_export_trains_on_some_styles_and_tests_on_another(tmp_path):
+    counts = styles.export(BUNDLE, tmp_path, ["noto", "blob"], ["fluent"])
+    meta = {split: [json.loads(line) for line in
+                    (tmp_path / split / "metadata.jsonl").read_text().splitlines()]
+            for split in ("train", "dev", "test")}
+    assert {r["style"] for r in meta["train"]} == {"noto", "blob"}
+    assert {r["style"] for r in meta["test"]} == {"fluent"}
+    assert counts["test"] == BUILD["fluent"]["counts"]["test"]
+    assert counts["train"] == 3218 + BUILD["blob"]["counts"]["train"]
+    by_file = {r["file_name"]: r["captions"] for r in RECORDS}
+    for record in meta["test"][:20] + meta["train"][-20:]:
+        style, name = record["file_name"].split("/")
+        assert record["captions"] == by_file[name] and record["style"] == style
+        assert (tmp_path / ("test" if record in meta["test"] else "train") /
+                record["file_name"]).is_file()
+
+
+def test_code_points_and_names_match_as_the_packages_write_them():
+    assert styles.code_points("1f469-1f3fd-200d-1f692.png") == "1F469-1F3FD-200D-1F692"
+    assert styles.code_points("0023-FE0F-20E3.svg") == styles.code_points("0023-20e3.png")
+    assert styles.slug("woman bowing: light skin tone") == "woman-bowing-light-skin-tone"
+
+
+def iconify_tarball(path: Path, name: str, icons: dict[str, str], chars: dict[str, str]) -> Path:
+    files = {"package/package.json": {"name": name, "version": "0.0.1", "license": "MIT"},
+             "package/icons.json": {"icons": {k: {"body": v} for k, v in icons.items()},
+                                    "width": 32, "height": 32},
+             "package/chars.json": chars}
+    with tarfile.open(path, "w:gz") as tar:
+        for member, content in files.items():
+            data = json.dumps(content).encode()
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_a_build_renders_what_the_package_draws_the_same_bytes_twice(tmp_path):
+    pytest.importorskip("cairosvg", reason="rendering SVG needs cairosvg and libcairo")
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for name in ("emoji.jsonl", "emoji.npz"):
+        (bundle / name).write_bytes((BUNDLE / name).read_bytes())
+    red = '<rect x="4" y="4" width="24" height="24" fill="#f00"/>'
+    tgz = iconify_tarball(tmp_path / "fluent-emoji-flat-0.0.1.tgz",
+                          "@iconify-json/fluent-emoji-flat", {"red": red},
+                          {RECORDS[5]["file_name"][:-4]: "red"})
+    entry = styles.build("fluent", tgz, bundle)
+    first = (bundle / "styles" / "fluent.npz").read_bytes()
+    images, rows = styles.read_style(bundle, "fluent")
+    assert rows.tolist() == [5] and entry["counts"]["train"] + entry["counts"]["test"] + \
+        entry["counts"]["dev"] == 1
+    assert tuple(images[0, 16, 16]) == (255, 0, 0) and tuple(images[0, 0, 0]) == (255, 255, 255)
+    styles.build("fluent", tgz, bundle)
+    assert (bundle / "styles" / "fluent.npz").read_bytes() == first
+    with pytest.raises(ValueError, match="not openmoji"):
+        styles.build("openmoji", tgz, bundle)
