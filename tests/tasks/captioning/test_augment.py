@@ -89,10 +89,16 @@ def test_colour_changes_need_colour_and_a_frozen_backbone_takes_none():
                      "model.encoder.frozen=true", "data.augment_rotate=10"])
 
 
-def test_augmentation_neither_keys_the_preparation_nor_blocks_a_resume():
-    plain = load_config(["experiment=emoji"])
-    augmented = load_config(["experiment=emoji", "data.augment_hue=0.2",
-                             "data.augment_rotate=10", "data.augment_grayscale=0.1"])
+def test_augmentation_neither_keys_the_preparation_nor_blocks_a_resume(tmp_path):
+    from PIL import Image
+    for split in ("train", "dev", "test"):  # the key stamps the corpus' files: a tiny one
+        (tmp_path / split).mkdir()
+        Image.fromarray(drawing(1)[0, 0].permute(1, 2, 0).numpy()).save(tmp_path / split / "a.png")
+        (tmp_path / split / "metadata.jsonl").write_text('{"file_name": "a.png", "caption": "a"}\n')
+    emoji = ["experiment=emoji", f"data.local_dir={tmp_path}"]
+    plain = load_config(emoji)
+    augmented = load_config([*emoji, "data.augment_hue=0.2", "data.augment_rotate=10",
+                             "data.augment_grayscale=0.1"])
     assert prepared_path(plain) == prepared_path(augmented)
     assert changed_keys(plain, augmented) == []
-    assert changed_keys(plain, load_config(["experiment=emoji", "data.image_height=48"]))
+    assert changed_keys(plain, load_config([*emoji, "data.image_height=48"]))
