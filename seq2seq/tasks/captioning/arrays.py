@@ -110,6 +110,8 @@ class CaptionArrays:
         """The pairs `index`: their images, and their captions with bos in and eos out."""
         index = np.asarray(index)
         src = self.source(self.owner[index])
+        if not (self.shift or self.augmentation):  # evaluation, or no augmentation asked
+            return Batch(src, *teacher_forcing(self.tgt, index))
         # seeded by the batch itself: the same changes however the run was resumed
         rng = np.random.default_rng(index[:16].astype(np.int64).tolist())
         if self.shift:
