@@ -68,6 +68,26 @@ def test_the_export_trains_on_some_styles_and_tests_on_another(tmp_path):
                 record["file_name"]).is_file()
 
 
+def test_in_style_holds_one_training_style_s_test_emoji_and_paths_list_them(tmp_path):
+    counts = styles.export(BUNDLE, tmp_path, ["blob", "noto"], ["fluent"], in_style="blob")
+    assert counts[styles.IN_STYLE] == BUILD["blob"]["counts"]["test"]
+    assert counts["test"] == BUILD["fluent"]["counts"]["test"]
+    folder = tmp_path / styles.IN_STYLE
+    listed = styles.paths(folder, tmp_path / "refs.jsonl")
+    refs = [json.loads(line) for line in (tmp_path / "refs.jsonl").read_text().splitlines()]
+    assert len(listed) == len(refs) == counts[styles.IN_STYLE]
+    by_file = {r["file_name"]: r for r in RECORDS}
+    for path, captions in zip(listed, refs):
+        style, name = Path(path).relative_to(folder).parts
+        assert style == "blob" and Path(path).is_file()
+        assert by_file[name]["split"] == "test" and by_file[name]["captions"] == captions
+    # the held-out style's test split and the in-style folder are the same emoji set where
+    # both styles draw them: one split, applied to every style
+    held = {r["file_name"].split("/")[1] for r in
+            map(json.loads, (tmp_path / "test" / "metadata.jsonl").read_text().splitlines())}
+    assert held and {Path(p).name for p in listed} & held
+
+
 def test_code_points_and_names_match_as_the_packages_write_them():
     assert styles.code_points("1f469-1f3fd-200d-1f692.png") == "1F469-1F3FD-200D-1F692"
     assert styles.code_points("0023-FE0F-20E3.svg") == styles.code_points("0023-20e3.png")

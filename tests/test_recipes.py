@@ -80,4 +80,11 @@ def test_recipe_smoke(name, tmp_path):
         assert "logreg (baseline)" in (runs / "table.md").read_text()
     if name in CAPTION_SHEETS:  # runs x beams 5 and 1 (emoji: + the nearest neighbour)
         assert (runs / CAPTION_SHEETS[name]).read_bytes()[:4] == b"\x89PNG"
-        assert len(scores) == {"digit-strings": 4, "emoji-captions": 5}[name]
+        # emoji: + across styles (blob held out, two variants: held-out and in-style
+        # scores each, and the nearest neighbour's)
+        assert len(scores) == {"digit-strings": 4, "emoji-captions": 5 + 6}[name]
+    if name == "emoji-captions":  # the table of held-out style x variant; the sheet
+        table = (runs / "styles" / "table.md").read_text().splitlines()
+        assert [row.split(" | ")[:2] for row in table[2:]] == [
+            ["| blob (151)", "attention"], ["| blob (151)", "attention, rotate 10"]], table
+        assert (runs / "styles" / "sheet.png").read_bytes()[:4] == b"\x89PNG"

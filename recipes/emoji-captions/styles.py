@@ -24,7 +24,12 @@ tarball and pixel sha256, counts per split, tool versions). Rebuilding gives the
 export writes imagefolder splits OUT/{train,dev,test}/<style>/<file_name> with one
 metadata.jsonl per split: train and dev from --styles, test from --test-styles (default:
 the same), for training across styles and testing on one never seen ("noto" is the
-bundle's own images).
+bundle's own images); --in-style STYLE adds OUT/in-style/, the test emoji drawn in STYLE.
+
+    python recipes/emoji-captions/styles.py paths OUT/in-style --refs refs.jsonl > list
+
+paths prints a split folder's image paths (seq2seq-caption --input) and writes their
+references.
 
 Not used here: Twemoji (kept for evaluation by issue 30), proprietary sets, and npm
 `@svgmoji/blob`, which ships no images (its sprites are fetched from a CDN at run time).
@@ -45,6 +50,7 @@ from PIL import Image
 from build_data import SPLITS, read_bundle, sha256, to_rgb32
 
 RENDER = 64  # pixels, the size of the Noto PNGs the bundle was made from
+IN_STYLE = "in-style"  # export's extra folder: test emoji in a style training saw
 STYLES = {"openmoji": "openmoji", "fluent": "@iconify-json/fluent-emoji-flat",
           "blob": "@iconify-json/noto-v1"}
 
@@ -142,29 +148,50 @@ def read_style(bundle_dir: Path, style: str) -> tuple[np.ndarray, np.ndarray]:
         return npz["images"], npz["rows"]
 
 
+def destinations(split: str, style: str, styles: list[str], test_styles: list[str],
+                 in_style: str | None) -> list[str]:
+    """The folders an image of `style` in `split` goes to: train and dev of the training
+    styles; test of the test styles; in-style: the test emoji drawn in one training style."""
+    if split != "test":
+        return [split] if style in styles else []
+    return [d for d, keep in (("test", style in test_styles), (IN_STYLE, style == in_style))
+            if keep]
+
+
 def export(bundle_dir: Path, out_dir: Path, styles: list[str],
-           test_styles: list[str] | None = None) -> dict[str, int]:
+           test_styles: list[str] | None = None, in_style: str | None = None
+           ) -> dict[str, int]:
     """Imagefolder splits of several styles (above); returns {split: images}."""
     _, records = read_bundle(bundle_dir)
-    counts = dict.fromkeys(SPLITS, 0)
-    lines: dict[str, list[str]] = {split: [] for split in SPLITS}
-    for style in dict.fromkeys(styles + (test_styles or [])):  # each style read once
-        images, rows = read_style(bundle_dir, style)
+    test_styles = test_styles or styles
+    folders = SPLITS + ((IN_STYLE,) if in_style else ())
+    lines: dict[str, list[str]] = {folder: [] for folder in folders}
+    for style in dict.fromkeys(styles + test_styles + [in_style] * bool(in_style)):
+        images, rows = read_style(bundle_dir, style)  # each style read once
         for image, row in zip(images, rows.tolist()):
-            split = records[row]["split"]
-            if style not in (test_styles or styles if split == "test" else styles):
-                continue
             name = f"{style}/{records[row]['file_name']}"
-            (out_dir / split / style).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(out_dir / split / name)
-            lines[split].append(json.dumps({"file_name": name, "style": style,
-                                            "captions": records[row]["captions"]},
-                                           ensure_ascii=False) + "\n")
-            counts[split] += 1
-    for split in SPLITS:
-        (out_dir / split).mkdir(parents=True, exist_ok=True)
-        (out_dir / split / "metadata.jsonl").write_text("".join(lines[split]), encoding="utf-8")
-    return counts
+            for folder in destinations(records[row]["split"], style, styles, test_styles,
+                                       in_style):
+                (out_dir / folder / style).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(out_dir / folder / name)
+                lines[folder].append(json.dumps({"file_name": name, "style": style,
+                                                 "captions": records[row]["captions"]},
+                                                ensure_ascii=False) + "\n")
+    for folder in folders:
+        (out_dir / folder).mkdir(parents=True, exist_ok=True)
+        (out_dir / folder / "metadata.jsonl").write_text("".join(lines[folder]),
+                                                         encoding="utf-8")
+    return {folder: len(lines[folder]) for folder in folders}
+
+
+def paths(folder: Path, refs: Path) -> list[str]:
+    """An imagefolder split -> its image paths (seq2seq-caption --input), and its references
+    written to `refs` (one JSON list a line, the same order)."""
+    lines = (folder / "metadata.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines if line.strip()]
+    refs.write_text("".join(json.dumps(r["captions"], ensure_ascii=False) + "\n"
+                            for r in records), encoding="utf-8")
+    return [str(folder / r["file_name"]) for r in records]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -179,13 +206,20 @@ def main(argv: list[str] | None = None) -> None:
     export_cmd.add_argument("out_dir", type=Path)
     export_cmd.add_argument("--styles", required=True, help="comma-separated, e.g. noto,fluent")
     export_cmd.add_argument("--test-styles", help="the test split's (default: --styles)")
+    export_cmd.add_argument("--in-style", help=f"also {IN_STYLE}/: this style's test emoji")
+    paths_cmd = commands.add_parser("paths", help="a split folder -> image paths, references")
+    paths_cmd.add_argument("folder", type=Path)
+    paths_cmd.add_argument("--refs", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.command == "build":
         entry = build(args.style, args.tgz, args.bundle_dir)
         print(f"{args.style}: {entry['package']} {entry['version']}: {entry['counts']}")
+    elif args.command == "paths":
+        print("\n".join(paths(args.folder, args.refs)))
     else:
         split = (lambda s: s.split(",") if s else None)
-        print(export(args.bundle_dir, args.out_dir, split(args.styles), split(args.test_styles)))
+        print(export(args.bundle_dir, args.out_dir, split(args.styles), split(args.test_styles),
+                     args.in_style))
 
 
 if __name__ == "__main__":
