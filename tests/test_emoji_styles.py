@@ -128,3 +128,53 @@ def test_a_build_renders_what_the_package_draws_the_same_bytes_twice(tmp_path):
     assert (bundle / "styles" / "fluent.npz").read_bytes() == first
     with pytest.raises(ValueError, match="not openmoji"):
         styles.build("openmoji", tgz, bundle)
+
+
+def fake_run(runs: Path, name: str, scores: dict[str, tuple[float, float]], config: dict,
+             images: list[Path] = ()) -> None:
+    t = runs / name / "translations"
+    t.mkdir(parents=True)
+    for split, (cider, exact) in scores.items():
+        (t / f"{split}.json").write_text(json.dumps({"cider_d": cider, "exact": exact}))
+    (t / "test.refs.jsonl").write_text("".join(f'["emoji {i}"]\n' for i in range(len(images))))
+    (t / "test.src").write_text("".join(f"{p}\n" for p in images))
+    (t / "test.hyp").write_text("".join(f"caption {i}\n" for i in range(len(images))))
+    (t / "in-style.src").write_text(f"/x/in-style/noto/{len(images)}.png\n")
+    if config:
+        import yaml
+        (runs / name / "config.yaml").write_text(yaml.safe_dump(config))
+        (runs / name / "metrics.jsonl").write_text(
+            '{"step": 9, "epoch": 2.5, "elapsed": 90.0, "train_loss": 1.0}\n'
+            '{"step": 9, "epoch": 2.5, "elapsed": 95.0, "dev_cider_d": 1.0}\n')
+
+
+def test_the_styles_table_puts_each_run_beside_its_nearest_neighbour(tmp_path):
+    report = recipe_module("emoji-captions", "styles_report")
+    model = {"decoder": {"attention": "dot"}, "encoder": {"cnn_width": 32}}
+    data = {"augment_shift": 0, "augment_rotate": 10.0, "augment_hue": 0.0}
+    fake_run(tmp_path, "blob-rotate", {"test": (4.0, 30.0), "in-style": (7.6, 78.0)},
+             {"model": model, "data": data})
+    fake_run(tmp_path, "openmoji-showtell", {"test": (1.0, 0.0)},
+             {"model": {**model, "decoder": {"attention": "none"}}, "data": {}})
+    fake_run(tmp_path, "nearest-blob", {"test": (2.9, 0.0), "in-style": (5.1, 0.0)}, {})
+    rows = report.table(tmp_path).splitlines()
+    assert rows[0] == report.HEADER.splitlines()[0] and len(rows) == 4
+    assert rows[2].startswith("| openmoji (0) | Show and Tell | 1.000 (0.0) | - | - |")
+    assert rows[3] == ("| blob (0) | attention, rotate 10 | 4.000 (30.0) | 2.900 (0.0) | +1.100 "
+                       "| noto | 7.600 (78.0) | 5.100 (0.0) | 2.5 | 1.5 |")
+
+
+def test_the_styles_sheet_shows_each_emoji_in_every_style_that_was_held_out(tmp_path):
+    from PIL import Image
+    report = recipe_module("emoji-captions", "styles_report")
+    for style in ("noto", "blob"):
+        folder = tmp_path / "images" / style
+        folder.mkdir(parents=True)
+        paths = [folder / f"{i}.png" for i in range(8)]
+        for i, path in enumerate(paths):
+            Image.new("RGB", (32, 32), (30 * i, 0, 0)).save(path)
+        fake_run(tmp_path / "runs", f"{style}-none", {}, {}, paths[:8 if style == "noto" else 5])
+    assert report.sheet(tmp_path / "runs", "none", 3, tmp_path / "sheet.png") == 3
+    assert (tmp_path / "sheet.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(SystemExit, match="no <style>-rotate run"):
+        report.sheet(tmp_path / "runs", "rotate", 3, tmp_path / "x.png")
