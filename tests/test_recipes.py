@@ -64,12 +64,14 @@ def test_recipe_smoke(name, tmp_path):
         if name in CAPTION_SHEETS:  # BLEU-1..4 with signatures, CIDEr-D, exact and CER
             assert lines[0].startswith("BLEU-1 = ") and "version:" in lines[0]
             assert lines[3].startswith("BLEU-4 = ") and "version:" in lines[3]
-            assert lines[4].startswith("CIDEr-D = ")
-            assert [line.split(" = ")[0] for line in lines[5:]] == ["exact", "CER"]
+            assert lines[4].startswith("CIDEr-D = ") and "(pycocoevalcap:" in lines[4]
+            assert lines[5].startswith("ROUGE-L = ") and "|tok:13a|" in lines[5]
+            assert [line.split(" = ")[0] for line in lines[6:]] == ["exact", "CER"]
             assert score.with_suffix(".json").is_file()
             continue
         assert lines[0].startswith("BLEU = ") and "version:" in lines[0]
         assert lines[1].startswith("chrF = ")
+        assert lines[2].startswith("TER = ") and "tok:tercom" in lines[2]
     assert (runs / "curves.png").read_bytes()[:4] == b"\x89PNG"
     if name == "sentiment":  # 2 classifiers x 1 test set (4 x 4 in a full run), baselines
         assert len(scores) == 2

@@ -1,7 +1,7 @@
-"""seq2seq-score: a task's scores of a prediction file against its references: BLEU and chrF
-of translations (the default), or, with --task classification, accuracy, macro-F1 and the
-confusion matrix of predicted labels; any task (a dotted path too) scores as its `score`
-says.
+"""seq2seq-score: a task's scores of a prediction file against its references: BLEU, chrF
+and TER of translations (the default), or, with --task classification, accuracy, macro-F1
+and the confusion matrix of predicted labels; any task (a dotted path too) scores as its
+`score` says.
 
     seq2seq-score runs/demo/test.hyp data/prepared/.../test.ref [MORE_REFS ...]
     seq2seq-score --task classification predicted.txt data/sentiment-movies/test.tsv.xz
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("hyp", type=Path, help="detokenised translations (or labels), one a line")
     p.add_argument("refs", type=Path, nargs="+", help="reference file(s), line-aligned")
     p.add_argument("--task", default=TrainConfig.task,
-                   help="the task whose scores (default: translation's BLEU and chrF)")
+                   help="the task whose scores (default: translation's BLEU, chrF, TER)")
     p.add_argument("--label-column", default="label", help="classify: a table's label column")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)

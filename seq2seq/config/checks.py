@@ -37,6 +37,8 @@ def validate(cfg: TrainConfig) -> None:
         ("trainer.keep_checkpoints", t.keep_checkpoints >= 0, "must be >= 0"),
         ("trainer.on_nonfinite", t.on_nonfinite in ("error", "skip"), "error | skip"),
         ("trainer.max_time", t.max_time is None or t.max_time > 0, "must be > 0"),
+        ("trainer.patience", t.patience is None or t.patience >= 1, "must be >= 1"),
+        ("trainer.min_delta", t.min_delta >= 0, "must be >= 0"),
         ("trainer.max_tokens", t.max_tokens >= 1, "must be >= 1"),
         ("trainer.max_sentences", t.max_sentences >= 1, "must be >= 1"),
         ("trainer.device", t.device in ("auto", "cpu", "cuda"), "auto | cpu | cuda"),

@@ -139,6 +139,11 @@ class TrainerConfig:
     log_every: int = 50  # steps between log lines (and TensorBoard points)
     eval_every: Optional[int] = None  # steps; None evaluates at each epoch's end
     eval_max_sentences: Optional[int] = None  # decode only the first N dev sentences
+    # Early stopping: stop after this many evaluations in a row that did not raise the
+    # task's best dev metric (the one best.pt is kept on) by more than min_delta; None
+    # trains to the budget. A resumed run keeps its count.
+    patience: Optional[int] = None
+    min_delta: float = 0.0  # in the metric's own units (BLEU points, CIDEr-D, accuracy)
     save_every: Optional[int] = None  # steps between last.pt saves (besides each evaluation)
     keep_checkpoints: int = 0  # also keep checkpoint_<step>.pt of the last N evaluations
     # A NaN or infinite loss or gradient: stop with an error (last.pt stays the last good

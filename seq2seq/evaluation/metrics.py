@@ -1,4 +1,4 @@
-"""BLEU and chrF through sacrebleu, always with the signature that makes them comparable.
+"""BLEU, chrF and TER through sacrebleu, always with the signature that makes them comparable.
 
 Scores are computed on detokenised text, as sacrebleu expects: never on pieces or ids.
 """
@@ -29,7 +29,7 @@ def reported(name: str, value: Union[float, "Score", "LabelScores"]) -> Reported
 
 @dataclass
 class Score:
-    name: str  # BLEU | chrF
+    name: str  # BLEU | chrF | TER (an edit rate: lower is better)
     score: float
     signature: str  # e.g. nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0
 
@@ -55,6 +55,15 @@ def chrf(hyps: list[str], refs: list[list[str]]) -> Score:
     metric = sacrebleu.CHRF()
     result = metric.corpus_score(hyps, refs)
     return Score("chrF", result.score, str(metric.get_signature()))
+
+
+def ter(hyps: list[str], refs: list[list[str]]) -> Score:
+    """Translation edit rate (Snover et al. 2006): edits, shifts included, per reference
+    word, in percent; lower is better. sacrebleu's defaults (tercom tokenisation, case off)."""
+    _check(hyps, refs)
+    metric = sacrebleu.TER()
+    result = metric.corpus_score(hyps, refs)
+    return Score("TER", result.score, str(metric.get_signature()))
 
 
 def _check(hyps: list[str], refs: list[list[str]]) -> None:

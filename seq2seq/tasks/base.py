@@ -55,8 +55,9 @@ class DevSet:
 @dataclass
 class Evaluation:
     metrics: Metrics
-    best_value: float  # higher is better: what best.pt is kept on
+    best_value: float  # higher is better: what best.pt is kept on (and patience counts)
     predictions: Optional[list[str]] = None  # one line per dev example read (dev.hyp)
+    best_name: str = "the dev metric"  # what best_value is, for the log: "BLEU", "-ppl"
 
 
 class Task:

@@ -34,6 +34,7 @@ from seq2seq.training import checkpoint, distributed
 from seq2seq.training.distributed import Ranks
 from seq2seq.training.hardware import autocast, pick_device, pick_precision
 from seq2seq.training.optim import Budget, build_optimizer, gradients, paper_lr
+from seq2seq.training.patience import Patience
 from seq2seq.training.report import LogFile, Reporter, rewind, wants_bar
 from seq2seq.training.resume import check_run_dir, write_run_files
 from seq2seq.training.rundir import RunDir
@@ -83,6 +84,8 @@ class Run:
         # fp16 only: a dynamic loss scale keeps small gradients from flushing to zero
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.epoch, self.next_batch, self.step, self.best = 0, 0, 0, None
+        self.patience = Patience(tc.patience, tc.min_delta)
+        self.evaluated_at = -1  # the step of the last evaluation
         self.skipped = 0  # batches skipped for a non-finite loss (trainer.on_nonfinite=skip)
         self.elapsed = 0.0  # training seconds so far, over all resumptions (max_time)
         self.budget = Budget(cfg.optim.epochs, tc.max_time, tc.max_steps)
@@ -111,7 +114,9 @@ class Run:
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                 "scaler": self.scaler.state_dict(),
                 "epoch": self.epoch, "next_batch": self.next_batch, "step": self.step,
-                "best": self.best, "elapsed": self.elapsed, "skipped": self.skipped,
+                "best": self.best, "patience": self.patience.state(),
+                "elapsed": self.elapsed,
+                "skipped": self.skipped,
                 "world": self.ranks.world, "config": config_to_dict(self.cfg),
                 "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
                         "cuda": torch.cuda.get_rng_state_all()}}
@@ -134,6 +139,7 @@ class Run:
             self.scaler.load_state_dict(s["scaler"])
         self.epoch, self.next_batch, self.step, self.best, self.elapsed, self.skipped = (
             s["epoch"], s["next_batch"], s["step"], s["best"], s["elapsed"], s.get("skipped", 0))
+        self.patience.load(s.get("patience"))
         torch.set_rng_state(s["rng"]["torch"])
         random.setstate(s["rng"]["python"])
         if torch.cuda.is_available() and s["rng"]["cuda"]:
@@ -144,21 +150,32 @@ class Run:
                  f"{self.paths.metrics.name} and {self.paths.log.name}" if dropped else "")
 
     # ------------------------------------------------------------ evaluation
-    def evaluate(self, reporter: Reporter) -> None:
+    def evaluate(self, reporter: Reporter, scheduled: bool = True) -> None:
         """The task's dev metrics (and its dev predictions, in translations/dev.hyp); then
-        best.pt if it is the best so far, and last.pt. Rank 0 only: the others wait for
-        it at the next gradient exchange."""
-        if not self.ranks.main:
-            return
-        self.model.eval()
-        result = self.task.evaluate(self.model, self.dev, self.device)
-        self.model.train()
-        if result.predictions is not None:
-            checkpoint.write_text_atomic(self.paths.translations / "dev.hyp",
-                                         "".join(h + "\n" for h in result.predictions))
-        reporter.evaluation(step=self.step, epoch=self.progress, elapsed=self.elapsed,
-                            metrics=result.metrics)
-        self._keep_best(result.best_value)
+        best.pt if it is the best so far, and last.pt. Rank 0 evaluates: the others wait
+        for it at the next gradient exchange, and learn its patience count. Patience counts
+        `scheduled` evaluations only (eval_every's, each epoch's), not the one where a budget
+        stops the run: a run stopped and resumed counts as one that never stopped."""
+        self.evaluated_at = self.step
+        if self.ranks.main:
+            self.model.eval()
+            result = self.task.evaluate(self.model, self.dev, self.device)
+            self.model.train()
+            if result.predictions is not None:
+                checkpoint.write_text_atomic(self.paths.translations / "dev.hyp",
+                                             "".join(h + "\n" for h in result.predictions))
+            reporter.evaluation(step=self.step, epoch=self.progress, elapsed=self.elapsed,
+                                metrics=result.metrics)
+            if scheduled and not self.patience.count(result.best_value) \
+                    and self.patience.limit is not None:
+                log.info("%d of trainer.patience=%d evaluations without raising dev %s above "
+                         "%.4g by more than trainer.min_delta=%g", self.patience.stale,
+                         self.patience.limit, result.best_name, self.patience.mark,
+                         self.patience.min_delta)
+            self._keep_best(result.best_value)
+        if self.ranks.world > 1:  # every rank stops early where rank 0's metric says
+            stale = self.patience.stale if self.ranks.main else 0
+            self.patience.stale = int(self.ranks.sum([stale])[0])
 
     def _keep_best(self, value: float) -> None:
         if self.best is None or value > self.best:
@@ -238,7 +255,7 @@ def _loop(run: Run, reporter: Reporter, received: list[int]) -> None:
     oc, tc = run.cfg.optim, run.cfg.trainer
     start = time.monotonic() - run.elapsed  # evaluation time counts against max_time too
     run.model.train()
-    stop = tc.max_time is not None and run.elapsed >= tc.max_time
+    stop = (tc.max_time is not None and run.elapsed >= tc.max_time) or run.patience.spent
     while run.progress < oc.epochs and not stop:
         batches = run.batches(run.epoch)
         for batch in run.prefetch(batches[run.next_batch:]):
@@ -263,15 +280,21 @@ def _loop(run: Run, reporter: Reporter, received: list[int]) -> None:
                 raise Stopped(f"stopped by {sig.name} at step {run.step}; "
                               f"{run.paths.checkpoint('last.pt')} saved: run the same command "
                               "to resume", exit_status=128 + sig)
-            stop = (out_of_time or (tc.max_steps is not None and run.step >= tc.max_steps)
-                    or run.progress >= oc.epochs)
+            stop = (out_of_time or run.patience.spent or run.progress >= oc.epochs
+                    or (tc.max_steps is not None and run.step >= tc.max_steps))
             if stop:
                 break
         else:
             run.epoch, run.next_batch = run.epoch + 1, 0
             if not tc.eval_every:
                 run.evaluate(reporter)
-    if stop:
+                stop = run.patience.spent
+    if run.patience.spent:  # just evaluated (or, run again, already stopped)
+        log.info("early stopping at epoch %.3f step %d: trainer.patience=%d evaluations "
+                 "without improvement; best.pt holds the best", run.progress, run.step,
+                 tc.patience)
+    elif stop:
         log.info("stopping at epoch %.3f step %d (%s)", run.progress, run.step,
                  "budget reached" if run.progress < oc.epochs else "done")
-        run.evaluate(reporter)
+        if run.evaluated_at != run.step:
+            run.evaluate(reporter, scheduled=False)

@@ -161,7 +161,9 @@ BAD = [(["model.no_such_key=1"], "model.no_such_key"),
        (["model.dropout=1.0"], "model.dropout"),
        (["trainer.max_steps=many"], "trainer.max_steps"),
        (["decode.beam_size=2", "decode.nbest=3"], "decode.nbest"),
-       (["optim.schedule_over=time"], "optim.schedule_over")]
+       (["optim.schedule_over=time"], "optim.schedule_over"),
+       (["trainer.patience=0"], "trainer.patience"),
+       (["trainer.min_delta=-1"], "trainer.min_delta")]
 
 
 @pytest.mark.parametrize("overrides,key", BAD, ids=[" ".join(o) for o, _ in BAD])

@@ -1,11 +1,11 @@
-"""BLEU and chrF always with their sacrebleu signature; the seq2seq-score CLI."""
+"""BLEU, chrF and TER always with their sacrebleu signature; the seq2seq-score CLI."""
 from __future__ import annotations
 
 import pytest
 import sacrebleu
 
 from seq2seq.cli import score as score_mod
-from seq2seq.evaluation.metrics import bleu, chrf
+from seq2seq.evaluation.metrics import bleu, chrf, ter
 
 from conftest import corpus_lines, run_cli, write_lines
 
@@ -34,6 +34,15 @@ def test_bleu_matches_sacrebleu_directly(refs):
     web, kjv = refs
     assert bleu(web, [kjv]).score == pytest.approx(sacrebleu.corpus_bleu(web, [kjv]).score)
     assert chrf(web, [kjv]).score == pytest.approx(sacrebleu.corpus_chrf(web, [kjv]).score)
+    assert ter(web, [kjv]).score == pytest.approx(sacrebleu.corpus_ter(web, [kjv]).score)
+
+
+def test_ter_counts_edits_per_reference_word():
+    # one substitution in four reference words: 25; a shifted block is one edit, not two
+    assert ter(["the cat sat down"], [["the dog sat down"]]).score == pytest.approx(25.0)
+    s = ter(["down sat the cat"], [["the cat sat down"]])
+    assert s.name == "TER" and 0 < s.score < 100 and "tok:tercom" in s.signature
+    assert ter(["a b c"], [["a b c"]]).score == 0.0
 
 
 def test_chrf_of_a_text_against_itself_is_100(refs):
@@ -43,22 +52,23 @@ def test_chrf_of_a_text_against_itself_is_100(refs):
     assert "nrefs:1" in s.signature and "version:" in s.signature
 
 
-@pytest.mark.parametrize("metric", [bleu, chrf])
+@pytest.mark.parametrize("metric", [bleu, chrf, ter])
 def test_mismatched_line_counts_are_an_error(refs, metric):
     web, _ = refs
     with pytest.raises(ValueError, match="29"):
         metric(web, [web[:-1]])
 
 
-def test_score_cli_prints_both_scores_with_signatures(refs, tmp_path):
+def test_score_cli_prints_every_score_with_its_signature(refs, tmp_path):
     web, kjv = refs
     hyp = write_lines(tmp_path / "hyp", kjv)
     ref1, ref2 = write_lines(tmp_path / "ref1", web), write_lines(tmp_path / "ref2", kjv)
     result = run_cli("seq2seq-score", hyp, ref1, ref2, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].startswith("BLEU = 100.00") and lines[1].startswith("chrF = 100.00")
+    assert lines[2].startswith("TER = 0.00")
     assert all("nrefs:2" in line and "version:" in line for line in lines)
 
 
@@ -67,7 +77,7 @@ def test_score_cli_one_reference_prints_the_library_score(refs, tmp_path, capsys
     hyp, ref = write_lines(tmp_path / "hyp", kjv), write_lines(tmp_path / "ref", web)
     score_mod.main([str(hyp), str(ref)])
     out = capsys.readouterr().out.splitlines()
-    assert out == [str(bleu(kjv, [web])), str(chrf(kjv, [web]))]
+    assert out == [str(bleu(kjv, [web])), str(chrf(kjv, [web])), str(ter(kjv, [web]))]
 
 
 def test_score_cli_mismatched_lines_is_one_line_error(refs, tmp_path, capsys):

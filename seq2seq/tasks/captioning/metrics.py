@@ -1,5 +1,6 @@
-"""Captioning metrics: BLEU-1..4 (sacrebleu, with signatures), CIDEr-D, and for digit-string
-tasks exact match and character error rate.
+"""Captioning metrics: BLEU-1..4 (sacrebleu, with signatures), CIDEr-D and ROUGE-L (with the
+scheme they were computed in), and for digit-string tasks exact match and character error
+rate.
 (The command that scores files with them: seq2seq/tasks/captioning/score.py.)
 
 Each image has one or more references, their count varying per image: REFS.jsonl holds one
@@ -11,13 +12,20 @@ not 85.3). Its idf comes from the references of the corpus scored, so the score 
 the whole corpus (one image alone scores 0). coco-caption tokenises with the Java
 PTBTokenizer; here text is lowercased and split by sacrebleu's 13a tokenizer instead: pure
 Python, no Java, and the same tokens BLEU sees. Unlike PTB it keeps punctuation as tokens,
-so scores with punctuation differ slightly from coco-caption's.
+so scores with punctuation differ slightly from coco-caption's. Every CIDEr-D and ROUGE-L
+says so: `(pycocoevalcap:1.2|tok:13a|case:lc)`, sacrebleu's signature style.
+
+ROUGE-L is pycocoevalcap's too (`pycocoevalcap.rouge`: the longest common subsequence's
+F-measure with beta 1.2, the best over an image's references, averaged over images), on
+the same tokens, on its 0-1 scale.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+
+from importlib import metadata
 
 import sacrebleu
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
@@ -29,16 +37,24 @@ from seq2seq.evaluation.metrics import Score
 _TOKENIZE = Tokenizer13a()
 
 
+def coco_scheme() -> str:
+    """How CIDEr-D and ROUGE-L were computed, signed like sacrebleu's scores."""
+    return f"pycocoevalcap:{metadata.version('pycocoevalcap')}|tok:13a|case:lc"
+
+
 @dataclass
 class CaptionScores:
     bleu: list[Score]  # BLEU-1 .. BLEU-4, each with its sacrebleu signature
     cider_d: float  # coco-caption's scale, e.g. 0.853
+    rouge_l: float  # 0-1
+    scheme: str  # of CIDEr-D and ROUGE-L: coco_scheme()
     exact: Optional[float] = None  # percent of hypotheses equal to one of their references
     cer: Optional[float] = None  # percent, against the first reference, spaces counted
 
     def __str__(self) -> str:
         lines = [str(score) for score in self.bleu]
-        lines.append(f"CIDEr-D = {self.cider_d:.3f}")
+        lines.append(f"CIDEr-D = {self.cider_d:.3f}  ({self.scheme})")
+        lines.append(f"ROUGE-L = {self.rouge_l:.3f}  ({self.scheme})")
         if self.exact is not None:
             lines.append(f"exact = {self.exact:.2f}")
         if self.cer is not None:
@@ -46,12 +62,14 @@ class CaptionScores:
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
-        """JSON-ready: bleu1, bleu1_signature, .. bleu4_signature, cider_d, exact, cer."""
+        """JSON-ready: bleu1, bleu1_signature, .. bleu4_signature, cider_d, rouge_l,
+        coco_scheme (theirs), exact, cer."""
         out: dict = {}
         for n, score in enumerate(self.bleu, start=1):
             out[f"bleu{n}"] = score.score
             out[f"bleu{n}_signature"] = score.signature
-        out.update(cider_d=self.cider_d, exact=self.exact, cer=self.cer)
+        out.update(cider_d=self.cider_d, rouge_l=self.rouge_l, coco_scheme=self.scheme,
+                   exact=self.exact, cer=self.cer)
         return out
 
 
@@ -66,7 +84,7 @@ def caption_scores(hyps: list[str], refs: list[list[str]],
         metric = sacrebleu.BLEU(max_ngram_order=n)
         result = metric.corpus_score(hyps, streams)
         bleu.append(Score(f"BLEU-{n}", result.score, str(metric.get_signature())))
-    scores = CaptionScores(bleu, cider_d(hyps, refs))
+    scores = CaptionScores(bleu, cider_d(hyps, refs), rouge_l(hyps, refs), coco_scheme())
     if sequence:
         scores.exact = exact_match(hyps, refs)
         scores.cer = character_error_rate(hyps, [r[0] for r in refs])
@@ -87,12 +105,23 @@ def _ref_streams(refs: list[list[str]]) -> list[list[Optional[str]]]:
 
 def cider_d(hyps: list[str], refs: list[list[str]]) -> float:
     """Corpus CIDEr-D (pycocoevalcap) on lowercased 13a tokens; see the module docstring."""
+    cider = requires("pycocoevalcap.cider.cider", "caption", "CIDEr-D")
+    score, _ = cider.Cider().compute_score(*_coco_inputs(hyps, refs))
+    return float(score)
+
+
+def rouge_l(hyps: list[str], refs: list[list[str]]) -> float:
+    """Mean ROUGE-L F (pycocoevalcap, beta 1.2) on lowercased 13a tokens; 0-1."""
+    rouge = requires("pycocoevalcap.rouge.rouge", "caption", "ROUGE-L")
+    score, _ = rouge.Rouge().compute_score(*_coco_inputs(hyps, refs))
+    return float(score)
+
+
+def _coco_inputs(hyps: list[str], refs: list[list[str]]) -> tuple[dict, dict]:
+    """pycocoevalcap's (gts, res): references and hypothesis of each image, tokenised."""
     _check(hyps, refs)
     gts = {i: [_tokens(r) for r in image_refs] for i, image_refs in enumerate(refs)}
-    res = {i: [_tokens(h)] for i, h in enumerate(hyps)}
-    cider = requires("pycocoevalcap.cider.cider", "caption", "CIDEr-D")
-    score, _ = cider.Cider().compute_score(gts, res)
-    return float(score)
+    return gts, {i: [_tokens(h)] for i, h in enumerate(hyps)}
 
 
 def _tokens(text: str) -> str:

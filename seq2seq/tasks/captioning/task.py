@@ -105,4 +105,4 @@ class Captioning(Translation):
         scores = caption_scores(texts, self.refs[:n], sequence=True)
         return Evaluation({"ppl": ppl, "bleu4": scores.bleu[3], "cider_d": scores.cider_d,
                            "exact": scores.exact, "cer": scores.cer},
-                          best_value=scores.cider_d, predictions=texts)
+                          best_value=scores.cider_d, best_name="CIDEr-D", predictions=texts)

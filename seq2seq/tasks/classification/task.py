@@ -113,7 +113,7 @@ class Classification(Task):
         gold = [self.labels[i] for i in dev.pairs.labels.tolist()]
         result = label_scores(predicted, gold, self.labels)
         return Evaluation({"loss": total / max(len(gold), 1), "labels": result},
-                          best_value=result.accuracy, predictions=predicted)
+                          best_value=result.accuracy, best_name="accuracy", predictions=predicted)
 
 
 def load_language_model(encoder: nn.Module, run: str, tok: Tokenizer) -> None:

@@ -56,4 +56,4 @@ class LanguageModelling(Translation):
 
     def evaluate(self, model: nn.Module, dev: DevSet, device: torch.device) -> Evaluation:
         ppl = perplexity(model, dev, device)
-        return Evaluation({"ppl": ppl}, best_value=-ppl)
+        return Evaluation({"ppl": ppl}, best_value=-ppl, best_name="-ppl")

@@ -125,9 +125,10 @@ class Tagging(Task):
                 predicted[i] = [self.tags[t] for t in ids]
         gold = [[self.tags[t] for t in dev.pairs.tags_of(i)] for i in range(len(dev.pairs))]
         result = tag_scores(predicted, gold)
-        best = result.entities.f1 if result.entities is not None else result.accuracy
+        best = ((result.entities.f1, "entity F1") if result.entities is not None
+                else (result.accuracy, "token accuracy"))
         return Evaluation({"loss_per_token": total / max(tokens, 1), "tags": result},
-                          best_value=best,
+                          best_value=best[0], best_name=best[1],
                           predictions=[" ".join(p) for p in predicted])
 
 

@@ -21,7 +21,7 @@ from seq2seq.data.prepared import PreparedDir
 from seq2seq.data.textfile import file_stamp, input_file, read_lines
 from seq2seq.data.tokenizer import Tokenizer
 from seq2seq.data.tokens import PairArrays
-from seq2seq.evaluation.metrics import bleu, chrf
+from seq2seq.evaluation.metrics import bleu, chrf, ter
 from seq2seq.models.encoder_decoder import build_model
 from seq2seq.tasks.base import DevSet, Evaluation, Task, perplexity, token_loss
 from seq2seq.tasks.translation.prepare import prepare_pairs
@@ -59,7 +59,8 @@ class Translation(Task):
 
     @classmethod
     def score(cls, hyp: Path, refs: list[Path], column: str) -> list[str]:
-        """BLEU and chrF (sacrebleu, with their signatures) against line-aligned references."""
+        """BLEU, chrF and TER (sacrebleu, with their signatures) against line-aligned
+        references."""
         for path in [hyp, *refs]:
             input_file(path, "file")
         hyps = list(read_lines(hyp))
@@ -67,7 +68,7 @@ class Translation(Task):
         for path, ref in zip(refs, texts):
             if len(ref) != len(hyps):
                 raise ValueError(f"{path} has {len(ref)} lines but {hyp} has {len(hyps)}")
-        return [str(bleu(hyps, texts)), str(chrf(hyps, texts))]
+        return [str(bleu(hyps, texts)), str(chrf(hyps, texts)), str(ter(hyps, texts))]
 
     def arrays(self, directory: Path, training: bool = False) -> PairArrays:
         """A prepared split: (source ids, target ids) pairs (the same for training)."""
@@ -87,4 +88,4 @@ class Translation(Task):
         hyps = Translator(model, self.tokenizer, self.decode, device).translate(dev.src[:n])
         score = bleu(hyps, [dev.ref[:n]])
         return Evaluation({"ppl": ppl, "bleu": score}, best_value=score.score,
-                          predictions=hyps)
+                          predictions=hyps, best_name="BLEU")

@@ -121,7 +121,9 @@ def test_caption_metrics_scores_the_output(listed, image_run):
                            capture_output=True, text=True, cwd=listed["dir"], timeout=120)
     assert score.returncode == 0, score.stderr
     assert re.search(r"^BLEU-4 = \d+\.\d+ ", score.stdout, re.M), score.stdout
-    assert re.search(r"^CIDEr-D = \d+\.\d{3}$", score.stdout, re.M), score.stdout
+    assert re.search(r"^CIDEr-D = \d+\.\d{3}  \(pycocoevalcap:[0-9.]+\|tok:13a\|case:lc\)$",
+                     score.stdout, re.M), score.stdout
+    assert re.search(r"^ROUGE-L = [01]\.\d{3}  \(pycocoevalcap:", score.stdout, re.M), score.stdout
 
 
 def test_a_clean_run_says_nothing_on_stderr(listed):

@@ -1,17 +1,20 @@
-"""Captioning metrics: BLEU-1..4 against sacrebleu, varying reference counts, CIDEr-D against
-pycocoevalcap, exact match and CER, read_refs errors, and the command end to end."""
+"""Captioning metrics: BLEU-1..4 against sacrebleu, varying reference counts, CIDEr-D and
+ROUGE-L against pycocoevalcap, exact match and CER, read_refs errors, and the command end to end."""
 from __future__ import annotations
 
 import io
 import json
 import sys
+from importlib import metadata
 
 import pytest
 import sacrebleu
 from pycocoevalcap.cider.cider import Cider
+from pycocoevalcap.rouge.rouge import Rouge
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-from seq2seq.tasks.captioning.metrics import CaptionScores, caption_scores, cider_d, read_refs
+from seq2seq.tasks.captioning.metrics import (CaptionScores, caption_scores, cider_d, read_refs,
+                                              rouge_l)
 from seq2seq.tasks.captioning.score import main
 
 HYPS = ["A dog runs on the grass.", "Two men are playing football in a park.",
@@ -81,6 +84,18 @@ def test_cider_d_matches_pycocoevalcap_on_pretokenised_text():
     assert caption_scores(HYPS, REFS).cider_d == pytest.approx(direct)
 
 
+def test_rouge_l_hand_checked_and_matches_pycocoevalcap():
+    # LCS of "a b c d" and "a x c d": 3; P = R = 3/4 -> F = 0.75 whatever beta. The best of
+    # two references counts ("e f" shares nothing). A disjoint hypothesis scores 0.
+    hyps, refs = ["a b c d", "zebras graze"], [["e f", "a x c d"], ["a blue boat"]]
+    assert rouge_l(hyps, refs) == pytest.approx(0.75 / 2)
+    gts = {i: [Tokenizer13a()(r.lower()) for r in rs] for i, rs in enumerate(REFS)}
+    res = {i: [Tokenizer13a()(h.lower())] for i, h in enumerate(HYPS)}
+    direct, _ = Rouge().compute_score(gts, res)
+    assert caption_scores(HYPS, REFS).rouge_l == pytest.approx(direct)
+    assert rouge_l([rs[0] for rs in REFS], REFS) == pytest.approx(1.0)
+
+
 def test_cider_d_prefers_a_hypothesis_equal_to_the_references():
     same = [rs[0] for rs in REFS]
     different = ["a plane flies over the sea"] * len(REFS)
@@ -103,14 +118,18 @@ def test_str_and_as_dict():
     scores = caption_scores(HYPS, REFS)
     lines = str(scores).splitlines()
     assert [line.split(" = ")[0] for line in lines] == ["BLEU-1", "BLEU-2", "BLEU-3",
-                                                        "BLEU-4", "CIDEr-D"]
+                                                        "BLEU-4", "CIDEr-D", "ROUGE-L"]
     assert all(s.signature in line for s, line in zip(scores.bleu, lines))
     d = json.loads(json.dumps(scores.as_dict()))
     assert list(d) == ["bleu1", "bleu1_signature", "bleu2", "bleu2_signature", "bleu3",
-                       "bleu3_signature", "bleu4", "bleu4_signature", "cider_d", "exact",
-                       "cer"]
+                       "bleu3_signature", "bleu4", "bleu4_signature", "cider_d", "rouge_l",
+                       "coco_scheme", "exact", "cer"]
     assert d["bleu4"] == scores.bleu[3].score and d["exact"] is None
-    assert lines[-1] == f"CIDEr-D = {scores.cider_d:.3f}"
+    # the scheme of the coco-caption scores: pycocoevalcap's scorers on 13a tokens, not PTB
+    scheme = f"pycocoevalcap:{metadata.version('pycocoevalcap')}|tok:13a|case:lc"
+    assert d["coco_scheme"] == scheme
+    assert lines[-2] == f"CIDEr-D = {scores.cider_d:.3f}  ({scheme})"
+    assert lines[-1] == f"ROUGE-L = {scores.rouge_l:.3f}  ({scheme})"
     assert isinstance(scores, CaptionScores)
 
 
