@@ -84,7 +84,7 @@ def train(work: dict, kind: str, precision: str, steps: int, warmup: int, senten
     return {"tokens_per_s": tokens / seconds, "flops_per_s": flops / seconds}
 
 
-def decode(work: dict, kind: str, beam: int, precision: str) -> dict:
+def decode(work: dict, kind: str, beam: int, precision: str, attention: bool = False) -> dict:
     model = build(work, kind).eval()  # as seq2seq-translate builds it: outside inference mode
     cfg = DecodeConfig(beam_size=beam, max_len_a=1.5, max_len_b=0, length_penalty=0.0,
                        batch_size=64, precision=precision)
@@ -92,7 +92,7 @@ def decode(work: dict, kind: str, beam: int, precision: str) -> dict:
     sentences, start, groups, work_done = 0, time.perf_counter(), [], []
     for src in work["test"]:  # groups of 64 sentences of similar length
         group_start = time.perf_counter()
-        outs = [h[0].ids for h in decode_ids(model, src, cfg, device)]
+        outs = [h[0].ids for h in decode_ids(model, src, cfg, device, attention=attention)]
         lens = [len(s) for s in src]
         sentences += len(src)
         work_done.append((sum(lens), [len(o) for o in outs], max(lens)))
@@ -133,6 +133,8 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--sentences", type=int, default=0, help="batch size; default WORK's")
     p.add_argument("--beam", type=int, default=5)
+    p.add_argument("--attention", action="store_true",
+                   help="decode: keep each hypothesis's attention (as --alignment does)")
     args = p.parse_args()
     torch.manual_seed(1)
     if args.task == "matmul":
@@ -141,7 +143,7 @@ def main() -> None:
         work = torch.load(args.work, weights_only=False)
         result = (train(work, args.model, args.precision, args.steps, args.warmup,
                         args.sentences or work["sentences"]) if args.task == "train"
-                  else decode(work, args.model, args.beam, args.precision))
+                  else decode(work, args.model, args.beam, args.precision, args.attention))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 

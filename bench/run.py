@@ -151,6 +151,11 @@ def main() -> None:
                 ours, "ours_worker.py", w, "decode", "--beam", str(beam),
                 "--precision", precision)
         r.update(best_of(jobs, args.rounds))
+    print("attention kept or not", flush=True)  # the same model, alternating
+    for beam in (1, 5):
+        args_ = (ours, "ours_worker.py", w, "decode", "--beam", str(beam), "--precision", "fp32")
+        r.update(best_of({f"plain_decode_beam{beam}": args_,
+                          f"attention_decode_beam{beam}": (*args_, "--attention")}, args.rounds))
     print("how cost grows", flush=True)
     for n in SCALING_SENTENCES:
         r[f"ours_train_paper_{fast}_{n}"] = measure(
@@ -250,9 +255,25 @@ def markdown(r: dict) -> str:
                   f"limit): ours {ours_len:.1f}, Joey's {joey_len:.1f}. Both stop at 1.5 x "
                   f"the source length; ours per sentence (as fairseq's max_len_a), Joey's "
                   f"per batch (1.5 x its longest source).", ""]
+    lines += attention_cost(r)
     if fast == "fp32":
         lines += ["This CPU has no native bf16 (AVX512-BF16 or AMX): fp32 only.", ""]
     return "\n".join(lines + growth(r, fast))
+
+
+def attention_cost(r: dict) -> list[str]:
+    """Decoding speed with each hypothesis's attention kept, against without it."""
+    kept = []
+    for beam, name in ((1, "greedy"), (5, "beam 5")):
+        if f"plain_decode_beam{beam}" in r:
+            on, off = (r[f"{k}_decode_beam{beam}"]["sentences_per_s"]
+                       for k in ("attention", "plain"))
+            kept.append(f"{name} {on:,.1f} against {off:,.1f} sent/s ({on / off:.2f})")
+    if not kept:
+        return []
+    return ["Keeping each hypothesis's attention (`--alignment`, `--attention-png`; the same "
+            "model, fp32, alternating runs): " + "; ".join(kept) + ". Not asked for, the "
+            "search keeps nothing.", ""]
 
 
 def ceiling(r: dict, best: str) -> str:

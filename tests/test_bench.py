@@ -92,6 +92,9 @@ def test_the_report_holds_every_ratio(tmp_path):
                 (5.0, 5, 0.01, 4), (15.0, 16, 0.032, 4), (20.0, 21, 0.042, 4),
                 (25.0, 40, 0.08, 4), (90.0, 90, 0.5, 1)], mean_output_pieces=30.0)
     r["ours_decode_beam1_fp32"]["search_flops_per_s"] = 3e10  # 2e9 a sentence at 15 sent/s
+    for b, plain, kept in ((1, 16.0, 15.2), (5, 4.0, 3.0)):  # attention kept, or not
+        r[f"plain_decode_beam{b}"] = m(sentences_per_s=plain)
+        r[f"attention_decode_beam{b}"] = m(sentences_per_s=kept)
     bench_run.report(r, tmp_path)
     ratios = json.loads((tmp_path / "results.json").read_text())["ratios"]
     assert ratios["train_ratio_same_math"] == 2.5 and ratios["train_ratio_paper"] == 4.0
@@ -112,6 +115,8 @@ def test_the_report_holds_every_ratio(tmp_path):
     assert "greedy decoding (fp32) would take 60 GFLOP/s" in text and "60% of the" in text
     assert "ours runs at 30% of it, Joey's at about 20%" in text and "31.0 pieces" in text
     assert ratios["mfu_greedy_fp32"] == 0.3
+    assert ("greedy 15.2 against 16.0 sent/s (0.95); beam 5 3.0 against 4.0 sent/s (0.75)"
+            in text)
     means = [5.0, 15.0, 20.0, 25.0]  # against the mean, the long-tailed batch breaks the line
     assert bench_run.linear_fit(means, [10, 32, 42, 80]).startswith("NOT linear")
 

@@ -94,6 +94,14 @@ def check_not_inputs(output: Optional[Path], inputs: Iterable[Optional[Path]],
                              "elsewhere")
 
 
+def output_dir(path: Path, option: str) -> Path:
+    """A folder a command writes files into, made if missing; a file there is refused."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: {option} names a file, not a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def add_search_options(p: argparse.ArgumentParser, output: str) -> None:
     """The options of a command on a Translator (or a Captioner): where the `output`s go,
     the decode settings it may change, and the device."""

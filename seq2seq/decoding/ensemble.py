@@ -24,6 +24,19 @@ class EnsembleState(tuple):
                sentences: Optional[torch.Tensor] = None) -> "EnsembleState":
         return EnsembleState(state.select(rows, sentences) for state in self)
 
+    @property
+    def mask(self) -> Optional[torch.Tensor]:
+        """The real memory positions (A, S): the members read the same source."""
+        return self[0].mask
+
+    @property
+    def weights(self) -> Optional[torch.Tensor]:
+        """The members' attention of the last step, averaged (N, S); None unless every
+        member attends."""
+        if any(state.weights is None for state in self):
+            return None
+        return torch.stack([state.weights.float() for state in self]).mean(dim=0)
+
 
 class Ensemble(nn.Module):
     def __init__(self, models: list[nn.Module]):

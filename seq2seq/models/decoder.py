@@ -36,13 +36,14 @@ class Attention(nn.Module):
         return memory if self.proj is None else linear(memory, self.proj)
 
     def forward(self, query: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
-                keys: torch.Tensor) -> torch.Tensor:
-        """query (A, T, H), memory and keys (A, S, H), mask (A, S) -> attentional (A, T, H)."""
+                keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (A, T, H), memory and keys (A, S, H), mask (A, S) -> attentional (A, T, H)
+        and the weights (A, T, S) it was made with."""
         scores = query @ keys.transpose(1, 2)  # (A, T, S)
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         weights = scores.softmax(dim=-1)  # exactly 0 where masked
         context = weights @ memory  # (A, T, H)
-        return torch.tanh(linear(torch.cat([context, query], dim=-1), self.combine))
+        return torch.tanh(linear(torch.cat([context, query], dim=-1), self.combine)), weights
 
 
 class RecurrentDecoder(nn.Module):
@@ -79,17 +80,30 @@ class RecurrentDecoder(nn.Module):
         padding, but the decoder is causal, so earlier positions do not; the loss ignores
         the padded ones. `logits()` maps the output to the vocabulary.
         """
+        return self._teacher_forced(tgt_in, state)[0]
+
+    def attention_weights(self, tgt_in: torch.Tensor, state: State) -> torch.Tensor:
+        """Teacher forcing's attention: at each target position, the weights over the
+        memory (B, T, S) with which it predicted the next token."""
+        if self.attention is None:
+            raise ValueError("this model has no attention (model.decoder.attention=none)")
+        return self._teacher_forced(tgt_in, state)[1]
+
+    def _teacher_forced(self, tgt_in: torch.Tensor, state: State
+                        ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         y = self.drop(self.embed(tgt_in))  # (B, T, E)
         if self.input_feeding:  # each step needs the last one's output: a loop
-            steps = []
+            steps, weights = [], []
             for t in range(tgt_in.size(1)):
                 out, state = self._step(y[:, t], state)
                 steps.append(out)
-            return torch.stack(steps, dim=1)
+                weights.append(state.weights)
+            return torch.stack(steps, dim=1), torch.stack(weights, dim=1)
         out, _ = self.rnn(y, state.rnn_state())  # (B, T, H)
+        weights = None
         if self.attention is not None:
-            out = self.attention(out, state.memory, state.mask, state.keys)
-        return self.drop(out)
+            out, weights = self.attention(out, state.memory, state.mask, state.keys)
+        return self.drop(out), weights
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(..., H) -> (..., V) unnormalised scores over the target vocabulary."""
@@ -105,12 +119,14 @@ class RecurrentDecoder(nn.Module):
         if self.input_feeding:
             y = torch.cat([y, state.feed], dim=-1)  # (N, E + H)
         out, h, c = rnn_step(self.rnn, y, state.h, state.c)  # (N, H)
+        weights = None
         if self.attention is not None:  # each memory's rows query it together
             query = state.by_memory(out)  # (A, N/A, H)
-            out = self.attention(query, state.memory, state.mask, state.keys).flatten(0, 1)
+            out, weights = self.attention(query, state.memory, state.mask, state.keys)
+            out, weights = out.flatten(0, 1), weights.flatten(0, 1)  # (N, H), (N, S)
         out = self.drop(out)  # (N, H)
         return out, State(h, c, out if self.input_feeding else None, state.memory,
-                          state.mask, state.keys)
+                          state.mask, state.keys, weights=weights)
 
 
 def recurrent_decoder(cfg: ModelConfig, tgt_vocab: int) -> RecurrentDecoder:

@@ -37,6 +37,10 @@ class Seq2Seq(nn.Module):
         """Teacher forcing: the decoder's output at every target position, (B, T, H)."""
         return self.decoder(tgt_in, self.encode(src))
 
+    def attention_weights(self, src: Source, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing's attention over the encoder's memory, (B, T, S)."""
+        return self.decoder.attention_weights(tgt_in, self.encode(src))
+
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(..., H) -> (..., V) unnormalised scores over the target vocabulary."""
         return self.decoder.logits(hidden)

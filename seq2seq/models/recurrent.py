@@ -27,6 +27,8 @@ class State(NamedTuple):
     N is a multiple of A: beam search keeps a sentence's K hypotheses in consecutive rows and
     its memory once, so reordering hypotheses never copies the memory. first (N, E): an
     input the decoder reads before <bos> (Show and Tell's image), consumed by its `start`.
+    weights (N, S): the attention of the step that made this state, for search to keep
+    when asked; `select` drops it, so carrying it costs nothing.
     """
     h: torch.Tensor
     c: Optional[torch.Tensor] = None
@@ -35,6 +37,7 @@ class State(NamedTuple):
     mask: Optional[torch.Tensor] = None
     keys: Optional[torch.Tensor] = None
     first: Optional[torch.Tensor] = None
+    weights: Optional[torch.Tensor] = None
 
     def select(self, rows: torch.Tensor, sentences: Optional[torch.Tensor] = None) -> "State":
         """Hypotheses `rows` and, when given, the memory of `sentences` (else kept as is).
@@ -43,7 +46,7 @@ class State(NamedTuple):
             return None if t is None or index is None else t.index_select(dim, index)
         if sentences is None:
             return self._replace(h=pick(self.h, rows, 1), c=pick(self.c, rows, 1),
-                                 feed=pick(self.feed, rows, 0))
+                                 feed=pick(self.feed, rows, 0), weights=None)
         return State(pick(self.h, rows, 1), pick(self.c, rows, 1), pick(self.feed, rows, 0),
                      pick(self.memory, sentences, 0), pick(self.mask, sentences, 0),
                      pick(self.keys, sentences, 0))

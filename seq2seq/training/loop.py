@@ -85,7 +85,6 @@ class Run:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.epoch, self.next_batch, self.step, self.best = 0, 0, 0, None
         self.patience = Patience(tc.patience, tc.min_delta)
-        self.evaluated_at = -1  # the step of the last evaluation
         self.skipped = 0  # batches skipped for a non-finite loss (trainer.on_nonfinite=skip)
         self.elapsed = 0.0  # training seconds so far, over all resumptions (max_time)
         self.budget = Budget(cfg.optim.epochs, tc.max_time, tc.max_steps)
@@ -156,7 +155,6 @@ class Run:
         for it at the next gradient exchange, and learn its patience count. Patience counts
         `scheduled` evaluations only (eval_every's, each epoch's), not the one where a budget
         stops the run: a run stopped and resumed counts as one that never stopped."""
-        self.evaluated_at = self.step
         if self.ranks.main:
             self.model.eval()
             result = self.task.evaluate(self.model, self.dev, self.device)
@@ -296,5 +294,4 @@ def _loop(run: Run, reporter: Reporter, received: list[int]) -> None:
     elif stop:
         log.info("stopping at epoch %.3f step %d (%s)", run.progress, run.step,
                  "budget reached" if run.progress < oc.epochs else "done")
-        if run.evaluated_at != run.step:
-            run.evaluate(reporter, scheduled=False)
+        run.evaluate(reporter, scheduled=False)

@@ -98,9 +98,11 @@ def attention_weights(model: Seq2Seq, query: torch.Tensor, state) -> torch.Tenso
     with torch.no_grad():
         attention.combine.weight.copy_(torch.cat([torch.eye(H), torch.zeros(H, H)], dim=1))
         values = torch.eye(S, H).expand(B, S, H)
-        out = attention(query, values, state.mask, state.keys)  # (B, T, H)
+        out, weights = attention(query, values, state.mask, state.keys)  # (B, T, H)
     assert bool((out[..., S:] == 0).all())
-    return torch.atanh(out[..., :S])
+    read = torch.atanh(out[..., :S])
+    torch.testing.assert_close(weights, read, rtol=1e-4, atol=1e-5)  # the ones it returns
+    return read
 
 
 @pytest.mark.parametrize("v", [v for v in INVARIANTS if v["attention"] != "none"], ids=name)

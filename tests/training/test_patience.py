@@ -70,8 +70,15 @@ def _cfg(prepared, run_dir, *extra):
 
 
 def _dev_ppl(run_dir) -> list[float]:
+    """The dev perplexity of each step's scheduled evaluation (trainer.eval_every=1): the
+    first at its step (a run that a budget stops evaluates that step again at its end,
+    which patience does not count)."""
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    return [r["dev_ppl"] for r in map(json.loads, lines) if "dev_ppl" in r]
+    at: dict[int, float] = {}
+    for r in map(json.loads, lines):
+        if "dev_ppl" in r:
+            at.setdefault(r["step"], r["dev_ppl"])
+    return [at[step] for step in sorted(at)]
 
 
 def test_a_run_stops_at_the_predicted_evaluation_and_resumes_exactly(tmp_path, caplog):

@@ -28,6 +28,7 @@ from seq2seq.data.tokenizer import Tokenizer
 from seq2seq.decoding.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.decoding.search import Hypothesis
 from seq2seq.decoding.trained import load_run
+from seq2seq.tasks.captioning.attention_png import word_maps
 from seq2seq.tasks.captioning.encoders import ImageShape, build_caption_model
 from seq2seq.tasks.captioning.images import is_video, load_frames, load_image
 from seq2seq.tasks.translation.translator import Translator, search_batch
@@ -58,12 +59,14 @@ def frames_source(images: Sequence[np.ndarray]) -> Source:
 
 @torch.inference_mode()
 def search_sources(model: nn.Module, sources: Iterable[Source], decode: DecodeConfig,
-                   device: torch.device) -> list[list[Hypothesis]]:
-    """The n-best hypotheses of every row of every source batch, in order."""
+                   device: torch.device, attention: bool = False) -> list[list[Hypothesis]]:
+    """The n-best hypotheses of every row of every source batch, in order (`attention`:
+    each with its weights over the image's grid cells)."""
     was_training = model.training
     model.eval()
     precision = pick_precision(decode.precision, device, "decode.precision")
-    out = [h for batch in sources for h in search_batch(model, batch, decode, device, precision)]
+    out = [h for batch in sources
+           for h in search_batch(model, batch, decode, device, precision, attention)]
     model.train(was_training)
     return out
 
@@ -100,9 +103,10 @@ class Captioner(Translator):
         path = Path(path)
         return load_frames(path, *size) if is_video(path) else load_image(path, *size)[None]
 
-    def hypotheses(self, paths: Sequence[str], decode: DecodeConfig,
-                   progress: bool = False) -> list[list[Hypothesis]]:
-        """Token-level n-best lists of the images at `paths`, read a batch at a time."""
+    def hypotheses(self, paths: Sequence[str], decode: DecodeConfig, progress: bool = False,
+                   attention: bool = False) -> list[list[Hypothesis]]:
+        """Token-level n-best lists of the images at `paths`, read a batch at a time
+        (`attention`: each with its weights over the grid cells, `Hypothesis.attention`)."""
         def batches() -> Iterable[Source]:
             with tqdm(total=len(paths), desc="captioning", unit=" images",
                       disable=not progress) as bar:
@@ -110,7 +114,28 @@ class Captioner(Translator):
                     chunk = paths[start: start + decode.batch_size]
                     yield frames_source([self.load(p) for p in chunk])
                     bar.update(len(chunk))
-        return search_sources(self.model, batches(), decode, self.device)
+        return search_sources(self.model, batches(), decode, self.device, attention)
+
+    def attention_maps(self, paths: Sequence[str], hyps: list[list[Hypothesis]]
+                       ) -> list[tuple[list[str], torch.Tensor]]:
+        """For each image, its best caption's words and each word's attention over the
+        grid, (words, h, w). `hyps`: searched with attention."""
+        grid = self._grid()
+        out = []
+        for h in (line[0] for line in hyps):
+            pieces = [self.tokenizer.tgt.id_to_piece(i) for i in h.ids]
+            maps = word_maps(h.attention[:-1], pieces, grid)  # as each word was chosen
+            words = self.tokenizer.decode_target([h.ids])[0].split()
+            out.append((words if len(words) == len(maps) else
+                        [f"w{j}" for j in range(len(maps))], maps))
+        return out
+
+    def _grid(self) -> tuple[int, int]:
+        members = getattr(self.model, "members", [self.model])
+        grids = {getattr(m.encoder, "grid", None) for m in members}
+        if None in grids or len(grids) != 1:
+            raise ValueError("attention panels are drawn for image runs (model/encoder=image)")
+        return grids.pop()
 
     def caption(self, paths: Sequence[str], beam: Optional[int] = None) -> list[str]:
         """One caption per image (beam: default the run's beam size)."""

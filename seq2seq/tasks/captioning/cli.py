@@ -4,6 +4,7 @@
     seq2seq-caption RUN --input images.txt [--output captions.txt]   # a path a line
     seq2seq-caption RUN --input test.src --sheet sheet.png --refs test.refs.jsonl
     seq2seq-caption RUN --ensemble RUN2 --ensemble RUN3 IMAGE...
+    seq2seq-caption RUN IMAGE... --attention-png panels/      # an attention model
 
 A thin shell over `seq2seq.Captioner` (the Python API). An image is any file Pillow reads;
 a video (a frames run) is a .npy of frames or a folder of frame images. Every path is
@@ -11,6 +12,8 @@ checked before anything is captioned; an empty line in the list, a missing or un
 image is one line naming it, and --output is replaced only once complete. With --nbest N > 1,
 each image gives N lines `index ||| caption ||| score`. --sheet draws the first images
 with their captions (and references, with --refs): a contact sheet, to look at.
+--attention-png DIR draws, for an attention model, each image with each word's attention
+over it (DIR/000001.png ..., in input order).
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from seq2seq.cli.common import add_search_options, check_not_inputs, run as run_cli, write_output
+from seq2seq.cli.common import (add_search_options, check_not_inputs, output_dir, run as run_cli,
+                                write_output)
 from seq2seq.config.extras import requires
 from seq2seq.data.textfile import input_file, read_lines
 from seq2seq.training.rundir import inference_files
@@ -35,6 +39,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--sheet", type=Path, help="also draw a contact sheet (.png) of the images")
     p.add_argument("--sheet-size", type=int, default=16, help="images on the sheet")
     p.add_argument("--refs", type=Path, help="references (.jsonl, a list a line) for the sheet")
+    p.add_argument("--attention-png", type=Path, metavar="DIR",
+                   help="write each image with its words' attention here (attention models)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p.parse_intermixed_args(argv)
 
@@ -81,8 +87,16 @@ def _main(args: argparse.Namespace) -> None:
     decode = c.settings(args.beam_size, args.nbest, max_len_b=args.max_len_b,
                         max_len=args.max_len,
                         batch_size=args.batch_size, precision=args.precision)
-    hyps = c.hypotheses(paths, decode, progress=wants_bar())
+    attention = args.attention_png is not None
+    if attention:
+        output_dir(args.attention_png, "--attention-png")
+        c.check_attention("--attention-png")
+    hyps = c.hypotheses(paths, decode, progress=wants_bar(), attention=attention)
     lines = c.output_lines(hyps, decode.nbest)
+    if attention:
+        from seq2seq.tasks.captioning.attention_png import draw
+        for n, (path, (words, maps)) in enumerate(zip(paths, c.attention_maps(paths, hyps)), 1):
+            draw(args.attention_png / f"{n:06d}.png", c.load(path), words, maps)
     if args.sheet is not None:
         from seq2seq.tasks.captioning.contact_sheet import draw_sheet
         n = min(args.sheet_size, len(paths))

@@ -67,6 +67,7 @@ class ImageEncoder(nn.Module):
         super().__init__()
         self.backbone, self.feed, self.drop = backbone, feed, nn.Dropout(dropout)
         self.layers, self.hidden_dim, self.cell = layers, hidden_dim, cell
+        self.grid = grid  # (h, w): the memory's cells, row by row (attention panels)
         flat = backbone.channels * grid[0] * grid[1]
         self.feature = nn.Linear(flat, emb_dim if feed == "input" else layers * hidden_dim)
         self.feature_c = (nn.Linear(flat, layers * hidden_dim)

@@ -42,7 +42,7 @@ def sample(model, n: int, max_len: int, *, temperature: float = 1.0, top_k: int 
     def choose(log_probs: torch.Tensor) -> torch.Tensor:
         log_probs[:, UNK] = float("-inf")  # sampled text holds words, never <unk>
         return next_tokens(log_probs, temperature, top_k, generator)
-    ids, _ = left_to_right(model, Source.empty(n, device),  # a language model reads none
+    ids, _, _ = left_to_right(model, Source.empty(n, device),  # a language model reads none
                            torch.full((n,), max_len, device=device), choose)
     return ids
 

@@ -27,6 +27,7 @@ from seq2seq.decoding.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.decoding.search import Hypothesis, beam_search, greedy, max_lengths
 from seq2seq.decoding.trained import load_run as load_trained
 from seq2seq.tasks import task_class
+from seq2seq.tasks.translation.alignment import alignment_line, line_attention
 from seq2seq.training.hardware import autocast, pick_device, pick_precision
 
 
@@ -43,9 +44,10 @@ def load_run(path: Path, device: torch.device, command: str = "seq2seq-translate
 
 @torch.inference_mode()
 def search_lines(model: nn.Module, tok: Tokenizer, lines: Sequence[str], decode: DecodeConfig,
-                 device: torch.device, progress: bool = False) -> list[list[Hypothesis]]:
+                 device: torch.device, progress: bool = False,
+                 attention: bool = False) -> list[list[Hypothesis]]:
     """The n-best hypotheses of every line, in input order ([] for an empty line);
-    `progress`: a bar of sentences done on stderr."""
+    `progress`: a bar of sentences done on stderr; `attention`: each with its weights."""
     was_training = model.training
     model.eval()
     results: list[list[Hypothesis]] = [[] for _ in lines]
@@ -53,7 +55,8 @@ def search_lines(model: nn.Module, tok: Tokenizer, lines: Sequence[str], decode:
     src = tok.encode_source([lines[i] for i in todo]) if todo else []
     with tqdm(total=len(todo), desc="translating", unit=" sentences",
               disable=not progress) as bar:
-        for i, hyps in zip(todo, decode_ids(model, src, decode, device, bar.update)):
+        for i, hyps in zip(todo, decode_ids(model, src, decode, device, bar.update,
+                                            attention)):
             results[i] = hyps
     model.train(was_training)
     return results
@@ -61,8 +64,8 @@ def search_lines(model: nn.Module, tok: Tokenizer, lines: Sequence[str], decode:
 
 @torch.inference_mode()
 def decode_ids(model: nn.Module, src: Sequence[Sequence[int]], decode: DecodeConfig,
-               device: torch.device, done: Callable[[int], object] = lambda n: None
-               ) -> list[list[Hypothesis]]:
+               device: torch.device, done: Callable[[int], object] = lambda n: None,
+               attention: bool = False) -> list[list[Hypothesis]]:
     """The n-best hypotheses of every (non-empty) source id sequence, in input order.
 
     Sentences of similar length are searched together, `decode.batch_size` at a time;
@@ -73,24 +76,27 @@ def decode_ids(model: nn.Module, src: Sequence[Sequence[int]], decode: DecodeCon
     for start in range(0, len(order), decode.batch_size):
         chunk = order[start: start + decode.batch_size]
         batch = Source.of_ids([src[j] for j in chunk])  # (B, S) padded ids, lengths
-        for j, h in zip(chunk, search_batch(model, batch, decode, device, precision)):
+        for j, h in zip(chunk, search_batch(model, batch, decode, device, precision,
+                                            attention)):
             results[j] = h
         done(len(chunk))
     return results
 
 
 def search_batch(model, batch: Source, decode: DecodeConfig, device: torch.device,
-                 precision: str) -> list[list[Hypothesis]]:
+                 precision: str, attention: bool = False) -> list[list[Hypothesis]]:
     """The n-best hypotheses of one batch of sources (greedy for beam 1), in its order;
     hypotheses end at decode.max_len_a * source length + decode.max_len_b, and at
-    decode.max_len."""
+    decode.max_len. `attention`: each with the weights of its path (search.py)."""
     max_len = max_lengths(batch.lens, decode.max_len_a, decode.max_len_b, decode.max_len)
     with autocast(device, precision):
         src = batch.to(device)
         if decode.beam_size == 1:
-            return [[h] for h in greedy(model, src, max_len, decode.length_penalty)]
+            return [[h] for h in greedy(model, src, max_len, decode.length_penalty,
+                                        attention)]
         return beam_search(model, src, max_len, beam_size=decode.beam_size,
-                           length_penalty=decode.length_penalty, nbest=decode.nbest)
+                           length_penalty=decode.length_penalty, nbest=decode.nbest,
+                           attention=attention)
 
 
 class Translator:
@@ -132,10 +138,12 @@ class Translator:
         check_decode(cfg)  # the config's own checks: one line naming the decode key
         return cfg
 
-    def hypotheses(self, lines: Sequence[str], decode: DecodeConfig,
-                   progress: bool = False) -> list[list[Hypothesis]]:
-        """Token-level n-best lists, for callers that want ids and scores."""
-        return search_lines(self.model, self.tokenizer, lines, decode, self.device, progress)
+    def hypotheses(self, lines: Sequence[str], decode: DecodeConfig, progress: bool = False,
+                   attention: bool = False) -> list[list[Hypothesis]]:
+        """Token-level n-best lists, for callers that want ids and scores (and with
+        `attention`, each token's weights over the source pieces: `Hypothesis.attention`)."""
+        return search_lines(self.model, self.tokenizer, lines, decode, self.device, progress,
+                            attention)
 
     def translate(self, lines: Sequence[str], beam: Optional[int] = None) -> list[str]:
         """One detokenised translation per line (beam: default the run's beam size)."""
@@ -153,15 +161,39 @@ class Translator:
         return [list(zip(self.tokenizer.decode_target([h.ids for h in line]),
                          [h.score for h in line])) if line else [] for line in hyps]
 
-    def output_lines(self, hyps: list[list[Hypothesis]], nbest: int,
-                     first_index: int = 0) -> list[str]:
+    def check_attention(self, what: str) -> None:
+        """Refuse up front, naming `what` asked for it, when a model attends to nothing."""
+        for member in getattr(self.model, "members", [self.model]):
+            if getattr(member.decoder, "attention", None) is None:
+                raise ValueError(f"{what} needs a model with attention; this one has none "
+                                 "(model.decoder.attention=none)")
+
+    def attention_maps(self, lines: Sequence[str], hyps: list[list[Hypothesis]]
+                       ) -> list[Optional[tuple[list[str], list[str], torch.Tensor]]]:
+        """For each line, its best hypothesis's (source words, target words, attention
+        (target words, source words)); None for an empty line. `hyps`: searched with
+        attention (`hypotheses(..., attention=True)`)."""
+        return [line_attention(self.tokenizer, src, h[0]) if h else None
+                for src, h in zip(lines, hyps)]
+
+    def output_lines(self, hyps: list[list[Hypothesis]], nbest: int, first_index: int = 0,
+                     sources: Optional[Sequence[str]] = None) -> list[str]:
         """What seq2seq-translate writes: a translation per line (an empty line for an empty
-        input), or with nbest > 1 exactly nbest lines `index ||| text ||| score` each."""
+        input), or with nbest > 1 exactly nbest lines `index ||| text ||| score` each.
+        `sources` (the input lines, hypotheses searched with attention): each output ends
+        in ` ||| ` and its Pharaoh word alignment (seq2seq/tasks/translation/alignment.py)."""
+        links = None if sources is None else [
+            [alignment_line(self.tokenizer, src, h) for h in line] or [""]
+            for src, line in zip(sources, hyps)]
         if nbest == 1:
             texts = self.tokenizer.decode_target([h[0].ids if h else [] for h in hyps])
-            return [t if h else "" for t, h in zip(texts, hyps)]
+            out = [t if h else "" for t, h in zip(texts, hyps)]
+            return out if links is None else [f"{o} ||| {a[0]}" for o, a in zip(out, links)]
         out = []
-        for i, line in enumerate(self.texts(hyps), start=first_index):
-            out.extend(f"{i} ||| {text} ||| {score:.4f}" for text, score in line)
-            out.extend(f"{i} |||  ||| -inf" for _ in range(nbest - len(line)))
+        for i, line in enumerate(self.texts(hyps)):
+            tail = [""] * nbest if links is None else [f" ||| {a}" for a in links[i]]
+            out.extend(f"{i + first_index} ||| {text} ||| {score:.4f}{end}"
+                       for (text, score), end in zip(line, tail))
+            out.extend(f"{i + first_index} |||  ||| -inf{' ||| ' if links else ''}"
+                       for _ in range(nbest - len(line)))
         return out
