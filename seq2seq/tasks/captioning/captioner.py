@@ -116,6 +116,10 @@ class Captioner(Translator):
                     bar.update(len(chunk))
         return search_sources(self.model, batches(), decode, self.device, attention)
 
+    def endpoint(self, limits):
+        """Not served over HTTP yet (a translator's endpoint would read texts)."""
+        return None
+
     def attention_maps(self, paths: Sequence[str], hyps: list[list[Hypothesis]]
                        ) -> list[tuple[list[str], torch.Tensor]]:
         """For each image, its best caption's words and each word's attention over the

@@ -102,6 +102,11 @@ class Classifier:
         return cls([m.model for m in members], first.tokenizer, first.labels, dev,
                    batch_size=first.cfg.decode.batch_size)
 
+    def endpoint(self, limits):
+        """What seq2seq-serve answers with: POST /runs/NAME/classify."""
+        from seq2seq.tasks.classification.serving import ClassifyEndpoint
+        return ClassifyEndpoint(self, limits)
+
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable label of each text (ValueError for an empty text)."""
         return [self.labels[i] for i in self.probabilities(texts).argmax(1).tolist()]

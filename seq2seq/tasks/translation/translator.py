@@ -161,6 +161,11 @@ class Translator:
         return [list(zip(self.tokenizer.decode_target([h.ids for h in line]),
                          [h.score for h in line])) if line else [] for line in hyps]
 
+    def endpoint(self, limits):
+        """What seq2seq-serve answers with: POST /runs/NAME/translate."""
+        from seq2seq.tasks.translation.serving import TranslateEndpoint
+        return TranslateEndpoint(self, limits)
+
     def check_attention(self, what: str) -> None:
         """Refuse up front, naming `what` asked for it, when a model attends to nothing."""
         for member in getattr(self.model, "members", [self.model]):

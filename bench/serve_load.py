@@ -1,0 +1,118 @@
+"""The server under load: 32 clients each sending one sentence at a time for a minute,
+against seq2seq-translate on the same sentences as a file.
+
+    python bench/serve_load.py runs/demo --input data/prepared/.../test.src [--clients 32]
+        [--seconds 60] [--port 8765]
+
+Starts `seq2seq-serve RUN` (the run's decode settings), waits for /health, then runs the
+clients (httpx, asyncio): requests/s, sentences/s, p50/p95/p99 latency, failed requests,
+and the server's RSS each second (flat, or growing). Then `seq2seq-translate RUN --input`
+on the sentences the server answered, timed as a file; the ratio of the two speeds is
+what docs/benchmarks.md reports. Prints one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def load(url: str, sentences: list[str], clients: int, seconds: float, pid: int):
+    latencies, failures, answered, rss = [], 0, [], []
+    stop = time.perf_counter() + seconds
+
+    async def client(k: int) -> None:
+        nonlocal failures
+        async with httpx.AsyncClient(timeout=120) as http:
+            i = k
+            while time.perf_counter() < stop:
+                text = sentences[i % len(sentences)]
+                start = time.perf_counter()
+                try:
+                    r = await http.post(url, json={"texts": [text]})
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - start)
+                failures += not ok
+                answered.append(text)
+                i += clients
+
+    async def watch() -> None:
+        while time.perf_counter() < stop:
+            rss.append(round(rss_mb(pid), 1))
+            await asyncio.sleep(1)
+    began = time.perf_counter()
+    await asyncio.gather(watch(), *(client(k) for k in range(clients)))
+    return latencies, failures, answered, rss, time.perf_counter() - began
+
+
+def serve(run: str, port: int) -> subprocess.Popen:
+    server = subprocess.Popen([sys.executable, "-m", "seq2seq.cli.serve", run, "--port",
+                               str(port), "--name", "run", "--device", "cpu"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("seq2seq-serve did not come up in 2 minutes")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("run")
+    p.add_argument("--input", type=Path, required=True, help="sentences, one a line")
+    p.add_argument("--clients", type=int, default=32)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--port", type=int, default=8765)
+    args = p.parse_args()
+    sentences = [s for s in args.input.read_text(encoding="utf-8").splitlines() if s.strip()]
+    server = serve(args.run, args.port)
+    try:
+        lat, failures, answered, rss, wall = asyncio.run(load(
+            f"http://127.0.0.1:{args.port}/runs/run/translate", sentences, args.clients,
+            args.seconds, server.pid))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("".join(s + "\n" for s in answered))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "seq2seq.tasks.translation.cli", args.run,
+                    "--input", f.name, "--output", os.devnull, "--device", "cpu"], check=True)
+    cli = len(answered) / (time.perf_counter() - start)
+    os.unlink(f.name)
+    q = statistics.quantiles(lat, n=100)
+    server_speed = len(answered) / wall
+    print(json.dumps({
+        "clients": args.clients, "seconds": round(wall, 1), "requests": len(lat),
+        "failed": failures, "requests_per_s": round(len(lat) / wall, 2),
+        "sentences_per_s": round(server_speed, 2), "cli_sentences_per_s": round(cli, 2),
+        "ratio_to_cli": round(server_speed / cli, 3),
+        "latency_ms": {"p50": round(q[49] * 1000), "p95": round(q[94] * 1000),
+                       "p99": round(q[98] * 1000)},
+        "rss_mb": {"first": rss[0], "last": rss[-1], "max": max(rss)}}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

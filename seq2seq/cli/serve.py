@@ -1,0 +1,87 @@
+"""seq2seq-serve: trained runs over HTTP, each under its name (FastAPI and uvicorn:
+`pip install 'seq2seq[serve]'`).
+
+    seq2seq-serve runs/demo runs/sentiment --port 8000
+    curl -s localhost:8000/runs/demo/translate -d '{"texts": ["Hola."], "beam_size": 5}'
+    curl -s localhost:8000/runs/sentiment/classify -d '{"texts": ["A witty film."]}'
+
+A run's name is its folder's (or --name NAME, once per run, in order). Concurrent requests
+are searched together (seq2seq/serving/batcher.py); the limits below bound each request,
+and anything else a client gets wrong is a 4xx JSON error of one line
+(seq2seq/serving/app.py). SIGTERM or Ctrl-C: no new requests, the ones in flight answered.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from seq2seq.cli.common import run as run_cli
+from seq2seq.config.extras import requires
+from seq2seq.serving.endpoint import Limits
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="seq2seq-serve", description=__doc__.split("\n")[0])
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories")
+    p.add_argument("--name", action="append", default=[], help="a run's name (in order)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    d = Limits()
+    p.add_argument("--max-lines", type=int, default=d.max_lines, help="texts a request")
+    p.add_argument("--max-chars", type=int, default=d.max_chars, help="characters a text")
+    p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes)
+    p.add_argument("--timeout", type=float, default=d.timeout_s, help="seconds a request")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p.parse_args(argv)
+
+
+def names(runs: list[Path], given: list[str]) -> list[str]:
+    if len(given) > len(runs):
+        raise ValueError(f"{len(given)} --name for {len(runs)} runs")
+    out = given + [r.resolve().name for r in runs[len(given):]]
+    for name in out:
+        if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ValueError(f"run name {name!r}: letters, digits, '-', '_' and '.' only "
+                             "(--name NAME)")
+    if len(set(out)) < len(out):
+        raise ValueError(f"two runs named {sorted(n for n in out if out.count(n) > 1)[0]!r}: "
+                         "give --name NAME for each run")
+    return out
+
+
+def build(args: argparse.Namespace):
+    """The app: each run loaded as its task's predictor, with its endpoint."""
+    requires("fastapi", "serve", "seq2seq-serve")
+    from seq2seq.serving.app import build_app
+    from seq2seq.serving.endpoint import endpoint_of
+    from seq2seq.tasks import task_class
+    from seq2seq.training.checkpoint import run_task
+    limits = Limits(max_body_bytes=args.max_body_bytes, max_lines=args.max_lines,
+                    max_chars=args.max_chars, timeout_s=args.timeout)
+    endpoints, tasks = {}, {}
+    for name, run in zip(names(args.runs, args.name), args.runs):
+        task = run_task(run)
+        predictor = task_class(task).predictor.from_run(run, device=args.device)
+        ep = endpoint_of(predictor, limits)
+        if ep is None:
+            raise ValueError(f"{run}: a {task} run, which seq2seq-serve does not serve yet")
+        endpoints[name], tasks[name] = ep, task
+    return build_app(endpoints, tasks, limits, version=metadata.version("seq2seq"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+
+    def body() -> None:
+        app = build(args)
+        uvicorn = requires("uvicorn", "serve", "seq2seq-serve")
+        uvicorn.run(app, host=args.host, port=args.port, timeout_graceful_shutdown=30,
+                    log_level="info")
+    run_cli("seq2seq-serve", body, args.debug)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The HTTP server of seq2seq-serve: one process, one or more runs, each under its name.
+
+    GET  /health                 {"status": "ok", "runs": [...]}
+    GET  /runs                   each run's task, endpoint and options
+    POST /runs/NAME/VERB         the task's endpoint (translate, classify, ...): JSON in,
+                                 {"results": [one answer per item]} out
+    GET  /docs                   the OpenAPI page FastAPI generates
+
+Whatever a client sends, the answer is JSON: a 4xx with {"error": "one line"} naming what
+is wrong (too large, not UTF-8, not JSON, an unknown run or field, a value out of bounds),
+or the results; nothing a request holds can stop the server. Requests wait in a batcher
+per run (seq2seq/serving/batcher.py) and are searched together.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from seq2seq.serving.batcher import Batcher
+from seq2seq.serving.endpoint import BadRequest, Endpoint, Limits
+
+JSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "properties": {"texts": {
+        "type": "array", "items": {"type": "string"}}}, "required": ["texts"]}}}}}
+
+
+def build_app(endpoints: dict[str, Endpoint], tasks: dict[str, str],
+              limits: Limits = Limits(), version: str = "") -> FastAPI:
+    """The server of `endpoints` (by run name; `tasks`: each run's task)."""
+    batchers = {name: Batcher(ep.run, max_items=limits.max_lines) for name, ep in
+                endpoints.items()}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        for b in batchers.values():  # after the requests in flight are answered
+            b.close()
+
+    app = FastAPI(title="seq2seq", version=version, lifespan=lifespan)
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(HTTPException)
+    async def not_here(request: Request, exc: HTTPException) -> JSONResponse:
+        what = (f"no such path: {request.method} {request.url.path}; POST "
+                + ", ".join(f"/runs/{n}/{ep.verb}" for n, ep in endpoints.items())
+                if exc.status_code in (404, 405) else str(exc.detail))
+        return JSONResponse({"error": what}, status_code=exc.status_code)
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "runs": sorted(endpoints)}
+
+    @app.get("/runs")
+    async def runs() -> dict:
+        return {name: {"task": tasks[name], **ep.describe()} for name, ep in endpoints.items()}
+
+    for name, ep in endpoints.items():
+        app.add_api_route(f"/runs/{name}/{ep.verb}", _route(ep, batchers[name], limits),
+                          methods=["POST"], name=f"{name} {ep.verb}", openapi_extra=JSON_BODY)
+    return app
+
+
+def _route(ep: Endpoint, batcher: Batcher, limits: Limits):
+    async def answer(request: Request) -> dict:
+        body = await read_json(request, limits)
+        items, options = ep.items(body), ep.options(body)
+        try:
+            results = await asyncio.wait_for(batcher.submit(items, options), limits.timeout_s)
+        except asyncio.TimeoutError:
+            raise BadRequest(f"no answer within {limits.timeout_s:g} s (the server is busy)",
+                             503) from None
+        return {"results": results}
+    answer.__doc__ = f"{ep.verb}: {{\"texts\": [...], options}} -> {{\"results\": [...]}}"
+    return answer
+
+
+async def read_json(request: Request, limits: Limits):
+    """The body as JSON, at most limits.max_body_bytes of UTF-8."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_body_bytes:
+        raise BadRequest(f"the body has {declared} bytes; at most {limits.max_body_bytes}", 413)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limits.max_body_bytes:
+            raise BadRequest(f"the body is over {limits.max_body_bytes} bytes", 413)
+    if not raw:
+        raise BadRequest("the body is empty: send a JSON object")
+    try:
+        text = bytes(raw).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise BadRequest(f"the body is not JSON: {str(exc)[:80]}") from None

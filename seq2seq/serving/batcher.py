@@ -1,0 +1,80 @@
+"""Requests gathered into batches: concurrent requests with the same options are searched
+together, so a server under load decodes as a file does, not a sentence at a time.
+
+    batcher = Batcher(run=endpoint.run, max_items=64, wait_ms=5)
+    answers = await batcher.submit(items, options)    # this request's answers, in order
+
+A request waits at most `wait_ms` for others to join it (or until `max_items` items are
+gathered); the model then runs off the event loop, in one worker thread (one model, one
+search at a time), and each request gets back the answers to its own items. Every item
+is searched as it would be alone (the search's results do not depend on what a batch
+holds: tests/serving), so batching changes speed, never an answer.
+"""
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Sequence
+
+
+@dataclass
+class _Request:
+    items: Sequence[Any]
+    options: Hashable
+    done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class Batcher:
+    def __init__(self, run: Callable[[list, Hashable], list], max_items: int = 64,
+                 wait_ms: float = 5.0):
+        self.run, self.max_items, self.wait = run, max_items, wait_ms / 1000
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
+        self.queue: asyncio.Queue[_Request] | None = None
+        self.worker: asyncio.Task | None = None
+
+    async def submit(self, items: Sequence[Any], options: Hashable) -> list:
+        """The answers to `items` (one each, in order), searched with `options`."""
+        if self.worker is None:  # started on first use, on the server's own loop
+            self.queue = asyncio.Queue()
+            self.worker = asyncio.create_task(self._work())
+        request = _Request(items, options)
+        await self.queue.put(request)
+        return await request.done
+
+    async def _work(self) -> None:
+        while True:
+            first = await self.queue.get()
+            batch, held = [first], []
+            deadline = asyncio.get_running_loop().time() + self.wait
+            while sum(len(r.items) for r in batch) < self.max_items:
+                left = deadline - asyncio.get_running_loop().time()
+                try:
+                    r = await asyncio.wait_for(self.queue.get(), timeout=max(left, 0))
+                except asyncio.TimeoutError:
+                    break
+                (batch if r.options == first.options else held).append(r)
+            for r in held:  # other options: the next batch's
+                self.queue.put_nowait(r)
+            await self._answer(batch)
+
+    async def _answer(self, batch: list[_Request]) -> None:
+        items = [x for r in batch for x in r.items]
+        loop = asyncio.get_running_loop()
+        try:
+            answers = await loop.run_in_executor(self.pool, self.run, items, batch[0].options)
+        except Exception as exc:  # each request hears of it; the worker goes on
+            for r in batch:
+                if not r.done.done():
+                    r.done.set_exception(exc)
+            return
+        start = 0
+        for r in batch:
+            if not r.done.done():  # a request that timed out is gone
+                r.done.set_result(answers[start: start + len(r.items)])
+            start += len(r.items)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+        self.pool.shutdown(wait=True)  # the search in flight finishes

@@ -1,0 +1,98 @@
+"""What a task serves: an `Endpoint` turns a request's JSON into items and options, runs a
+batch of items (from several requests, the same options) through its predictor, and turns
+each item's result into JSON. The server (seq2seq/serving/app.py) names no task: each
+task's predictor says which endpoint it has (`serving.endpoint_of`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Hashable, Optional
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may hold; beyond it, a 4xx naming the limit."""
+    max_body_bytes: int = 1 << 20  # the request's body
+    max_lines: int = 64  # texts (or images) a request
+    max_chars: int = 2000  # characters a text
+    max_image_bytes: int = 4 << 20  # an uploaded image's file
+    max_image_pixels: int = 4096 * 4096  # its width x height, before decoding
+    timeout_s: float = 60.0  # a request's answer, queue included
+
+
+class BadRequest(ValueError):
+    """What a client sent that cannot be answered: one line, a 4xx (`status`)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class Endpoint:
+    """The interface; a task's endpoint derives from it."""
+
+    verb: str = ""  # the path under /runs/NAME/: translate, classify, tag, caption
+    reads: str = "text"  # text: a JSON body {"texts": [...], options}; image: uploads
+
+    def items(self, body: dict) -> list:
+        """The request's items (texts), checked against the limits."""
+        raise NotImplementedError
+
+    def options(self, body: dict) -> Hashable:
+        """The request's options (checked against the run's limits), hashable: requests
+        with equal options are searched together."""
+        raise NotImplementedError
+
+    def run(self, items: list, options: Hashable) -> list[Any]:
+        """One JSON-ready answer per item (called off the event loop, a batch at a time)."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """What /runs says of this endpoint: its verb, input and options."""
+        return {"verb": self.verb, "reads": self.reads}
+
+
+def texts_of(body: Any, limits: Limits, key: str = "texts") -> list[str]:
+    """The request's texts: a non-empty JSON list of strings, each within the limits."""
+    if not isinstance(body, dict):
+        raise BadRequest(f"the body must be a JSON object with {key!r}, a list of strings")
+    texts = body.get(key)
+    if not isinstance(texts, list) or not texts:
+        raise BadRequest(f"{key!r} must be a non-empty list of strings")
+    if len(texts) > limits.max_lines:
+        raise BadRequest(f"{len(texts)} {key} in one request; at most {limits.max_lines}", 413)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise BadRequest(f"{key}[{i}] is not a string")
+        if len(text) > limits.max_chars:
+            raise BadRequest(f"{key}[{i}] has {len(text)} characters; at most "
+                             f"{limits.max_chars}", 413)
+        if "\n" in text or "\r" in text:
+            raise BadRequest(f"{key}[{i}] holds a line break: one text a list item")
+    return texts
+
+
+def number(body: dict, key: str, kind: type, default, low, high) -> Any:
+    """An optional numeric option of the body, within [low, high]."""
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise BadRequest(f"{key!r} must be an integer")
+    if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise BadRequest(f"{key!r} must be a number")
+    if not low <= value <= high:
+        raise BadRequest(f"{key!r} must be in [{low}, {high}]")
+    return kind(value)
+
+
+def known_keys(body: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}; known: {', '.join(sorted(allowed))}")
+
+
+def endpoint_of(predictor, limits: Limits) -> Optional[Endpoint]:
+    """The endpoint a predictor serves (its `endpoint(limits)`), None if it has none."""
+    make = getattr(predictor, "endpoint", None)
+    return None if make is None else make(limits)
