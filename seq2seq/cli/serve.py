@@ -4,6 +4,8 @@
     seq2seq-serve runs/demo runs/sentiment --port 8000
     curl -s localhost:8000/runs/demo/translate -d '{"texts": ["Hola."], "beam_size": 5}'
     curl -s localhost:8000/runs/sentiment/classify -d '{"texts": ["A witty film."]}'
+    curl -s localhost:8000/runs/upos/tag -d '{"texts": ["I saw her duck ."]}'
+    curl -s "localhost:8000/runs/emoji/caption?beam_size=5" --data-binary @apple.png
 
 A run's name is its folder's (or --name NAME, once per run, in order). Concurrent requests
 are searched together (seq2seq/serving/batcher.py); the limits below bound each request,
@@ -33,6 +35,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-lines", type=int, default=d.max_lines, help="texts a request")
     p.add_argument("--max-chars", type=int, default=d.max_chars, help="characters a text")
     p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes)
+    p.add_argument("--max-image-bytes", type=int, default=d.max_image_bytes)
+    p.add_argument("--max-image-pixels", type=int, default=d.max_image_pixels)
     p.add_argument("--timeout", type=float, default=d.timeout_s, help="seconds a request")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p.parse_args(argv)
@@ -60,7 +64,8 @@ def build(args: argparse.Namespace):
     from seq2seq.tasks import task_class
     from seq2seq.training.checkpoint import run_task
     limits = Limits(max_body_bytes=args.max_body_bytes, max_lines=args.max_lines,
-                    max_chars=args.max_chars, timeout_s=args.timeout)
+                    max_chars=args.max_chars, max_image_bytes=args.max_image_bytes,
+                    max_image_pixels=args.max_image_pixels, timeout_s=args.timeout)
     endpoints, tasks = {}, {}
     for name, run in zip(names(args.runs, args.name), args.runs):
         task = run_task(run)

@@ -2,8 +2,8 @@
 
     GET  /health                 {"status": "ok", "runs": [...]}
     GET  /runs                   each run's task, endpoint and options
-    POST /runs/NAME/VERB         the task's endpoint (translate, classify, ...): JSON in,
-                                 {"results": [one answer per item]} out
+    POST /runs/NAME/VERB         the task's endpoint (translate, classify, tag: JSON in;
+                                 caption: an image's bytes), {"results": [...]} out
     GET  /docs                   the OpenAPI page FastAPI generates
 
 Whatever a client sends, the answer is JSON: a 4xx with {"error": "one line"} naming what
@@ -14,7 +14,6 @@ per run (seq2seq/serving/batcher.py) and are searched together.
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -27,6 +26,8 @@ from seq2seq.serving.endpoint import BadRequest, Endpoint, Limits
 JSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"type": "object", "properties": {"texts": {
         "type": "array", "items": {"type": "string"}}}, "required": ["texts"]}}}}}
+IMAGE_BODY = {"requestBody": {"required": True, "content": {"image/*": {
+    "schema": {"type": "string", "format": "binary"}}}}}
 
 
 def build_app(endpoints: dict[str, Endpoint], tasks: dict[str, str],
@@ -64,41 +65,34 @@ def build_app(endpoints: dict[str, Endpoint], tasks: dict[str, str],
 
     for name, ep in endpoints.items():
         app.add_api_route(f"/runs/{name}/{ep.verb}", _route(ep, batchers[name], limits),
-                          methods=["POST"], name=f"{name} {ep.verb}", openapi_extra=JSON_BODY)
+                          methods=["POST"], name=f"{name} {ep.verb}",
+                          openapi_extra=JSON_BODY if ep.reads == "text" else IMAGE_BODY)
     return app
 
 
 def _route(ep: Endpoint, batcher: Batcher, limits: Limits):
     async def answer(request: Request) -> dict:
-        body = await read_json(request, limits)
-        items, options = ep.items(body), ep.options(body)
+        raw = await read_body(request, ep.body_limit())
+        items, options = ep.request(raw, dict(request.query_params))
         try:
             results = await asyncio.wait_for(batcher.submit(items, options), limits.timeout_s)
         except asyncio.TimeoutError:
             raise BadRequest(f"no answer within {limits.timeout_s:g} s (the server is busy)",
                              503) from None
         return {"results": results}
-    answer.__doc__ = f"{ep.verb}: {{\"texts\": [...], options}} -> {{\"results\": [...]}}"
+    answer.__doc__ = (f"{ep.verb}: the body (JSON {{\"texts\": [...], options}}, or an image "
+                      "file's bytes) -> {\"results\": [one answer per item]}")
     return answer
 
 
-async def read_json(request: Request, limits: Limits):
-    """The body as JSON, at most limits.max_body_bytes of UTF-8."""
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body's bytes, at most `limit` of them."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limits.max_body_bytes:
-        raise BadRequest(f"the body has {declared} bytes; at most {limits.max_body_bytes}", 413)
+    if declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"the body has {declared} bytes; at most {limit}", 413)
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
-        if len(raw) > limits.max_body_bytes:
-            raise BadRequest(f"the body is over {limits.max_body_bytes} bytes", 413)
-    if not raw:
-        raise BadRequest("the body is empty: send a JSON object")
-    try:
-        text = bytes(raw).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"the body is not valid UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise BadRequest(f"the body is not JSON: {str(exc)[:80]}") from None
+        if len(raw) > limit:
+            raise BadRequest(f"the body is over {limit} bytes", 413)
+    return bytes(raw)

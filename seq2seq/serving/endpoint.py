@@ -5,8 +5,9 @@ task's predictor says which endpoint it has (`serving.endpoint_of`).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any, Hashable, Optional
+from typing import Any, Hashable, Mapping, Optional
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,21 @@ class Endpoint:
     """The interface; a task's endpoint derives from it."""
 
     verb: str = ""  # the path under /runs/NAME/: translate, classify, tag, caption
-    reads: str = "text"  # text: a JSON body {"texts": [...], options}; image: uploads
+    reads: str = "text"  # text: a JSON body {"texts": [...], options}; image: its bytes
+    limits: Limits = Limits()
+
+    def body_limit(self) -> int:
+        """The most bytes a request's body may hold."""
+        return self.limits.max_body_bytes
+
+    def request(self, raw: bytes, query: Mapping[str, str]) -> tuple[list, Hashable]:
+        """A request's body and query -> (items, options). Text endpoints read a JSON
+        object; an endpoint that reads something else says so here."""
+        if query:
+            raise BadRequest(f"unknown query parameter {sorted(query)[0]!r}: options go in "
+                             "the JSON body")
+        body = json_body(raw)
+        return self.items(body), self.options(body)
 
     def items(self, body: dict) -> list:
         """The request's items (texts), checked against the limits."""
@@ -50,6 +65,30 @@ class Endpoint:
     def describe(self) -> dict:
         """What /runs says of this endpoint: its verb, input and options."""
         return {"verb": self.verb, "reads": self.reads}
+
+
+def json_body(raw: bytes) -> Any:
+    """A request's body as JSON: UTF-8, not empty."""
+    if not raw:
+        raise BadRequest("the body is empty: send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise BadRequest(f"the body is not JSON: {str(exc)[:80]}") from None
+
+
+def query_int(query: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    """An optional integer query parameter, within [low, high]."""
+    value = query.get(key)
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise BadRequest(f"{key!r} must be an integer")
+    return number({key: int(value)}, key, int, default, low, high)
 
 
 def texts_of(body: Any, limits: Limits, key: str = "texts") -> list[str]:

@@ -114,8 +114,7 @@ class Run:
                 "scaler": self.scaler.state_dict(),
                 "epoch": self.epoch, "next_batch": self.next_batch, "step": self.step,
                 "best": self.best, "patience": self.patience.state(),
-                "elapsed": self.elapsed,
-                "skipped": self.skipped,
+                "elapsed": self.elapsed, "skipped": self.skipped,
                 "world": self.ranks.world, "config": config_to_dict(self.cfg),
                 "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
                         "cuda": torch.cuda.get_rng_state_all()}}

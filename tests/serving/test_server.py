@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import threading
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import seq2seq
@@ -20,20 +22,33 @@ from conftest import corpus_lines
 @pytest.fixture(scope="module")
 def served(task_runs):
     args = parse_args([str(task_runs["translation"]), str(task_runs["classification"]),
-                       "--name", "tr", "--name", "cls", "--max-lines", "16",
-                       "--max-chars", "300", "--max-body-bytes", "20000", "--device", "cpu"])
+                       str(task_runs["tagging"]), str(task_runs["captioning"]),
+                       "--name", "tr", "--name", "cls", "--name", "pos", "--name", "cap",
+                       "--max-lines", "16", "--max-chars", "300", "--max-body-bytes", "20000",
+                       "--max-image-bytes", "30000", "--max-image-pixels", "40000",
+                       "--device", "cpu"])
     with TestClient(build(args)) as client:
-        yield {"client": client, "translator": seq2seq.load(task_runs["translation"],
-                                                            device="cpu"),
-               "classifier": seq2seq.load(task_runs["classification"], device="cpu")}
+        yield {"client": client, "runs": task_runs,
+               **{name: seq2seq.load(task_runs[task], device="cpu") for name, task in (
+                   ("translator", "translation"), ("classifier", "classification"),
+                   ("tagger", "tagging"), ("captioner", "captioning"))}}
+
+
+def png(tmp_path, size=(20, 20), noise=True) -> bytes:
+    path = tmp_path / f"image-{size[0]}x{size[1]}.png"
+    pixels = (np.random.default_rng(0).integers(0, 256, (size[1], size[0]), dtype=np.uint8)
+              if noise else np.full((size[1], size[0]), 128, dtype=np.uint8))
+    Image.fromarray(pixels).save(path)
+    return path.read_bytes()
 
 
 def test_health_and_runs(served):
     c = served["client"]
-    assert c.get("/health").json() == {"status": "ok", "runs": ["cls", "tr"]}
+    assert c.get("/health").json() == {"status": "ok", "runs": ["cap", "cls", "pos", "tr"]}
     runs = c.get("/runs").json()
     assert runs["tr"]["task"] == "translation" and runs["tr"]["verb"] == "translate"
-    assert runs["cls"]["verb"] == "classify"
+    assert runs["cls"]["verb"] == "classify" and runs["pos"]["verb"] == "tag"
+    assert runs["cap"]["verb"] == "caption" and runs["cap"]["reads"] == "image"
     assert "/runs/tr/translate" in c.get("/openapi.json").json()["paths"]
 
 
@@ -57,6 +72,48 @@ def test_classify_answers_what_the_classifier_does(served):
     got = r.json()["results"]
     assert [g["label"] for g in got] == served["classifier"].predict(texts)
     assert sum(got[0]["probabilities"].values()) == pytest.approx(1.0)
+
+
+def test_tag_answers_what_the_tagger_does(served):
+    texts = ["I saw her duck .", "", "Dogs bark"]
+    r = served["client"].post("/runs/pos/tag", json={"texts": texts})
+    assert r.status_code == 200, r.text
+    got = r.json()["results"]
+    assert [g["tokens"] for g in got] == [t.split() for t in texts]
+    assert [" ".join(g["tags"]) for g in got] == served["tagger"].predict(texts)
+
+
+def test_caption_answers_what_the_captioner_does(served, tmp_path):
+    data = png(tmp_path)
+    (tmp_path / "same.png").write_bytes(data)
+    r = served["client"].post("/runs/cap/caption?beam_size=3&nbest=2", content=data,
+                              headers={"content-type": "image/png"})
+    assert r.status_code == 200, r.text
+    want = served["captioner"].caption_nbest([str(tmp_path / "same.png")], beam=3, nbest=2)
+    got = r.json()["results"][0]
+    assert [g["text"] for g in got] == [t for t, _ in want[0]]
+    assert [g["score"] for g in got] == pytest.approx([s for _, s in want[0]], abs=1e-5)
+
+
+@pytest.mark.parametrize("query,body,status,why", [
+    ("", b"", 400, "the body is empty: send an image"),
+    ("", b"GIF89a not really", 400, "the uploaded image: not a readable image"),
+    ("", "big", 413, "the uploaded image: 300 x 200 pixels; at most 40000"),
+    ("", b"x" * 30001, 413, "at most 30000"),
+    ("?beam_size=99", "ok", 400, "'beam_size' must be in"),
+    ("?beam_size=two", "ok", 400, "'beam_size' must be an integer"),
+    ("?beam_size=2&nbest=3", "ok", 400, "'nbest' must be in [1, 2]"),
+    ("?size=3", "ok", 400, "unknown field 'size'"),
+])
+def test_bad_images_are_one_line_4xx(served, tmp_path, query, body, status, why):
+    if body == "ok":
+        body = png(tmp_path)
+    elif body == "big":
+        body = png(tmp_path, (300, 200), noise=False)  # a few bytes, too many pixels
+    r = served["client"].post(f"/runs/cap/caption{query}", content=body)
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert why in error and "\n" not in error, error
 
 
 def test_an_answer_does_not_depend_on_its_batch(served):
@@ -98,6 +155,11 @@ BAD = [
 ]
 
 
+def test_text_endpoints_take_no_query_parameters(served):
+    r = served["client"].post("/runs/tr/translate?beam_size=2", json={"texts": ["a"]})
+    assert r.status_code == 400 and "options go in the JSON body" in r.json()["error"]
+
+
 @pytest.mark.parametrize("body,status,why", BAD, ids=[w for _, _, w in BAD])
 def test_bad_requests_are_one_line_4xx(served, body, status, why):
     r = served["client"].post("/runs/tr/translate", content=body,
@@ -113,7 +175,8 @@ def test_unknown_paths_and_methods_name_the_endpoints(served):
               c.post("/runs/tr/classify", json={"texts": ["a"]})):
         assert r.status_code in (404, 405)
         error = r.json()["error"]
-        assert error.endswith("POST /runs/tr/translate, /runs/cls/classify"), error
+        assert error.endswith("POST /runs/tr/translate, /runs/cls/classify, /runs/pos/tag, "
+                              "/runs/cap/caption"), error
     r = c.post("/runs/cls/classify", json={"texts": ["  "]})
     assert r.status_code == 400 and "texts[0] is empty" in r.json()["error"]
 
@@ -132,7 +195,8 @@ BODIES = (st.binary(max_size=200)
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
-@given(body=BODIES, path=st.sampled_from(["/runs/tr/translate", "/runs/cls/classify"]))
+@given(body=BODIES, path=st.sampled_from(["/runs/tr/translate", "/runs/cls/classify",
+                                          "/runs/pos/tag", "/runs/cap/caption"]))
 def test_fuzz_nothing_a_client_sends_is_a_5xx(served, body, path):
     c = served["client"]
     r = c.post(path, content=body, headers={"content-type": "application/json"})

@@ -15,7 +15,7 @@ import torch
 
 from seq2seq.config.extras import requires
 from seq2seq.tasks.captioning.contact_sheet import tile
-from seq2seq.tasks.translation.alignment import target_words
+from seq2seq.tasks.translation.alignment import sum_by_word, target_words
 
 
 def word_maps(weights: torch.Tensor, pieces: list[str], grid: tuple[int, int]) -> torch.Tensor:
@@ -25,11 +25,7 @@ def word_maps(weights: torch.Tensor, pieces: list[str], grid: tuple[int, int]) -
     if weights.size(1) != grid[0] * grid[1] or weights.size(0) != len(words):
         raise ValueError(f"attention of shape {tuple(weights.shape)} for {len(words)} pieces "
                          f"over a {grid[0]} x {grid[1]} grid")
-    keep = [t for t, w in enumerate(words) if w >= 0]
-    out = torch.zeros(max(words, default=-1) + 1, weights.size(1))
-    out.index_add_(0, torch.as_tensor([words[t] for t in keep], dtype=torch.long),
-                   weights[keep].float())
-    return out.view(-1, *grid)
+    return sum_by_word(weights, words).view(-1, *grid)
 
 
 def draw(path: Path, image: np.ndarray, words: list[str], maps: torch.Tensor,

@@ -116,9 +116,17 @@ class Captioner(Translator):
                     bar.update(len(chunk))
         return search_sources(self.model, batches(), decode, self.device, attention)
 
+    def image_hypotheses(self, images: Sequence[np.ndarray], decode: DecodeConfig
+                         ) -> list[list[Hypothesis]]:
+        """Token-level n-best lists of images already read (`load`'s arrays)."""
+        size = decode.batch_size
+        batches = (frames_source(images[i: i + size]) for i in range(0, len(images), size))
+        return search_sources(self.model, batches, decode, self.device)
+
     def endpoint(self, limits):
-        """Not served over HTTP yet (a translator's endpoint would read texts)."""
-        return None
+        """What seq2seq-serve answers with: POST /runs/NAME/caption (an image's bytes)."""
+        from seq2seq.tasks.captioning.serving import CaptionEndpoint
+        return CaptionEndpoint(self, limits)
 
     def attention_maps(self, paths: Sequence[str], hyps: list[list[Hypothesis]]
                        ) -> list[tuple[list[str], torch.Tensor]]:

@@ -9,6 +9,7 @@ cannot be read is one line naming it.
 """
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -26,17 +27,39 @@ def is_video(path: Path) -> bool:
 def load_image(path: Path, height: int, width: int, channels: int) -> np.ndarray:
     """uint8 (channels, height, width); channels 1 (grey, PIL 'L') or 3 (RGB; alpha
     composited on white). Resized with PIL bilinear only when the size differs."""
+    try:
+        return _decoded(path, str(path), height, width, channels)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such image file") from None
+
+
+def image_from_bytes(data: bytes, name: str, height: int, width: int, channels: int,
+                     max_pixels: int) -> np.ndarray:
+    """An image file's bytes (an upload, called `name`) as load_image reads a file; one
+    of more than `max_pixels` pixels is refused before it is decoded."""
+    return _decoded(io.BytesIO(data), name, height, width, channels, max_pixels)
+
+
+def _decoded(source: Any, name: str, height: int, width: int, channels: int,
+             max_pixels: int = 0) -> np.ndarray:
     if channels not in (1, 3):
         raise ValueError(f"channels={channels}: 1 (grey) or 3 (RGB)")
     Image = _pil()
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
+            if max_pixels and image.width * image.height > max_pixels:
+                raise ImageTooLarge(f"{name}: {image.width} x {image.height} pixels; at most "
+                                f"{max_pixels}")
             image.load()  # decode now: a truncated file fails here, not later
             return _pixels(_eight_bits(image), height, width, channels)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such image file") from None
+    except (FileNotFoundError, ImageTooLarge):
+        raise
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{path}: not a readable image ({_one_line(exc)})") from None
+        raise ValueError(f"{name}: not a readable image ({_one_line(exc)})") from None
+
+
+class ImageTooLarge(ValueError):
+    """An image with more pixels than a caller reads."""
 
 
 def load_frames(path: Path, height: int, width: int, channels: int) -> np.ndarray:

@@ -96,6 +96,11 @@ class Tagger:
                    TokenEncoder.of(first.tokenizer, d.lowercase, d.max_word_chars),
                    first.tags, dev, batch_size=first.cfg.decode.batch_size)
 
+    def endpoint(self, limits):
+        """What seq2seq-serve answers with: POST /runs/NAME/tag."""
+        from seq2seq.tasks.tagging.serving import TagEndpoint
+        return TagEndpoint(self, limits)
+
     def predict(self, lines: Sequence[str]) -> list[str]:
         """Whitespace-tokenised lines -> their tags, space-separated (an empty line: "")."""
         return [" ".join(tags) for tags in self.tag([line.split() for line in lines])]

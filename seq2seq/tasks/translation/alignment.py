@@ -56,10 +56,15 @@ def word_attention(weights: torch.Tensor, src_words: Sequence[int], tgt_words: S
         pieces = pieces.flip(1)  # position p held piece n - 1 - p
     by_src = torch.zeros(len(tgt_words), max(src_words, default=-1) + 1)
     by_src.index_add_(1, torch.as_tensor(list(src_words), dtype=torch.long), pieces)
-    keep = [t for t, w in enumerate(tgt_words) if w >= 0]
-    out = torch.zeros(max(tgt_words, default=-1) + 1, by_src.size(1))
-    out.index_add_(0, torch.as_tensor([tgt_words[t] for t in keep], dtype=torch.long),
-                   by_src[keep])
+    return sum_by_word(by_src, tgt_words)
+
+
+def sum_by_word(rows: torch.Tensor, words: Sequence[int]) -> torch.Tensor:
+    """(pieces, X) -> (words, X): each word's pieces' rows summed (-1: a piece of none)."""
+    keep = [t for t, w in enumerate(words) if w >= 0]
+    out = torch.zeros(max(words, default=-1) + 1, rows.size(1))
+    out.index_add_(0, torch.as_tensor([words[t] for t in keep], dtype=torch.long),
+                   rows[keep].float())
     return out
 
 

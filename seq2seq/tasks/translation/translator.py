@@ -199,6 +199,6 @@ class Translator:
             tail = [""] * nbest if links is None else [f" ||| {a}" for a in links[i]]
             out.extend(f"{i + first_index} ||| {text} ||| {score:.4f}{end}"
                        for (text, score), end in zip(line, tail))
-            out.extend(f"{i + first_index} |||  ||| -inf{' ||| ' if links else ''}"
+            out.extend(f"{i + first_index} |||  ||| -inf{'' if links is None else ' ||| '}"
                        for _ in range(nbest - len(line)))
         return out
