@@ -99,9 +99,11 @@ def main() -> None:
         f.write("".join(s + "\n" for s in answered))
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "seq2seq.tasks.translation.cli", args.run,
-                    "--input", f.name, "--output", os.devnull, "--device", "cpu"], check=True)
+                    "--input", f.name, "--output", f.name + ".out", "--device", "cpu"],
+                   check=True)
     cli = len(answered) / (time.perf_counter() - start)
-    os.unlink(f.name)
+    for path in (f.name, f.name + ".out"):
+        os.unlink(path)
     q = statistics.quantiles(lat, n=100)
     server_speed = len(answered) / wall
     print(json.dumps({

@@ -71,12 +71,16 @@ def stdin_lines() -> Iterator[bytes]:
 
 def write_output(path: Optional[Path], lines: list[str]) -> None:
     """A command's output lines, all at once: to stdout, or to `path`, replaced only once
-    complete (never half written)."""
+    complete (never half written). A path that is no regular file (/dev/null, a pipe) is
+    written into: replacing it would put a file where the device or pipe was."""
     from seq2seq.training import checkpoint  # here: seq2seq-score runs without loading torch
     text = "".join(line + "\n" for line in lines)
     if path is None:
         sys.stdout.write(text)
         sys.stdout.flush()
+    elif path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
     else:
         checkpoint.write_text_atomic(path, text)
 

@@ -86,6 +86,26 @@ def test_input_and_output_files_match_stdin(saved, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.es", "out.en"]  # no temp file
 
 
+def test_output_to_a_pipe_writes_into_it_and_leaves_it_a_pipe(saved, tmp_path):
+    """--output /dev/null or a named pipe: written into, never replaced by a file (an
+    atomic replace would put a regular file where the device was)."""
+    import os
+    import stat
+    import threading
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    src = write_lines(tmp_path / "in.es", saved["lines"])
+    result = run_cli("seq2seq-translate", saved["run_dir"], "--input", src, "--output", fifo,
+                     cwd=tmp_path)
+    reader.join(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert got and got[0].split("\n")[:-1] == saved["expected"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
 def test_loaded_model_equals_the_saved_one(saved):
     model, tok, cfg = load_run(saved["run_dir"], CPU)
     assert cfg == saved["cfg"]
