@@ -170,7 +170,8 @@ class Run:
                          self.patience.limit, result.best_name, self.patience.mark,
                          self.patience.min_delta)
             self._keep_best(result.best_value)
-        if self.ranks.world > 1:  # every rank stops early where rank 0's metric says
+        if self.ranks.world > 1 and self.patience.limit is not None:
+            # every rank stops early where rank 0's metric says
             stale = self.patience.stale if self.ranks.main else 0
             self.patience.stale = int(self.ranks.sum([stale])[0])
 
