@@ -51,6 +51,10 @@ def test_the_wheel_trains_and_translates_from_any_directory_with_core_dependenci
     for module in EXTRAS:  # core only: no extra came in with it
         assert run([venv / "python", "-c", f"import {module}"], tmp_path, check=False
                    ).returncode != 0, module
+    page = run([venv / "python", "-c", "import pathlib, seq2seq; print(sorted(p.name for p in "
+                "(pathlib.Path(seq2seq.__file__).parent / 'serving' / 'page').iterdir()))"],
+               tmp_path).stdout  # seq2seq-serve's web page ships in the wheel
+    assert page.strip() == "['index.html', 'page.css', 'page.js']", page
     corpus = tmp_path / "corpus"
     for split, n in (("train", 300), ("dev", 20), ("test", 20)):
         for lang in ("es", "en"):

@@ -5,6 +5,7 @@
     POST /runs/NAME/VERB         the task's endpoint (translate, classify, tag: JSON in;
                                  caption: an image's bytes), {"results": [...]} out
     GET  /docs                   the OpenAPI page FastAPI generates
+    GET  /                       a web page for all of these (seq2seq/serving/page/)
 
 Whatever a client sends, the answer is JSON: a 4xx with {"error": "one line"} naming what
 is wrong (too large, not UTF-8, not JSON, an unknown run or field, a value out of bounds),
@@ -15,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from seq2seq.serving.batcher import Batcher
@@ -26,6 +29,7 @@ from seq2seq.serving.endpoint import BadRequest, Endpoint, Limits
 JSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"type": "object", "properties": {"texts": {
         "type": "array", "items": {"type": "string"}}}, "required": ["texts"]}}}}}
+PAGE = Path(__file__).with_name("page")
 IMAGE_BODY = {"requestBody": {"required": True, "content": {"image/*": {
     "schema": {"type": "string", "format": "binary"}}}}}
 
@@ -54,6 +58,12 @@ def build_app(endpoints: dict[str, Endpoint], tasks: dict[str, str],
                 + ", ".join(f"/runs/{n}/{ep.verb}" for n, ep in endpoints.items())
                 if exc.status_code in (404, 405) else str(exc.detail))
         return JSONResponse({"error": what}, status_code=exc.status_code)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(PAGE / "index.html")
+
+    app.mount("/page", StaticFiles(directory=PAGE), name="page")
 
     @app.get("/health")
     async def health() -> dict:

@@ -125,6 +125,11 @@ def number(body: dict, key: str, kind: type, default, low, high) -> Any:
     return kind(value)
 
 
+def rounded(matrix) -> list[list[float]]:
+    """A (rows, columns) tensor of weights as JSON: 4 decimals, more than a heat map shows."""
+    return [[round(w, 4) for w in row] for row in matrix.tolist()]
+
+
 def known_keys(body: dict, allowed: set[str]) -> None:
     unknown = sorted(set(body) - allowed)
     if unknown:

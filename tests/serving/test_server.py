@@ -93,6 +93,22 @@ def test_caption_answers_what_the_captioner_does(served, tmp_path):
     got = r.json()["results"][0]
     assert [g["text"] for g in got] == [t for t, _ in want[0]]
     assert [g["score"] for g in got] == pytest.approx([s for _, s in want[0]], abs=1e-5)
+    assert "attention" not in got[0]
+
+
+def test_caption_attention_is_each_words_weights_over_the_grid(served, tmp_path):
+    data = png(tmp_path)
+    (tmp_path / "same.png").write_bytes(data)
+    r = served["client"].post("/runs/cap/caption?beam_size=3&nbest=2&attention=true",
+                              content=data, headers={"content-type": "image/png"})
+    assert r.status_code == 200, r.text
+    c = served["captioner"]
+    hyps = c.hypotheses([str(tmp_path / "same.png")], c.settings(3, 2), attention=True)
+    for answer, h in zip(r.json()["results"][0], hyps[0]):
+        words, maps = c.word_maps(h)
+        att = answer["attention"]
+        assert att["words"] == words and att["grid"] == list(maps.shape[1:])
+        assert np.asarray(att["weights"]) == pytest.approx(maps.flatten(1).numpy(), abs=1e-4)
 
 
 @pytest.mark.parametrize("query,body,status,why", [
@@ -104,6 +120,7 @@ def test_caption_answers_what_the_captioner_does(served, tmp_path):
     ("?beam_size=two", "ok", 400, "'beam_size' must be an integer"),
     ("?beam_size=2&nbest=3", "ok", 400, "'nbest' must be in [1, 2]"),
     ("?size=3", "ok", 400, "unknown field 'size'"),
+    ("?attention=yes", "ok", 400, "'attention' must be true or false"),
 ])
 def test_bad_images_are_one_line_4xx(served, tmp_path, query, body, status, why):
     if body == "ok":
@@ -151,6 +168,8 @@ BAD = [
     (json.dumps({"texts": ["a"], "beam_size": True}).encode(), 400, "must be an integer"),
     (json.dumps({"texts": ["a"], "beam_size": 2, "nbest": 3}).encode(), 400, "'nbest'"),
     (json.dumps({"texts": ["a"], "alignment": True}).encode(), 400, "needs a model with attention"),
+    (json.dumps({"texts": ["a"], "attention": True}).encode(), 400, "needs a model with attention"),
+    (json.dumps({"texts": ["a"], "attention": 1}).encode(), 400, "'attention' must be true or"),
     (json.dumps({"texts": ["x" * 50] * 16, "pad": "y" * 20000}).encode(), 413, "the body"),
 ]
 
@@ -189,7 +208,8 @@ BODIES = (st.binary(max_size=200)
           | JSON.map(lambda v: json.dumps(v).encode())
           | st.fixed_dictionaries({"texts": st.lists(st.text(max_size=60), max_size=5)},
                                   optional={"beam_size": JSON, "nbest": JSON,
-                                            "length_penalty": JSON, "alignment": JSON}
+                                            "length_penalty": JSON, "alignment": JSON,
+                                            "attention": JSON}
                                   ).map(lambda v: json.dumps(v).encode()))
 
 

@@ -116,12 +116,12 @@ class Captioner(Translator):
                     bar.update(len(chunk))
         return search_sources(self.model, batches(), decode, self.device, attention)
 
-    def image_hypotheses(self, images: Sequence[np.ndarray], decode: DecodeConfig
-                         ) -> list[list[Hypothesis]]:
+    def image_hypotheses(self, images: Sequence[np.ndarray], decode: DecodeConfig,
+                         attention: bool = False) -> list[list[Hypothesis]]:
         """Token-level n-best lists of images already read (`load`'s arrays)."""
         size = decode.batch_size
         batches = (frames_source(images[i: i + size]) for i in range(0, len(images), size))
-        return search_sources(self.model, batches, decode, self.device)
+        return search_sources(self.model, batches, decode, self.device, attention)
 
     def endpoint(self, limits):
         """What seq2seq-serve answers with: POST /runs/NAME/caption (an image's bytes)."""
@@ -132,15 +132,24 @@ class Captioner(Translator):
                        ) -> list[tuple[list[str], torch.Tensor]]:
         """For each image, its best caption's words and each word's attention over the
         grid, (words, h, w). `hyps`: searched with attention."""
-        grid = self._grid()
-        out = []
-        for h in (line[0] for line in hyps):
-            pieces = [self.tokenizer.tgt.id_to_piece(i) for i in h.ids]
-            maps = word_maps(h.attention[:-1], pieces, grid)  # as each word was chosen
-            words = self.tokenizer.decode_target([h.ids])[0].split()
-            out.append((words if len(words) == len(maps) else
-                        [f"w{j}" for j in range(len(maps))], maps))
-        return out
+        return [self.word_maps(line[0]) for line in hyps]
+
+    def word_maps(self, h: Hypothesis) -> tuple[list[str], torch.Tensor]:
+        """A caption's words and the attention each was chosen with over the grid,
+        (words, h, w); `h` searched with attention."""
+        pieces = [self.tokenizer.tgt.id_to_piece(i) for i in h.ids]
+        maps = word_maps(h.attention[:-1], pieces, self._grid())  # as each word was chosen
+        words = self.tokenizer.decode_target([h.ids])[0].split()
+        return (words if len(words) == len(maps) else [f"w{j}" for j in range(len(maps))],
+                maps)
+
+    def has_attention(self) -> bool:
+        """An attention model over an image grid: one whose words' attention has panels."""
+        try:
+            self._grid()
+        except ValueError:
+            return False
+        return super().has_attention()
 
     def _grid(self) -> tuple[int, int]:
         members = getattr(self.model, "members", [self.model])

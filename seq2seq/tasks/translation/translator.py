@@ -173,6 +173,13 @@ class Translator:
                 raise ValueError(f"{what} needs a model with attention; this one has none "
                                  "(model.decoder.attention=none)")
 
+    def has_attention(self) -> bool:
+        try:
+            self.check_attention("")
+        except ValueError:
+            return False
+        return True
+
     def attention_maps(self, lines: Sequence[str], hyps: list[list[Hypothesis]]
                        ) -> list[Optional[tuple[list[str], list[str], torch.Tensor]]]:
         """For each line, its best hypothesis's (source words, target words, attention
