@@ -6,7 +6,8 @@ against seq2seq-translate on the same sentences as a file.
 
 Starts `seq2seq-serve RUN` (the run's decode settings), waits for /health, then runs the
 clients (httpx, asyncio): requests/s, sentences/s, p50/p95/p99 latency, failed requests,
-and the server's RSS each second (flat, or growing). Then `seq2seq-translate RUN --input`
+the sentences a search held on average, and the server's RSS each second (flat, or
+growing). Then `seq2seq-translate RUN --input`
 on the sentences the server answered, timed as a file; the ratio of the two speeds is
 what docs/benchmarks.md reports. Prints one JSON object.
 """
@@ -92,6 +93,7 @@ def main() -> None:
         lat, failures, answered, rss, wall = asyncio.run(load(
             f"http://127.0.0.1:{args.port}/runs/run/translate", sentences, args.clients,
             args.seconds, server.pid))
+        searched = httpx.get(f"http://127.0.0.1:{args.port}/health").json()["searched"]["run"]
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -111,6 +113,7 @@ def main() -> None:
         "failed": failures, "requests_per_s": round(len(lat) / wall, 2),
         "sentences_per_s": round(server_speed, 2), "cli_sentences_per_s": round(cli, 2),
         "ratio_to_cli": round(server_speed / cli, 3),
+        "mean_batch": round(searched["items"] / max(searched["batches"], 1), 1),
         "latency_ms": {"p50": round(q[49] * 1000), "p95": round(q[94] * 1000),
                        "p99": round(q[98] * 1000)},
         "rss_mb": {"first": rss[0], "last": rss[-1], "max": max(rss)}}, indent=1))

@@ -1,6 +1,6 @@
 """The HTTP server of seq2seq-serve: one process, one or more runs, each under its name.
 
-    GET  /health                 {"status": "ok", "runs": [...]}
+    GET  /health                 {"status": "ok", "runs": [...], "searched": {run: counts}}
     GET  /runs                   each run's task, endpoint and options
     POST /runs/NAME/VERB         the task's endpoint (translate, classify, tag: JSON in;
                                  caption: an image's bytes), {"results": [...]} out
@@ -67,7 +67,8 @@ def build_app(endpoints: dict[str, Endpoint], tasks: dict[str, str],
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "runs": sorted(endpoints)}
+        return {"status": "ok", "runs": sorted(endpoints),  # requests, batches, items
+                "searched": {name: dict(b.counts) for name, b in batchers.items()}}
 
     @app.get("/runs")
     async def runs() -> dict:

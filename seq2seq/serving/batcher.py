@@ -32,6 +32,7 @@ class Batcher:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
         self.queue: asyncio.Queue[_Request] | None = None
         self.worker: asyncio.Task | None = None
+        self.counts = {"requests": 0, "batches": 0, "items": 0}  # searched so far
 
     async def submit(self, items: Sequence[Any], options: Hashable) -> list:
         """The answers to `items` (one each, in order), searched with `options`."""
@@ -60,6 +61,8 @@ class Batcher:
 
     async def _answer(self, batch: list[_Request]) -> None:
         items = [x for r in batch for x in r.items]
+        for key, n in (("requests", len(batch)), ("batches", 1), ("items", len(items))):
+            self.counts[key] += n
         loop = asyncio.get_running_loop()
         try:
             answers = await loop.run_in_executor(self.pool, self.run, items, batch[0].options)

@@ -6,10 +6,6 @@ browser is."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -20,6 +16,7 @@ import seq2seq
 from seq2seq.cli.serve import build, parse_args
 from seq2seq.config.compose import load_config
 from seq2seq.models.encoder_decoder import build_model
+from seq2seq.serving.background import serving
 from seq2seq.tasks.captioning.cli import main as caption_main
 from seq2seq.tasks.captioning.encoders import ImageShape, build_caption_model
 from seq2seq.tasks.classification.cli import main as classify_main
@@ -76,33 +73,12 @@ def runs(task_runs, tokenizer, tmp_path_factory) -> dict:
             "cls": task_runs["classification"], "pos": task_runs["tagging"], "image": image}
 
 
-@contextmanager
-def serving(runs: dict):
-    """seq2seq-serve on a free local port, in a thread: its address."""
-    import uvicorn
+@pytest.fixture(scope="module")
+def page(runs):
     names = ["tr", "cap", "cls", "pos"]
     args = parse_args([str(runs[n]) for n in names] + [a for n in names for a in ("--name", n)]
                       + ["--device", "cpu"])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(build(args), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(300):
-        if server.started:
-            break
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-
-
-@pytest.fixture(scope="module")
-def page(runs):
-    with serving(runs) as url, sync_playwright() as p:
+    with serving(build(args)) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=BROWSER)
         tab = browser.new_page()
         errors = []

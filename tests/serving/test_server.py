@@ -44,7 +44,9 @@ def png(tmp_path, size=(20, 20), noise=True) -> bytes:
 
 def test_health_and_runs(served):
     c = served["client"]
-    assert c.get("/health").json() == {"status": "ok", "runs": ["cap", "cls", "pos", "tr"]}
+    health = c.get("/health").json()
+    assert health["status"] == "ok" and health["runs"] == ["cap", "cls", "pos", "tr"]
+    assert set(health["searched"]) == set(health["runs"])
     runs = c.get("/runs").json()
     assert runs["tr"]["task"] == "translation" and runs["tr"]["verb"] == "translate"
     assert runs["cls"]["verb"] == "classify" and runs["pos"]["verb"] == "tag"
