@@ -7,6 +7,8 @@
     seq2seq.load("runs/lm_en").sample(5, temperature=0.8)         # a Sampler
     seq2seq.load("runs/upos").predict(["I saw her duck ."])       # a Tagger
     seq2seq.load("runs/a", "runs/b")                              # an ensemble
+    seq2seq.load("exports/demo")            # seq2seq-export's directory, as a run
+    seq2seq.load("hf://owner/name")         # one published on the Hugging Face hub
 
 `load` reads the run's task and makes its predictor; `Translator.from_run(...)` and the
 others do the same for a task known beforehand.
@@ -36,10 +38,12 @@ def load(*runs, device: str = "auto"):
     plugged-in task's; several runs make an ensemble (the predictor checks that they fit)."""
     from pathlib import Path
 
+    from seq2seq.export.locate import locate
     from seq2seq.tasks import task_class
     from seq2seq.training.checkpoint import run_task
     if not runs:
         raise ValueError("seq2seq.load needs at least one run directory")
+    runs = locate(runs)  # hf://owner/name: its snapshot; an ensemble export: its members
     return task_class(run_task(Path(runs[0]))).predictor.from_run(*runs, device=device)
 
 

@@ -64,7 +64,7 @@ def test_the_modules_import_each_other_in_one_order():
 # that names a task; the task interface (tasks/base.py) sits below the loop that calls it.
 # A command (a module with `main`: cli/, and each task's own) sits on top, wherever it lives.
 LAYERS = ["config", "data", "models", "evaluation", "task interface", "training", "decoding",
-          "serving", "tasks", "commands", "package"]
+          "export", "serving", "tasks", "commands", "package"]
 
 
 def _layer(name: str) -> str:
@@ -89,7 +89,7 @@ def test_the_package_folder_holds_layers_only():
     assert flat == ["__init__.py", "moved.py"], flat
     layers = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
     assert layers == {"config", "data", "models", "evaluation", "training", "decoding",
-                      "serving", "tasks", "cli"}, layers
+                      "export", "serving", "tasks", "cli"}, layers
 
 
 def test_the_old_paths_give_the_modules_that_moved():

@@ -59,6 +59,7 @@ def names(runs: list[Path], given: list[str]) -> list[str]:
 def build(args: argparse.Namespace):
     """The app: each run loaded as its task's predictor, with its endpoint."""
     requires("fastapi", "serve", "seq2seq-serve")
+    from seq2seq.export.locate import locate
     from seq2seq.serving.app import build_app
     from seq2seq.serving.endpoint import endpoint_of
     from seq2seq.tasks import task_class
@@ -68,7 +69,7 @@ def build(args: argparse.Namespace):
                     max_image_pixels=args.max_image_pixels, timeout_s=args.timeout)
     endpoints, tasks = {}, {}
     for name, run in zip(names(args.runs, args.name), args.runs):
-        task = run_task(run)
+        task = run_task(locate([run])[0])  # an export, hf://owner/name: as a run
         predictor = task_class(task).predictor.from_run(run, device=args.device)
         ep = endpoint_of(predictor, limits)
         if ep is None:

@@ -17,7 +17,8 @@ from typing import BinaryIO, Iterator
 import torch
 from torch import nn
 
-from seq2seq.config.compose import TrainConfig, config_from_dict, read_config_file
+from seq2seq.config.compose import (TrainConfig, config_from_dict, config_to_dict,
+                                    read_config_file)
 from seq2seq.tasks import readers, task_class
 from seq2seq.training.rundir import RunDir, find_checkpoint
 
@@ -81,6 +82,8 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
+    if path.suffix == ".safetensors":
+        return load_exported(path)
     try:
         payload = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as exc:  # torch raises several types for a damaged file
@@ -89,6 +92,24 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
     if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
         raise ValueError(f"{path}: not a seq2seq checkpoint (no model or config)")
     return payload
+
+
+def load_exported(path: Path) -> dict:
+    """An export's weights (safetensors: tensors and a JSON header, never a pickle) and the
+    config.yaml beside them, as a checkpoint's payload. Anything else, a pickle put in
+    their place included, is refused in one line without being run."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    try:
+        weights = load_file(path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a safetensors file, refused (an export's weights are "
+                         f"never unpickled): {' '.join(str(exc).split())[:80]}") from None
+    if not path.with_name("config.yaml").is_file():
+        raise FileNotFoundError(f"{path.with_name('config.yaml')}: missing beside the export's "
+                                "weights")
+    cfg = read_config_file(path.with_name("config.yaml"))
+    return {"model": weights, "config": config_to_dict(cfg)}
 
 
 def load_for_command(run_or_file: Path, command: str) -> tuple[Path, dict, TrainConfig]:

@@ -92,9 +92,15 @@ def inference_files(runs: Iterable[Path]) -> list[Path]:
     return files
 
 
+EXPORTED_WEIGHTS = "model.safetensors"  # an export's (seq2seq-export): no pickle
+
+
 def find_checkpoint(run_or_file: Path) -> Path:
-    """`best.pt` of a run directory (else `last.pt`), or the checkpoint file itself."""
+    """An export's `model.safetensors`, a run directory's `best.pt` (else `last.pt`), or
+    the checkpoint file itself."""
     path = Path(run_or_file)
+    if path.is_dir() and (path / EXPORTED_WEIGHTS).exists():
+        return path / EXPORTED_WEIGHTS
     if path.is_dir():
         run = RunDir(path)
         for name in ("best.pt", "last.pt"):

@@ -28,6 +28,7 @@ from seq2seq.data.tokenizer import Tokenizer
 from seq2seq.decoding.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.decoding.search import Hypothesis
 from seq2seq.decoding.trained import load_run
+from seq2seq.export.locate import locate
 from seq2seq.tasks.captioning.attention_png import word_maps
 from seq2seq.tasks.captioning.encoders import ImageShape, build_caption_model
 from seq2seq.tasks.captioning.images import is_video, load_frames, load_image
@@ -85,6 +86,7 @@ class Captioner(Translator):
         one image size). Decoding settings are the first run's `decode` config."""
         if not runs:
             raise ValueError("Captioner.from_run needs at least one run directory")
+        runs = locate(runs)  # hf://owner/name, an ensemble export's members
         dev = pick_device(device)
         loaded = [load_caption_run(Path(r), dev) for r in runs]
         model, tok, cfg = loaded[0]

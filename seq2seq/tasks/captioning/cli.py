@@ -25,6 +25,7 @@ from seq2seq.cli.common import (add_search_options, check_not_inputs, output_dir
                                 write_output)
 from seq2seq.config.extras import requires
 from seq2seq.data.textfile import input_file, read_lines
+from seq2seq.export.locate import locate
 from seq2seq.training.rundir import inference_files
 
 
@@ -74,7 +75,7 @@ def _main(args: argparse.Namespace) -> None:
     from seq2seq.training.report import wants_bar
     paths = image_paths(args.images, args.input)
     inputs = [args.input, args.refs, *map(Path, paths),
-              *inference_files([args.run, *args.ensemble])]
+              *inference_files(locate([args.run, *args.ensemble]))]
     check_not_inputs(args.output, inputs, "--output")
     check_not_inputs(args.sheet, [*inputs, args.output], "--sheet")
     refs = None

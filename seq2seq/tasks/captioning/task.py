@@ -17,6 +17,7 @@ from torch import nn
 from seq2seq.config.compose import DecodeConfig, ModelConfig, TrainConfig, decode_settings
 from seq2seq.data.prepared import PreparedDir
 from seq2seq.data.tokenizer import Tokenizer
+from seq2seq.evaluation.metrics import Score
 from seq2seq.tasks.base import Check, DevSet, Evaluation, perplexity
 from seq2seq.tasks.captioning.arrays import CaptionArrays
 from seq2seq.tasks.captioning.augment import Augmentation, augmentation_checks
@@ -103,6 +104,7 @@ class Captioning(Translation):
                                       for i in range(0, n, step)), self.decode, device)
         texts = self.tokenizer.decode_target([h[0].ids for h in hyps])
         scores = caption_scores(texts, self.refs[:n], sequence=True)
-        return Evaluation({"ppl": ppl, "bleu4": scores.bleu[3], "cider_d": scores.cider_d,
+        cider = Score("CIDEr-D", scores.cider_d, scores.scheme)  # logged with its scheme
+        return Evaluation({"ppl": ppl, "bleu4": scores.bleu[3], "cider_d": cider,
                            "exact": scores.exact, "cer": scores.cer},
                           best_value=scores.cider_d, best_name="CIDEr-D", predictions=texts)

@@ -25,6 +25,7 @@ from seq2seq.config.compose import TrainConfig
 from seq2seq.data.sources import Source
 from seq2seq.data.tokenizer import Tokenizer
 from seq2seq.decoding.trained import load_run
+from seq2seq.export.locate import locate
 from seq2seq.tasks.classification.labelled import read_labels
 from seq2seq.tasks.classification.model import build_classifier
 from seq2seq.training.hardware import pick_device
@@ -95,6 +96,7 @@ class Classifier:
         the members' probabilities. The batch size is the first run's decode.batch_size."""
         if not runs:
             raise ValueError("Classifier.from_run needs at least one run directory")
+        runs = locate(runs)  # hf://owner/name, an ensemble export's members
         dev = pick_device(device)
         members = [load_classifier(Path(r), dev) for r in runs]
         check_members(members)

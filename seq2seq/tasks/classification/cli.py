@@ -27,6 +27,7 @@ import torch
 
 from seq2seq.cli.common import check_not_inputs, run as run_cli, stdin_lines, write_output
 from seq2seq.data.textfile import decode_line, input_file, read_lines
+from seq2seq.export.locate import locate
 from seq2seq.tasks.classification.classifier import Classifier, check_texts
 from seq2seq.tasks.classification.labelled import TABLES, read_labelled
 from seq2seq.training.report import wants_bar
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
 def _main(args: argparse.Namespace) -> None:
     if args.batch_size is not None and args.batch_size < 1:
         raise ValueError(f"--batch-size: at least 1 (got {args.batch_size})")
-    check_not_inputs(args.output, [args.input, *inference_files(args.runs)], "--output")
+    check_not_inputs(args.output, [args.input, *inference_files(locate(args.runs))], "--output")
     c = Classifier.from_run(*args.runs, device=args.device)
     c.batch_size = args.batch_size or c.batch_size
     if args.input is None and args.output is None and (args.stream or sys.stdin.isatty()):

@@ -18,6 +18,7 @@ from torch import nn
 from seq2seq.data.sources import Source
 from seq2seq.data.tokenizer import UNK, Tokenizer
 from seq2seq.decoding.search import left_to_right
+from seq2seq.export.locate import locate
 from seq2seq.tasks.translation.translator import load_run
 from seq2seq.training.hardware import pick_device
 
@@ -62,6 +63,7 @@ class Sampler:
     def from_run(cls, *runs: str | Path, device: str = "auto") -> "Sampler":
         """From a language model's run directory or checkpoint (one: samples average no
         ensemble)."""
+        runs = locate(runs)  # hf://owner/name, an ensemble export's members
         if len(runs) != 1:
             raise ValueError(f"Sampler.from_run takes one language model run, not {len(runs)}")
         dev = pick_device(device)

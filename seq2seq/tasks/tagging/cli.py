@@ -27,6 +27,7 @@ from typing import Optional
 
 from seq2seq.cli.common import check_not_inputs, run as run_cli, stdin_lines, write_output
 from seq2seq.data.textfile import decode_line, input_file, read_lines
+from seq2seq.export.locate import locate
 from seq2seq.tasks.tagging.columns import fill_conll, fill_conllu
 from seq2seq.tasks.tagging.tagger import Tagger
 from seq2seq.training.rundir import inference_files
@@ -86,7 +87,7 @@ def _main(args: argparse.Namespace) -> None:
         raise ValueError(f"--batch-size: at least 1 (got {args.batch_size})")
     if args.probs and args.format != "text":
         raise ValueError("--probs: with --format text only")
-    check_not_inputs(args.output, [args.input, *inference_files(args.runs)], "--output")
+    check_not_inputs(args.output, [args.input, *inference_files(locate(args.runs))], "--output")
     tagger = Tagger.from_run(*args.runs, device=args.device)
     tagger.batch_size = args.batch_size or tagger.batch_size
     interactive = args.input is None and args.output is None and (

@@ -7,8 +7,8 @@ a tag scored at every position (Plank, Sogaard and Goldberg 2016; Lample et al. 
 
 The encoder is the translation model's own `SequenceEncoder` (seq2seq/models/encoders.py:
 stacked RNN, both directions by default, dropout) with another input layer, so a tagger
-trained on one tag set can start another (`model.init_from`). Most of the accuracy on rare and unknown words comes
-from the characters: "-ly", "-ed", a capital, a digit.
+trained on one tag set can start another (`model.init_from`). Most of the accuracy on rare
+and unknown words comes from the characters: "-ly", "-ed", a capital, a digit.
 """
 from __future__ import annotations
 

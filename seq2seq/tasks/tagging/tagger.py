@@ -25,6 +25,7 @@ from seq2seq.config.compose import TrainConfig
 from seq2seq.data.sources import Source
 from seq2seq.data.tokenizer import PAD, Tokenizer
 from seq2seq.decoding.trained import load_run
+from seq2seq.export.locate import locate
 from seq2seq.tasks.classification.labelled import read_labels
 from seq2seq.tasks.tagging.model import Vocabularies, build_tagger
 from seq2seq.tasks.tagging.vocab import TokenEncoder
@@ -87,6 +88,7 @@ class Tagger:
         """From run directories or checkpoint files; several make an ensemble."""
         if not runs:
             raise ValueError("Tagger.from_run needs at least one run directory")
+        runs = locate(runs)  # hf://owner/name, an ensemble export's members
         dev = pick_device(device)
         members = [load_tagger(Path(r), dev) for r in runs]
         check_members(members)

@@ -29,6 +29,7 @@ from seq2seq.cli.common import (add_search_options, check_not_inputs, output_dir
 from seq2seq.config.compose import DecodeConfig
 from seq2seq.data.textfile import decode_line, input_file, read_lines
 from seq2seq.data.tokenizer import source_pieces
+from seq2seq.export.locate import locate
 from seq2seq.tasks.translation.attention_png import draw
 from seq2seq.tasks.translation.translator import Translator
 from seq2seq.training.report import wants_bar
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(args: argparse.Namespace) -> None:
-    check_not_inputs(args.output, [args.input, *inference_files(args.runs)], "--output")
+    check_not_inputs(args.output, [args.input, *inference_files(locate(args.runs))], "--output")
     if args.attention_png is not None:
         output_dir(args.attention_png, "--attention-png")
     t = Translator.from_run(*args.runs, device=args.device)

@@ -26,6 +26,7 @@ from seq2seq.data.tokenizer import Tokenizer
 from seq2seq.decoding.ensemble import Ensemble, check_shared_vocabulary
 from seq2seq.decoding.search import Hypothesis, beam_search, greedy, max_lengths
 from seq2seq.decoding.trained import load_run as load_trained
+from seq2seq.export.locate import locate
 from seq2seq.tasks import task_class
 from seq2seq.tasks.translation.alignment import alignment_line, line_attention
 from seq2seq.training.hardware import autocast, pick_device, pick_precision
@@ -115,6 +116,7 @@ class Translator:
         settings are the first run's `decode` config."""
         if not runs:
             raise ValueError("Translator.from_run needs at least one run directory")
+        runs = locate(runs)  # hf://owner/name, an ensemble export's members
         dev = pick_device(device)
         loaded = [load_run(Path(r), dev) for r in runs]
         model, tok, cfg = loaded[0]
