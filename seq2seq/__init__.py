@@ -33,9 +33,11 @@ __version__ = "0.1.0"
 __all__ = ["load", "Translator", "Classifier", "Captioner", "Sampler", "Tagger"]
 
 
-def load(*runs, device: str = "auto"):
+def load(*runs, device: str = "auto", precision: str | None = None):
     """The predictor of the runs' task: a Translator, Classifier, Captioner, Sampler or Tagger, or a
-    plugged-in task's; several runs make an ensemble (the predictor checks that they fit)."""
+    plugged-in task's; several runs make an ensemble (the predictor checks that they fit).
+    `precision` (fp32 | bf16 | int8 | auto) replaces the run's decode.precision for a
+    predictor that searches (Translator, Captioner)."""
     from pathlib import Path
 
     from seq2seq.export.locate import locate
@@ -44,7 +46,13 @@ def load(*runs, device: str = "auto"):
     if not runs:
         raise ValueError("seq2seq.load needs at least one run directory")
     runs = locate(runs)  # hf://owner/name: its snapshot; an ensemble export: its members
-    return task_class(run_task(Path(runs[0]))).predictor.from_run(*runs, device=device)
+    predictor = task_class(run_task(Path(runs[0]))).predictor.from_run(*runs, device=device)
+    if precision is not None:
+        if not hasattr(predictor, "use_precision"):
+            raise ValueError(f"precision={precision!r}: a {type(predictor).__name__} runs in "
+                             "fp32 (precision is a search's: Translator, Captioner)")
+        predictor.use_precision(precision)
+    return predictor
 
 
 def __getattr__(name: str):

@@ -117,5 +117,6 @@ def add_search_options(p: argparse.ArgumentParser, output: str) -> None:
                                                "the run's decode.max_len)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--precision", choices=DECODE_PRECISIONS,
-                   help="default: the run's decode.precision (bf16: about 2x faster)")
+                   help="default: the run's decode.precision (bf16: about 2x faster; "
+                   "int8: CPUs, lossy)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

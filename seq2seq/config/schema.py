@@ -165,12 +165,14 @@ class DecodeConfig:
     nbest: int = 1  # hypotheses returned per sentence, best first
     # bf16 autocast in the search: up to 2x faster on CPUs with AVX512-BF16 or AMX and on
     # recent GPUs; log-probabilities and scores stay fp32 (bench/results.md); auto: as
-    # trainer.precision (native bf16 that a cached timing finds faster, else fp32).
-    precision: str = "fp32"  # auto | fp32 | bf16
+    # trainer.precision (native bf16 that a cached timing finds faster, else fp32; never
+    # int8). int8 (CPUs): the decoder's products on int8 weights and activations, lossy
+    # (seq2seq/models/int8.py; docs/benchmarks.md measures speed and BLEU).
+    precision: str = "fp32"  # auto | fp32 | bf16 | int8
 
 
 TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # seq2seq/training/hardware.py picks among them
-DECODE_PRECISIONS = ("auto", "fp32", "bf16")
+DECODE_PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 @dataclass

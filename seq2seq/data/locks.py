@@ -1,5 +1,6 @@
-"""One process at a time: an exclusive lock on a file beside what it guards, held while a preparation is written (two runs started together on the same data: the second
-waits, then reuses the first's) and while the hardware cache is read and rewritten.
+"""One process at a time: an exclusive lock on a file beside what it guards, held while a
+preparation is written (two runs started together on the same data: the second waits,
+then reuses the first's) and while the hardware cache is read and rewritten.
 Where the OS has no flock (Windows) the lock is a no-op.
 """
 from __future__ import annotations

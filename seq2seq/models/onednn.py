@@ -36,10 +36,14 @@ def used_for(x: torch.Tensor) -> bool:
 
 
 def linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
-    """`layer(x)`, on oneDNN with a packed weight where `used_for(x)`."""
+    """`layer(x)`, on oneDNN with a packed weight where `used_for(x)` (in int8 inside
+    int8.products(): seq2seq/models/int8.py)."""
+    from seq2seq.models import int8  # it builds on this module
+    if int8.active(x):
+        return int8.linear(x, layer)
     if not used_for(x):
         return layer(x)
-    weight = _derived(layer, "weight", (layer.weight,), _pack)
+    weight = derived(layer, "weight", (layer.weight,), _pack)
     return torch.ops.mkldnn._linear_pointwise(x, weight, layer.bias, "none", [], "")
 
 
@@ -48,7 +52,7 @@ def lstm_gates(x: torch.Tensor, h: torch.Tensor, rnn: nn.LSTM, layer: int) -> to
     W_ih x + b_ih + W_hh h + b_hh as one product. Only where `used_for(x)`."""
     params = tuple(getattr(rnn, f"{name}_l{layer}")
                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-    weight, bias = _derived(rnn, f"gates_l{layer}", params, _pack_gates)
+    weight, bias = derived(rnn, f"gates_l{layer}", params, _pack_gates)
     return torch.ops.mkldnn._linear_pointwise(torch.cat([x, h], dim=1), weight, bias,
                                               "none", [], "")
 
@@ -61,7 +65,7 @@ def _pack_gates(w_ih, w_hh, b_ih, b_hh) -> tuple[torch.Tensor, torch.Tensor]:
     return _pack(torch.cat([w_ih, w_hh], dim=1)), (b_ih + b_hh).detach()
 
 
-def _derived(module: nn.Module, name: str, params: tuple[torch.Tensor, ...],
+def derived(module: nn.Module, name: str, params: tuple[torch.Tensor, ...],
              make: Callable):
     """`make(*params)`, computed again only when one of `params` has changed. Parameters
     made under inference mode keep no version counter: for them it is computed each time."""

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seq2seq.models import onednn
+from seq2seq.models import int8, onednn
 
 
 class State(NamedTuple):
@@ -84,11 +84,13 @@ def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, h: torch.Tensor, c: Optional[torc
                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         if c is None:
             x = torch.gru_cell(x, h[layer], *weights)
-        elif onednn.used_for(x):  # search on a CPU: torch.lstm_cell's function on oneDNN
-            x, c_layer = _lstm_cell(onednn.lstm_gates(x, h[layer], rnn, layer), c[layer])
-            cs.append(c_layer)
-        else:  # training, and GPUs (a fused kernel)
-            x, c_layer = torch.lstm_cell(x, (h[layer], c[layer]), *weights)
+        else:
+            if int8.active(x):  # int8 search (decode.precision=int8)
+                x, c_layer = _lstm_cell(int8.lstm_gates(x, h[layer], rnn, layer), c[layer])
+            elif onednn.used_for(x):  # search on a CPU: torch.lstm_cell's function on oneDNN
+                x, c_layer = _lstm_cell(onednn.lstm_gates(x, h[layer], rnn, layer), c[layer])
+            else:  # training, and GPUs (a fused kernel)
+                x, c_layer = torch.lstm_cell(x, (h[layer], c[layer]), *weights)
             cs.append(c_layer)
         hs.append(x)
         if layer < rnn.num_layers - 1:

@@ -1,14 +1,17 @@
 """Requests gathered into batches: concurrent requests with the same options are searched
 together, so a server under load decodes as a file does, not a sentence at a time.
 
-    batcher = Batcher(run=endpoint.run, max_items=64, wait_ms=5)
+    batcher = Batcher(run=endpoint.run, max_items=64, wait_ms=20, quiet_ms=3)
     answers = await batcher.submit(items, options)    # this request's answers, in order
 
-A request waits at most `wait_ms` for others to join it (or until `max_items` items are
-gathered); the model then runs off the event loop, in one worker thread (one model, one
-search at a time), and each request gets back the answers to its own items. Every item
-is searched as it would be alone (the search's results do not depend on what a batch
-holds: tests/serving), so batching changes speed, never an answer.
+A batch gathers requests while they keep coming: it closes when `max_items` items are in,
+when none has arrived for `quiet_ms`, or `wait_ms` after its first (clients answered
+together send again together, a few milliseconds apart: a fixed window would cut them
+into a large batch and a small one, and each search costs as much per step whether it
+holds 5 sentences or 30). The model then runs off the event loop, in one worker thread
+(one model, one search at a time), and each request gets back the answers to its own
+items. Every item is searched as it would be alone (the search's results do not depend on
+what a batch holds: tests/serving), so batching changes speed, never an answer.
 """
 from __future__ import annotations
 
@@ -27,8 +30,9 @@ class _Request:
 
 class Batcher:
     def __init__(self, run: Callable[[list, Hashable], list], max_items: int = 64,
-                 wait_ms: float = 5.0):
-        self.run, self.max_items, self.wait = run, max_items, wait_ms / 1000
+                 wait_ms: float = 20.0, quiet_ms: float = 3.0):
+        self.run, self.max_items = run, max_items
+        self.wait, self.quiet = wait_ms / 1000, quiet_ms / 1000
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
         self.queue: asyncio.Queue[_Request] | None = None
         self.worker: asyncio.Task | None = None
@@ -47,9 +51,10 @@ class Batcher:
         while True:
             first = await self.queue.get()
             batch, held = [first], []
-            deadline = asyncio.get_running_loop().time() + self.wait
+            clock = asyncio.get_running_loop().time
+            deadline = clock() + self.wait
             while sum(len(r.items) for r in batch) < self.max_items:
-                left = deadline - asyncio.get_running_loop().time()
+                left = min(self.quiet, deadline - clock())  # (quiet, or the window's end)
                 try:
                     r = await asyncio.wait_for(self.queue.get(), timeout=max(left, 0))
                 except asyncio.TimeoutError:

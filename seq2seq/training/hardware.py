@@ -29,6 +29,7 @@ from torch import nn
 
 from seq2seq.config.compose import ConfigError
 from seq2seq.data.locks import locked
+from seq2seq.models import int8
 from seq2seq.training.checkpoint import write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ def pick_precision(name: str, device: torch.device, key: str) -> str:
     """fp32 | bf16 | fp16 for `name` on `device`; `key` (the config key) names errors."""
     if name == "auto":
         return auto_precision(device)
+    if name == "int8" and (device.type != "cpu" or not int8.available()):
+        raise ConfigError(f"config key '{key}': int8 decoding runs on a CPU with fbgemm "
+                          f"(x86 builds of torch), not on {device.type}; use fp32 or bf16")
     if device.type == "cpu" and _onednn():
         if name == "bf16" and not onednn_bf16():
             raise ConfigError(f"config key '{key}': this CPU has no bf16 support "
@@ -76,8 +80,11 @@ def pick_precision(name: str, device: torch.device, key: str) -> str:
     return name
 
 
-def autocast(device: torch.device, precision: str) -> torch.autocast:
-    """Matrix products in `precision` (a picked one, not auto); parameters stay fp32."""
+def autocast(device: torch.device, precision: str):
+    """Matrix products in `precision` (a picked one, not auto); parameters stay fp32.
+    int8: search's products on fbgemm's int8 GEMM (seq2seq/models/int8.py)."""
+    if precision == "int8":
+        return int8.products()
     return torch.autocast(device.type, dtype=DTYPES.get(precision, torch.bfloat16),
                           enabled=precision != "fp32")
 

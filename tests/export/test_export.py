@@ -25,7 +25,7 @@ from seq2seq.tasks.translation.cli import main as translate_main
 from seq2seq.training import checkpoint
 from seq2seq.training.averaging import average
 
-from conftest import console_script, corpus_lines, run_main, save_run, task_run
+from conftest import console_script, run_main, task_run
 
 TEXTS = ["En el principio era el Verbo .", "Dios es amor .", "y la luz"]
 

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from seq2seq.config.compose import DecodeConfig, TrainConfig, check_decode, decode_settings
+from seq2seq.config.compose import (DECODE_PRECISIONS, DecodeConfig, TrainConfig, check_decode,
+                                    decode_settings)
 from seq2seq.data.sources import Source
 from seq2seq.data.tokenizer import Tokenizer
 from seq2seq.decoding.ensemble import Ensemble, check_shared_vocabulary
@@ -124,6 +125,13 @@ class Translator:
             check_shared_vocabulary([t for _, t, _ in loaded], [str(r) for r in runs])
             model = Ensemble([m for m, _, _ in loaded])
         return cls(model, tok, decode_settings(cfg), dev, max_train_len=cfg.data.max_len)
+
+    def use_precision(self, precision: str) -> None:
+        """Search in `precision` from now on (fp32 | bf16 | int8 | auto), checked here."""
+        if precision not in DECODE_PRECISIONS:
+            raise ValueError(f"precision {precision!r}: one of {', '.join(DECODE_PRECISIONS)}")
+        pick_precision(precision, self.device, "precision")
+        self.decode = dataclasses.replace(self.decode, precision=precision)
 
     def settings(self, beam: Optional[int] = None, nbest: int = 1, *,
                  length_penalty: Optional[float] = None, max_len_a: Optional[float] = None,

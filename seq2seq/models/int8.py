@@ -1,0 +1,111 @@
+"""int8 search on a CPU (decode.precision=int8, --precision int8): lossy, and faster where
+the CPU multiplies int8 quickly (VNNI).
+
+Inside `products()`, search's matrix products that go through onednn.py (the output layer,
+each decoder LSTM layer's input and recurrent products as one, attention's and the
+bridge's) run on fbgemm's dynamic int8 GEMM (`torch.ops.quantized.linear_dynamic`, the
+kernel behind torch's and torchao's dynamic quantisation): the weights quantised once to
+int8, symmetric, one scale per output channel; each step's activations quantised as they
+come, one scale per row (per hypothesis); int32 sums, fp32 out. fbgemm picks one scale per
+product from the whole batch's range, which would make a sentence's translation depend on
+its batch; so each row is first divided by its own largest magnitude, and a row spanning
+[-1, 1] is added: the batch's range is then always [-1, 1], its quantisation fixed, and
+each row's result its own (batching changes no result, as in fp32). Everything else (embeddings, the
+encoder's LSTM over the whole source, softmax, scores) stays fp32. On a CPU without VNNI
+the activations keep 7 bits (fbgemm's reduce_range: its 16-bit partial sums would
+overflow otherwise).
+
+The int8 weights derive from the parameters like onednn's packed ones (kept per module,
+remade when a parameter changes): a second copy, a quarter of the fp32 size.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from seq2seq.models import onednn
+
+_ON: contextvars.ContextVar[bool] = contextvars.ContextVar("int8_products", default=False)
+
+
+@contextlib.contextmanager
+def products() -> Iterator[None]:
+    """Search's products in int8 within the block (this thread or task only)."""
+    token = _ON.set(True)
+    try:
+        yield
+    finally:
+        _ON.reset(token)
+
+
+def active(x: torch.Tensor) -> bool:
+    """Whether a product with `x` runs here: inside `products()`, fp32 on a CPU."""
+    return (_ON.get() and x.device.type == "cpu" and x.dtype == torch.float32
+            and not torch.is_grad_enabled())
+
+
+def linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    """`layer(x)` with int8 weights and x quantised on the fly; x (..., in)."""
+    packed = onednn.derived(layer, "int8", (layer.weight,), _prepack)
+    out = _run(x, packed)
+    return out if layer.bias is None else out + layer.bias
+
+
+def lstm_gates(x: torch.Tensor, h: torch.Tensor, rnn: nn.LSTM, layer: int) -> torch.Tensor:
+    """onednn.lstm_gates in int8: [x, h] times [W_ih, W_hh], the biases summed."""
+    params = tuple(getattr(rnn, f"{name}_l{layer}")
+                   for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    packed, bias = onednn.derived(rnn, f"int8_gates_l{layer}", params,
+                                  lambda w_ih, w_hh, b_ih, b_hh: (
+                                      _prepack(torch.cat([w_ih, w_hh], dim=1)),
+                                      (b_ih + b_hh).detach()))
+    return _run(torch.cat([x, h], dim=1), packed) + bias
+
+
+def _run(x: torch.Tensor, packed) -> torch.Tensor:
+    """x (..., in) times the packed weight, each row quantised on its own scale."""
+    rows = x.reshape(-1, x.size(-1))  # (R, in)
+    peak = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-30)  # (R, 1)
+    span = torch.zeros(1, rows.size(1), dtype=rows.dtype)
+    span[0, 0], span[0, -1] = 1.0, -1.0  # the batch's range: [-1, 1], whatever it holds
+    unit = torch.cat([rows / peak, span])  # (R + 1, in), each row's peak 1
+    out = torch.ops.quantized.linear_dynamic(unit, packed, not vnni())[:-1] * peak
+    return out.view(*x.shape[:-1], out.size(-1))
+
+
+def _prepack(weight: torch.Tensor):
+    """fbgemm's packed int8 weight: symmetric, one scale per output channel (row)."""
+    w = weight.detach().float()
+    scales = (w.abs().amax(dim=1) / 127).clamp(min=1e-12).double()
+    with warnings.catch_warnings():  # torch 2.13 deprecates qint8 tensors for torchao's,
+        warnings.simplefilter("ignore", UserWarning)  # which pack for this same kernel
+        q = torch.quantize_per_channel(w, scales, torch.zeros_like(scales, dtype=torch.long),
+                                       0, torch.qint8)
+    return torch.ops.quantized.linear_prepack(q, None)
+
+
+@functools.cache
+def vnni() -> bool:
+    """This CPU has VNNI (int8 dot products into int32, no 16-bit saturation)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+@functools.cache
+def available() -> bool:
+    """This build has fbgemm's dynamic int8 linear (x86 wheels do)."""
+    try:
+        packed = _prepack(torch.ones(2, 2))
+        return bool(torch.ops.quantized.linear_dynamic(torch.ones(1, 2), packed, True).numel())
+    except (AttributeError, NotImplementedError, RuntimeError):
+        return False

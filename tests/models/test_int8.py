@@ -1,0 +1,74 @@
+"""int8 search (seq2seq/models/int8.py): products within a percent of fp32's, each row its
+own (a sentence's search does not depend on its batch, as in fp32), only inside
+`products()` (fp32 and bf16 unchanged), through the commands and seq2seq.load; a device or
+predictor that has no int8 search says so in one line."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import seq2seq
+from seq2seq.config.compose import ConfigError
+from seq2seq.models import int8, onednn
+from seq2seq.tasks.translation.cli import main as translate_main
+from seq2seq.training.hardware import pick_precision
+
+from conftest import corpus_lines, run_main
+
+pytestmark = pytest.mark.skipif(not int8.available(), reason="no fbgemm in this torch build")
+
+
+@torch.inference_mode()
+def test_products_are_close_to_fp32_and_each_row_its_own():
+    torch.manual_seed(0)
+    layer, rnn = torch.nn.Linear(48, 40), torch.nn.LSTM(48, 40, 2)
+    x, h = torch.randn(9, 48) * 3, torch.randn(9, 40)
+    with int8.products():
+        y, gates = int8.linear(x, layer), int8.lstm_gates(x, h, rnn, 0)
+        alone = [int8.linear(x[i:i + 1], layer) for i in range(9)]
+        gates_alone = [int8.lstm_gates(x[i:i + 1], h[i:i + 1], rnn, 0) for i in range(9)]
+        zero = int8.linear(torch.zeros(2, 48), layer)
+    assert (y - layer(x)).abs().max() < 0.02 * layer(x).abs().max()
+    fp32 = onednn.lstm_gates(x, h, rnn, 0)
+    assert (gates - fp32).abs().max() < 0.02 * fp32.abs().max()
+    assert torch.equal(torch.cat(alone), y) and torch.equal(torch.cat(gates_alone), gates)
+    assert torch.equal(zero, layer.bias.expand(2, -1))  # a zero row stays exact
+
+
+@torch.inference_mode()
+def test_only_inside_products_and_never_with_gradients():
+    layer = torch.nn.Linear(8, 4)
+    x = torch.randn(3, 8)
+    before = onednn.linear(x, layer)
+    with int8.products():
+        assert int8.active(x) and not int8.active(x.bfloat16())
+        assert not torch.equal(onednn.linear(x, layer), before)
+    assert not int8.active(x) and torch.equal(onednn.linear(x, layer), before)
+    with torch.enable_grad(), int8.products():
+        assert not int8.active(torch.randn(2, 8))
+
+
+def test_search_in_int8_batches_as_it_searches_alone(task_runs):
+    t = seq2seq.load(task_runs["translation"], device="cpu", precision="int8")
+    lines = corpus_lines("dev", "es", 6)
+    together = t.translate_nbest(lines, beam=3, nbest=2)
+    assert together == [t.translate_nbest([line], beam=3, nbest=2)[0] for line in lines]
+    greedy = t.translate_nbest(lines, beam=1)
+    assert [g[0][0] for g in greedy] == t.translate(lines, beam=1)
+
+
+def test_the_commands_and_load_take_int8(task_runs):
+    run = task_runs["translation"]
+    lines = "\n".join(corpus_lines("dev", "es", 4)).encode() + b"\n"
+    status, out, err = run_main(translate_main, [run, "--precision", "int8", "--beam-size",
+                                                 "2"], lines)
+    assert status == 0, err
+    want = seq2seq.load(run, device="cpu", precision="int8").translate(
+        corpus_lines("dev", "es", 4), beam=2)
+    assert out.splitlines() == want
+    with pytest.raises(ValueError, match="a Classifier runs in fp32"):
+        seq2seq.load(task_runs["classification"], device="cpu", precision="int8")
+    with pytest.raises(ValueError, match="precision 'int4'"):
+        seq2seq.load(run, device="cpu", precision="int4")
+    with pytest.raises(ConfigError, match="int8 decoding runs on a CPU"):
+        pick_precision("int8", torch.device("cuda"), "decode.precision")
