@@ -9,7 +9,7 @@ BEAM ?= 5
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train translate score test test-unit test-all bench bench-scale clean
+.PHONY: help install demo train translate score test test-unit test-all bench bench-scale screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,18 @@ test-all: install  ## run every test, slow ones included
 
 bench: install  ## speed and memory against Joey NMT 2.3.0 -> bench/results.md (10-17 min)
 	$(MAKE) -C bench PY=$(abspath $(PY))
+
+SHOTS := runs/shots
+screenshots: install  ## docs/page-*.png: seq2seq-serve's page in chromium, on two attention runs (trained first if missing: ~18 min)
+	test -f $(SHOTS)/attention/checkpoints/best.pt || $(BIN)/seq2seq-train experiment=bible_attention \
+	  trainer.run_dir=$(SHOTS)/attention trainer.max_time=600
+	test -f $(SHOTS)/emoji/checkpoints/best.pt || { $(MAKE) -C recipes/emoji-captions data && \
+	  $(BIN)/seq2seq-train experiment=emoji_attention data.local_dir=$(abspath data/emoji-captions/images) \
+	  trainer.run_dir=$(SHOTS)/emoji trainer.max_time=480; }
+	$(PY) docs/screenshots.py --translate $(SHOTS)/attention --caption $(SHOTS)/emoji \
+	  --text "Echa tu suerte entre nosotros; tengamos todos una bolsa:" \
+	  --text "El consejo te guardará, te preservará la inteligencia:" \
+	  --image data/emoji-captions/images/test/1f385-1f3fc.png --out docs
 
 PAIRS ?= 1000000 4000000
 bench-scale: install  ## prepare + 300 steps on corpora of $(PAIRS) pairs built from the bundled text -> bench/results.md (~30 min)

@@ -204,3 +204,18 @@ def test_an_error_is_shown_in_one_line(page):
     tab.click("#go")
     tab.wait_for_selector("#status.error")
     assert tab.inner_text("#status") == "413: texts[0] has 3000 characters; at most 2000"
+
+
+def test_the_readme_screenshots_script_draws_both_pages(runs, tmp_path):
+    """docs/screenshots.py (make screenshots), on the random attention runs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = Path(__file__).parents[2] / "docs" / "screenshots.py"
+    done = subprocess.run([sys.executable, script, "--translate", runs["tr"], "--caption",
+                           runs["cap"], "--text", "Dios es amor .", "--image", runs["image"],
+                           "--out", tmp_path], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("page-translate.png", "page-caption.png"):
+        with Image.open(tmp_path / name) as shot:
+            assert shot.width == 980 and shot.height >= 300, (name, shot.size)
