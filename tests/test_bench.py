@@ -182,3 +182,26 @@ def test_best_of_alternates_and_keeps_each_sides_fastest(monkeypatch):
     assert best["j"]["tokens_per_s"] == 30.0 and best["j"]["rounds"] == [10.0, 30.0]
     assert best["o"]["tokens_per_s"] == 20.0 and best["o"]["rounds"] == [20.0, 15.0]
     assert best["j"]["peak_rss_mb"] == 104.0 and best["o"]["peak_rss_mb"] == 103.0
+
+
+def test_precision_bench_measures_each_precision_and_scores_it(task_runs, tmp_path):
+    """bench/precision.py on a tiny run: a row per precision and beam, each with its speed,
+    ratio to fp32, peak RSS and BLEU and chrF with their signatures."""
+    from conftest import corpus_lines, write_lines
+    src = write_lines(tmp_path / "test.es", corpus_lines("test", "es", 6))
+    ref = write_lines(tmp_path / "test.en", corpus_lines("test", "en", 6))
+    precisions = ["fp32", "int8"] + (["bf16"] if FAST == "bf16" else [])
+    run = str(task_runs["translation"])
+    out = subprocess.run([sys.executable, str(BENCH / "precision.py"), run,
+                          "--src", str(src), "--ref", str(ref), "--rounds", "1", "--beams", "1",
+                          "2", "--precisions", *precisions, "--out", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    r = json.loads((tmp_path / "r.json").read_text())[run]
+    assert r["weights"]["int8_bytes"] < r["weights"]["fp32_bytes"]
+    for precision in precisions:
+        for beam in (1, 2):
+            row = r[f"{precision} beam {beam}"]
+            assert row["sentences_per_s"] > 0 and row["peak_rss_mb"] > 0
+            assert row["bleu_signature"].startswith("nrefs:1") and "chrf" in row
+    assert r["fp32 beam 2"]["ratio_to_fp32"] == 1.0
