@@ -194,3 +194,30 @@ def test_hf_names_resolve_through_a_local_snapshot(task_runs, tmp_path):
     assert missing.stderr.startswith("seq2seq-translate: error: hf://someone/other: not available "
                                       "from the Hugging Face hub"), missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_every_command_and_the_server_read_an_export_as_the_run(task_runs, tmp_path):
+    from seq2seq.cli.serve import build, parse_args
+    from seq2seq.tasks.captioning.cli import main as caption_main
+    from seq2seq.tasks.classification.cli import main as classify_main
+    from seq2seq.tasks.language_model.cli import main as sample_main
+    from seq2seq.tasks.tagging.cli import main as tag_main
+    image = tmp_path / "image.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (16, 16), dtype=np.uint8)
+                    ).save(image)
+    stdin = "\n".join(TEXTS).encode() + b"\n"
+    for task, main, args, feed in (
+            ("classification", classify_main, ["--probs"], stdin),
+            ("tagging", tag_main, ["--probs"], stdin),
+            ("captioning", caption_main, [image, "--nbest", "2"], b""),
+            ("language_model", sample_main, ["--n", "2", "--seed", "4"], b"")):
+        out = export([task_runs[task]], tmp_path / task)
+        runs = [run_main(main, [r, *args], feed) for r in (task_runs[task], out)]
+        assert runs[0][0] == runs[1][0] == 0, (task, runs[1][2])
+        assert runs[1][1] == runs[0][1] and runs[0][1].strip(), task
+    from fastapi.testclient import TestClient
+    with TestClient(build(parse_args([str(tmp_path / "classification"), "--device", "cpu"]))
+                    ) as client:
+        got = client.post("/runs/classification/classify", json={"texts": TEXTS}).json()
+    want = seq2seq.load(task_runs["classification"], device="cpu").predict(TEXTS)
+    assert [r["label"] for r in got["results"]] == want
