@@ -26,12 +26,36 @@ from starlette.exceptions import HTTPException
 from seq2seq.serving.batcher import Batcher
 from seq2seq.serving.endpoint import BadRequest, Endpoint, Limits
 
-JSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"type": "object", "properties": {"texts": {
-        "type": "array", "items": {"type": "string"}}}, "required": ["texts"]}}}}}
 PAGE = Path(__file__).with_name("page")
-IMAGE_BODY = {"requestBody": {"required": True, "content": {"image/*": {
-    "schema": {"type": "string", "format": "binary"}}}}}
+
+
+def openapi_of(ep: Endpoint, limits: Limits) -> dict:
+    """The OpenAPI request of an endpoint, from what it describes: a JSON body of texts
+    and its options (text endpoints), or an image's bytes with its options as query
+    parameters; each option typed by its default, bounded by its maximum."""
+    options = {key: option_schema(spec) for key, spec in ep.describe().get("options", {}).items()}
+    if ep.reads == "image":
+        return {"parameters": [{"name": key, "in": "query", "required": False, "schema": schema}
+                               for key, schema in options.items()],
+                "requestBody": {"required": True, "content": {"image/*": {
+                    "schema": {"type": "string", "format": "binary"}}}}}
+    texts = {"type": "array", "minItems": 1, "maxItems": limits.max_lines,
+             "items": {"type": "string", "maxLength": limits.max_chars}}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"texts": texts, **options}, "required": ["texts"],
+        "additionalProperties": False}}}}}
+
+
+def option_schema(spec: dict) -> dict:
+    default = spec.get("default")
+    kind = ("boolean" if isinstance(default, bool) else "integer" if isinstance(default, int)
+            else "number")
+    schema = {"type": kind, "default": default}
+    if kind != "boolean":
+        schema["minimum"] = 0 if kind == "number" else 1
+        if isinstance(spec.get("max"), (int, float)):
+            schema["maximum"] = spec["max"]
+    return schema
 
 
 def build_app(endpoints: dict[str, Endpoint], tasks: dict[str, str],
@@ -77,7 +101,7 @@ def build_app(endpoints: dict[str, Endpoint], tasks: dict[str, str],
     for name, ep in endpoints.items():
         app.add_api_route(f"/runs/{name}/{ep.verb}", _route(ep, batchers[name], limits),
                           methods=["POST"], name=f"{name} {ep.verb}",
-                          openapi_extra=JSON_BODY if ep.reads == "text" else IMAGE_BODY)
+                          openapi_extra=openapi_of(ep, limits))
     return app
 
 

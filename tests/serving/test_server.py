@@ -51,7 +51,16 @@ def test_health_and_runs(served):
     assert runs["tr"]["task"] == "translation" and runs["tr"]["verb"] == "translate"
     assert runs["cls"]["verb"] == "classify" and runs["pos"]["verb"] == "tag"
     assert runs["cap"]["verb"] == "caption" and runs["cap"]["reads"] == "image"
-    assert "/runs/tr/translate" in c.get("/openapi.json").json()["paths"]
+    paths = c.get("/openapi.json").json()["paths"]
+    body = paths["/runs/tr/translate"]["post"]["requestBody"]["content"]["application/json"]
+    schema = body["schema"]  # each option typed and bounded, from the endpoint
+    assert schema["required"] == ["texts"] and schema["properties"]["texts"]["maxItems"] == 16
+    assert schema["properties"]["beam_size"]["type"] == "integer"
+    assert schema["properties"]["beam_size"]["maximum"] == runs["tr"]["options"]["beam_size"]["max"]
+    assert schema["properties"]["alignment"] == {"type": "boolean", "default": False}
+    caption = paths["/runs/cap/caption"]["post"]
+    assert {p["name"] for p in caption["parameters"]} == {"beam_size", "nbest", "attention"}
+    assert "image/*" in caption["requestBody"]["content"]
 
 
 def test_translate_answers_what_the_translator_does(served):
