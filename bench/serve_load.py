@@ -65,9 +65,9 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float, pid
     return latencies, failures, answered, rss, time.perf_counter() - began
 
 
-def serve(run: str, port: int) -> subprocess.Popen:
+def serve(run: str, port: int, extra: list[str]) -> subprocess.Popen:
     server = subprocess.Popen([sys.executable, "-m", "seq2seq.cli.serve", run, "--port",
-                               str(port), "--name", "run", "--device", "cpu"],
+                               str(port), "--name", "run", "--device", "cpu", *extra],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
         try:
@@ -86,9 +86,10 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--threads", type=int, default=0, help="seq2seq-serve --threads")
     args = p.parse_args()
     sentences = [s for s in args.input.read_text(encoding="utf-8").splitlines() if s.strip()]
-    server = serve(args.run, args.port)
+    server = serve(args.run, args.port, ["--threads", str(args.threads)])
     try:
         lat, failures, answered, rss, wall = asyncio.run(load(
             f"http://127.0.0.1:{args.port}/runs/run/translate", sentences, args.clients,
@@ -109,7 +110,7 @@ def main() -> None:
     q = statistics.quantiles(lat, n=100)
     server_speed = len(answered) / wall
     print(json.dumps({
-        "clients": args.clients, "seconds": round(wall, 1), "requests": len(lat),
+        "clients": args.clients, "server_threads": args.threads or "default", "seconds": round(wall, 1), "requests": len(lat),
         "failed": failures, "requests_per_s": round(len(lat) / wall, 2),
         "sentences_per_s": round(server_speed, 2), "cli_sentences_per_s": round(cli, 2),
         "ratio_to_cli": round(server_speed / cli, 3),

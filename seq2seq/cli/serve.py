@@ -31,6 +31,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch's threads for the search (0: torch's default, a core each)")
     d = Limits()
     p.add_argument("--max-lines", type=int, default=d.max_lines, help="texts a request")
     p.add_argument("--max-chars", type=int, default=d.max_chars, help="characters a text")
@@ -82,6 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
 
     def body() -> None:
+        if args.threads > 0:
+            import torch
+            torch.set_num_threads(args.threads)
         app = build(args)
         uvicorn = requires("uvicorn", "serve", "seq2seq-serve")
         uvicorn.run(app, host=args.host, port=args.port, timeout_graceful_shutdown=30,
