@@ -7,16 +7,16 @@ against seq2seq-translate on the same sentences as a file.
 Starts `seq2seq-serve RUN` (the run's decode settings), waits for /health, then runs the
 clients (httpx, asyncio): requests/s, sentences/s, p50/p95/p99 latency, failed requests,
 the sentences a search held on average, and the server's RSS each second (flat, or
-growing). Then `seq2seq-translate RUN --input`
-on the sentences the server answered, timed as a file; the ratio of the two speeds is
-what docs/benchmarks.md reports. Prints one JSON object.
+growing), after --warmup seconds of the same load. Then `seq2seq-translate RUN --input`
+on the sentences the server answered, timed as a file (the whole command, and less its
+time on one sentence: the search alone); the ratios of the speeds are what
+docs/benchmarks.md reports. Prints one JSON object.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import os
 import signal
 import statistics
 import subprocess
@@ -79,6 +79,22 @@ def serve(run: str, port: int, extra: list[str]) -> subprocess.Popen:
     raise SystemExit("seq2seq-serve did not come up in 2 minutes")
 
 
+def cli_speeds(run: str, sentences: list[str]) -> tuple[float, float]:
+    """seq2seq-translate's sentences/s on `sentences` as a file: the whole command, and its
+    search alone (less the time the same command takes on one sentence: start and load)."""
+    seconds = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, lines in (("all", sentences), ("one", sentences[:1])):
+            src = Path(tmp) / f"{name}.txt"
+            src.write_text("".join(s + "\n" for s in lines), encoding="utf-8")
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "seq2seq.tasks.translation.cli", run,
+                            "--input", str(src), "--output", str(src) + ".out", "--device",
+                            "cpu"], check=True)
+            seconds.append(time.perf_counter() - start)
+    return len(sentences) / seconds[0], len(sentences) / (seconds[0] - seconds[1])
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("run")
@@ -87,37 +103,38 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--threads", type=int, default=0, help="seq2seq-serve --threads")
+    p.add_argument("--warmup", type=float, default=0,
+                   help="seconds of the same load before the measured ones")
     args = p.parse_args()
     sentences = [s for s in args.input.read_text(encoding="utf-8").splitlines() if s.strip()]
     server = serve(args.run, args.port, ["--threads", str(args.threads)])
+    url = f"http://127.0.0.1:{args.port}/runs/run/translate"
     try:
+        cold = rss_mb(server.pid)
+        if args.warmup > 0:  # the same load, not counted: the caches fill with batch shapes
+            asyncio.run(load(url, sentences, args.clients, args.warmup, server.pid))
         lat, failures, answered, rss, wall = asyncio.run(load(
-            f"http://127.0.0.1:{args.port}/runs/run/translate", sentences, args.clients,
-            args.seconds, server.pid))
+            url, sentences, args.clients, args.seconds, server.pid))
         searched = httpx.get(f"http://127.0.0.1:{args.port}/health").json()["searched"]["run"]
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-        f.write("".join(s + "\n" for s in answered))
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "seq2seq.tasks.translation.cli", args.run,
-                    "--input", f.name, "--output", f.name + ".out", "--device", "cpu"],
-                   check=True)
-    cli = len(answered) / (time.perf_counter() - start)
-    for path in (f.name, f.name + ".out"):
-        os.unlink(path)
+    cli, cli_search = cli_speeds(args.run, answered)
     q = statistics.quantiles(lat, n=100)
     server_speed = len(answered) / wall
     print(json.dumps({
-        "clients": args.clients, "server_threads": args.threads or "default", "seconds": round(wall, 1), "requests": len(lat),
-        "failed": failures, "requests_per_s": round(len(lat) / wall, 2),
-        "sentences_per_s": round(server_speed, 2), "cli_sentences_per_s": round(cli, 2),
-        "ratio_to_cli": round(server_speed / cli, 3),
+        "clients": args.clients, "server_threads": args.threads or "default",
+        "seconds": round(wall, 1), "requests": len(lat), "failed": failures,
+        "requests_per_s": round(len(lat) / wall, 2), "sentences_per_s": round(server_speed, 2),
+        "cli_sentences_per_s": round(cli, 2), "ratio_to_cli": round(server_speed / cli, 3),
+        "cli_search_sentences_per_s": round(cli_search, 2),
+        "ratio_to_cli_search": round(server_speed / cli_search, 3),
         "mean_batch": round(searched["items"] / max(searched["batches"], 1), 1),
         "latency_ms": {"p50": round(q[49] * 1000), "p95": round(q[94] * 1000),
                        "p99": round(q[98] * 1000)},
-        "rss_mb": {"first": rss[0], "last": rss[-1], "max": max(rss)}}, indent=1))
+        "warmup_s": args.warmup, "rss_mb": {"before_any_request": round(cold, 1),
+                                            "first": rss[0], "last": rss[-1], "max": max(rss),
+                                            "each_second": rss}}, indent=1))
 
 
 if __name__ == "__main__":
