@@ -128,7 +128,7 @@ def main() -> None:
     p.add_argument("work")
     p.add_argument("task", choices=["train", "decode", "matmul"])
     p.add_argument("--model", choices=["same", "paper"], default="same")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32")
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--sentences", type=int, default=0, help="batch size; default WORK's")

@@ -26,6 +26,7 @@ from seq2seq.config.compose import load_config
 from seq2seq.data.prepare import prepare
 from seq2seq.data.tokenizer import Tokenizer
 from seq2seq.data.tokens import PairArrays
+from seq2seq.models.int8 import available as int8_available
 from seq2seq.training.hardware import native_bf16
 
 HERE = Path(__file__).resolve().parent
@@ -34,6 +35,8 @@ SENTENCES, SCALING_SENTENCES = 64, (16, 32, 64, 128)
 # bf16 as well where the CPU computes it natively (AVX512-BF16, AMX); elsewhere oneDNN has
 # no bf16 LSTM, and the bench measures fp32 alone.
 PRECISIONS = ("fp32", "bf16") if native_bf16(torch.device("cpu")) else ("fp32",)
+# decoding also in int8 (lossy: seq2seq/models/int8.py), where torch has fbgemm
+DECODE_PRECISIONS = PRECISIONS + (("int8",) if int8_available() else ())
 SPEEDS = ("tokens_per_s", "sentences_per_s", "flops_per_s")  # what a measurement's "best" is
 
 
@@ -146,7 +149,7 @@ def main() -> None:
     for beam in (1, 5):
         jobs = {f"joey_decode_beam{beam}": (joey, "joey_worker.py", w, "decode",
                                             "--beam", str(beam))}
-        for precision in PRECISIONS:
+        for precision in DECODE_PRECISIONS:
             jobs[f"ours_decode_beam{beam}_{precision}"] = (
                 ours, "ours_worker.py", w, "decode", "--beam", str(beam),
                 "--precision", precision)
@@ -233,9 +236,10 @@ def markdown(r: dict) -> str:
         joey_train, q["train_ratio_paper"], "tgt tok/s")
     for beam, name in ((5, "beam 5"), (1, "greedy")):
         joey = r[f"joey_decode_beam{beam}"]["sentences_per_s"]
-        for p in dict.fromkeys((dec, "fp32")):
-            ours = r[f"ours_decode_beam{beam}_{p}"]["sentences_per_s"]
-            row(f"decoding, {name} ({p})", ours, joey, ours / joey, "sent/s")
+        for p in dict.fromkeys((dec, "fp32", "int8")):
+            if f"ours_decode_beam{beam}_{p}" in r:
+                ours = r[f"ours_decode_beam{beam}_{p}"]["sentences_per_s"]
+                row(f"decoding, {name} ({p})", ours, joey, ours / joey, "sent/s")
     row(f"peak RSS, training ({best})", r[f"ours_train_same_{best}"]["peak_rss_mb"],
         r["joey_train"]["peak_rss_mb"], q["rss_ratio_train"], "MB")
     row(f"peak RSS, decoding beam 5 ({dec})", r[f"ours_decode_beam5_{dec}"]["peak_rss_mb"],

@@ -52,7 +52,8 @@ def test_training_measurements(work, model, precision):
 def test_decoding_measurements(work):
     greedy = worker(work, "decode", "--beam", "1")
     beam = worker(work, "decode", "--beam", "2", "--precision", FAST)
-    for r in (greedy, beam):
+    quantised = worker(work, "decode", "--beam", "2", "--precision", "int8")
+    for r in (greedy, beam, quantised):
         assert r["sentences_per_s"] > 0 and len(r["groups"]) == 2
         # an untrained model rarely ends a sentence: outputs run to 1.5 x source length
         assert 0 < r["mean_output_pieces"] <= 1.5 * 10
@@ -92,6 +93,8 @@ def test_the_report_holds_every_ratio(tmp_path):
                 (5.0, 5, 0.01, 4), (15.0, 16, 0.032, 4), (20.0, 21, 0.042, 4),
                 (25.0, 40, 0.08, 4), (90.0, 90, 0.5, 1)], mean_output_pieces=30.0)
     r["ours_decode_beam1_fp32"]["search_flops_per_s"] = 3e10  # 2e9 a sentence at 15 sent/s
+    for b in (1, 5):
+        r[f"ours_decode_beam{b}_int8"] = m(sentences_per_s=45.0 / b)
     for b, plain, kept in ((1, 16.0, 15.2), (5, 4.0, 3.0)):  # attention kept, or not
         r[f"plain_decode_beam{b}"] = m(sentences_per_s=plain)
         r[f"attention_decode_beam{b}"] = m(sentences_per_s=kept)
@@ -106,6 +109,7 @@ def test_the_report_holds_every_ratio(tmp_path):
     text = (tmp_path / "results.md").read_text()
     assert "| training, same model" in text and "1-10: 10.0" in text and "21-40: 80.0" in text
     assert "Commit abc1234" in text and "decoding, beam 5 (bf16)" in text
+    assert "| decoding, beam 5 (int8) | 9.0 sent/s | 4.0 sent/s | 2.25 |" in text
     assert "From beam 2 on, linear, as expected" in text  # time exactly proportional to beam
     assert "over the 4 full batches of 4 sentences" in text  # the 1-sentence batch left out
     assert "longest source, linear, as expected" in text
@@ -205,3 +209,20 @@ def test_precision_bench_measures_each_precision_and_scores_it(task_runs, tmp_pa
             assert row["sentences_per_s"] > 0 and row["peak_rss_mb"] > 0
             assert row["bleu_signature"].startswith("nrefs:1") and "chrf" in row
     assert r["fp32 beam 2"]["ratio_to_fp32"] == 1.0
+
+
+def test_serve_load_reports_speeds_latencies_and_rss(task_runs, tmp_path):
+    """bench/serve_load.py, briefly: 2 clients for 2 seconds after 1 of warm-up."""
+    from conftest import corpus_lines, write_lines
+    src = write_lines(tmp_path / "test.es", corpus_lines("test", "es", 8))
+    out = subprocess.run([sys.executable, str(BENCH / "serve_load.py"),
+                          str(task_runs["translation"]), "--input", str(src), "--clients", "2",
+                          "--seconds", "2", "--warmup", "1", "--port", "18765"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    r = json.loads(out.stdout)
+    assert r["failed"] == 0 and r["requests"] > 0 and r["mean_batch"] >= 1
+    assert r["sentences_per_s"] > 0 and r["cli_sentences_per_s"] > 0
+    assert r["cli_search_sentences_per_s"] >= r["cli_sentences_per_s"]
+    assert r["latency_ms"]["p50"] <= r["latency_ms"]["p99"]
+    assert len(r["rss_mb"]["each_second"]) >= 2
