@@ -79,7 +79,7 @@ def serve(run: str, port: int, extra: list[str]) -> subprocess.Popen:
     raise SystemExit("seq2seq-serve did not come up in 2 minutes")
 
 
-def cli_speeds(run: str, sentences: list[str]) -> tuple[float, float]:
+def cli_speeds(run: str, sentences: list) -> tuple[float, float]:
     """seq2seq-translate's sentences/s on `sentences` as a file: the whole command, and its
     search alone (less the time the same command takes on one sentence: start and load)."""
     seconds = []
@@ -92,7 +92,8 @@ def cli_speeds(run: str, sentences: list[str]) -> tuple[float, float]:
                             "--input", str(src), "--output", str(src) + ".out", "--device",
                             "cpu"], check=True)
             seconds.append(time.perf_counter() - start)
-    return len(sentences) / seconds[0], len(sentences) / (seconds[0] - seconds[1])
+    search = seconds[0] - seconds[1]  # a few sentences: within the noise, maybe below it
+    return len(sentences) / seconds[0], len(sentences) / search if search > 0 else float("nan")
 
 
 def main() -> None:
