@@ -104,11 +104,13 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--threads", type=int, default=0, help="seq2seq-serve --threads")
+    p.add_argument("--batch", type=int, default=64, help="seq2seq-serve --batch")
     p.add_argument("--warmup", type=float, default=0,
                    help="seconds of the same load before the measured ones")
     args = p.parse_args()
     sentences = [s for s in args.input.read_text(encoding="utf-8").splitlines() if s.strip()]
-    server = serve(args.run, args.port, ["--threads", str(args.threads)])
+    server = serve(args.run, args.port, ["--threads", str(args.threads), "--batch",
+                                         str(args.batch)])
     url = f"http://127.0.0.1:{args.port}/runs/run/translate"
     try:
         cold = rss_mb(server.pid)
@@ -125,6 +127,7 @@ def main() -> None:
     server_speed = len(answered) / wall
     print(json.dumps({
         "clients": args.clients, "server_threads": args.threads or "default",
+        "server_batch": args.batch,
         "seconds": round(wall, 1), "requests": len(lat), "failed": failures,
         "requests_per_s": round(len(lat) / wall, 2), "sentences_per_s": round(server_speed, 2),
         "cli_sentences_per_s": round(cli, 2), "ratio_to_cli": round(server_speed / cli, 3),

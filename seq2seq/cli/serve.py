@@ -31,6 +31,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--batch", type=int, default=64,
+                   help="items (texts, images) a search gathers from concurrent requests at most")
     p.add_argument("--threads", type=int, default=0,
                    help="torch's threads for the search (0: torch's default, a core each)")
     d = Limits()
@@ -61,6 +63,9 @@ def names(runs: list[Path], given: list[str]) -> list[str]:
 def build(args: argparse.Namespace):
     """The app: each run loaded as its task's predictor, with its endpoint."""
     requires("fastapi", "serve", "seq2seq-serve")
+    if args.batch < 1 or args.threads < 0:
+        raise ValueError(f"--batch {args.batch}, --threads {args.threads}: a search gathers "
+                         "at least 1 item, on 0 (torch's default) or more threads")
     from seq2seq.export.locate import locate
     from seq2seq.serving.app import build_app
     from seq2seq.serving.endpoint import endpoint_of
@@ -77,7 +82,8 @@ def build(args: argparse.Namespace):
         if ep is None:
             raise ValueError(f"{run}: a {task} run, which seq2seq-serve does not serve yet")
         endpoints[name], tasks[name] = ep, task
-    return build_app(endpoints, tasks, limits, version=metadata.version("seq2seq"))
+    return build_app(endpoints, tasks, limits, version=metadata.version("seq2seq"),
+                     batch=args.batch)
 
 
 def main(argv: list[str] | None = None) -> None:

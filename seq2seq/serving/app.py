@@ -59,9 +59,10 @@ def option_schema(spec: dict) -> dict:
 
 
 def build_app(endpoints: dict[str, Endpoint], tasks: dict[str, str],
-              limits: Limits = Limits(), version: str = "") -> FastAPI:
-    """The server of `endpoints` (by run name; `tasks`: each run's task)."""
-    batchers = {name: Batcher(ep.run, max_items=limits.max_lines) for name, ep in
+              limits: Limits = Limits(), version: str = "", batch: int = 64) -> FastAPI:
+    """The server of `endpoints` (by run name; `tasks`: each run's task); a search gathers
+    requests up to `batch` items."""
+    batchers = {name: Batcher(ep.run, max_items=batch) for name, ep in
                 endpoints.items()}
 
     @asynccontextmanager
