@@ -29,10 +29,32 @@ import httpx
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The RSS of `pid` and of every process under it (seq2seq-serve --workers' too)."""
+    total = 0.0
+    for proc in [pid, *descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{proc}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:  # gone meanwhile
+            pass
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
 
 
 async def load(url: str, sentences: list[str], clients: int, seconds: float, pid: int):
@@ -105,12 +127,14 @@ def main() -> None:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--threads", type=int, default=0, help="seq2seq-serve --threads")
     p.add_argument("--batch", type=int, default=64, help="seq2seq-serve --batch")
+    p.add_argument("--serve-arg", action="append", default=[],
+                   help="another seq2seq-serve option, e.g. --serve-arg=--quiet-ms=10")
     p.add_argument("--warmup", type=float, default=0,
                    help="seconds of the same load before the measured ones")
     args = p.parse_args()
     sentences = [s for s in args.input.read_text(encoding="utf-8").splitlines() if s.strip()]
     server = serve(args.run, args.port, ["--threads", str(args.threads), "--batch",
-                                         str(args.batch)])
+                                         str(args.batch), *args.serve_arg])
     url = f"http://127.0.0.1:{args.port}/runs/run/translate"
     try:
         cold = rss_mb(server.pid)
@@ -127,7 +151,7 @@ def main() -> None:
     server_speed = len(answered) / wall
     print(json.dumps({
         "clients": args.clients, "server_threads": args.threads or "default",
-        "server_batch": args.batch,
+        "server_batch": args.batch, "server_args": args.serve_arg,
         "seconds": round(wall, 1), "requests": len(lat), "failed": failures,
         "requests_per_s": round(len(lat) / wall, 2), "sentences_per_s": round(server_speed, 2),
         "cli_sentences_per_s": round(cli, 2), "ratio_to_cli": round(server_speed / cli, 3),

@@ -15,6 +15,7 @@ and anything else a client gets wrong is a 4xx JSON error of one line
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -33,8 +34,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--batch", type=int, default=64,
                    help="items (texts, images) a search gathers from concurrent requests at most")
+    p.add_argument("--wait-ms", type=float, default=20.0,
+                   help="a search waits at most this long for requests to join its first")
+    p.add_argument("--quiet-ms", type=float, default=3.0,
+                   help="and closes when none has come for this long")
     p.add_argument("--threads", type=int, default=0,
-                   help="torch's threads for the search (0: torch's default, a core each)")
+                   help="torch's threads for a search (0: torch's default, a core each; "
+                        "with --workers, 1)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="search in N worker processes, each with the runs loaded (0: in a "
+                        "thread of this one); on 2 cores, --workers 2 doubles the searches")
     d = Limits()
     p.add_argument("--max-lines", type=int, default=d.max_lines, help="texts a request")
     p.add_argument("--max-chars", type=int, default=d.max_chars, help="characters a text")
@@ -61,29 +70,48 @@ def names(runs: list[Path], given: list[str]) -> list[str]:
 
 
 def build(args: argparse.Namespace):
-    """The app: each run loaded as its task's predictor, with its endpoint."""
+    """The app: each run loaded as its task's predictor, with its endpoint; with --workers N,
+    the searches in N worker processes that load the same runs."""
     requires("fastapi", "serve", "seq2seq-serve")
-    if args.batch < 1 or args.threads < 0:
-        raise ValueError(f"--batch {args.batch}, --threads {args.threads}: a search gathers "
-                         "at least 1 item, on 0 (torch's default) or more threads")
-    from seq2seq.export.locate import locate
+    if args.batch < 1 or args.threads < 0 or args.workers < 0:
+        raise ValueError(f"--batch {args.batch}, --threads {args.threads}, --workers "
+                         f"{args.workers}: a search gathers at least 1 item, on 0 (torch's "
+                         "default) or more threads, in this process (0) or N workers")
     from seq2seq.serving.app import build_app
-    from seq2seq.serving.endpoint import endpoint_of
-    from seq2seq.tasks import task_class
-    from seq2seq.training.checkpoint import run_task
+    from seq2seq.serving.workers import Workers
     limits = Limits(max_body_bytes=args.max_body_bytes, max_lines=args.max_lines,
                     max_chars=args.max_chars, max_image_bytes=args.max_image_bytes,
                     max_image_pixels=args.max_image_pixels, timeout_s=args.timeout)
+    runs = dict(zip(names(args.runs, args.name), map(str, args.runs)))
+    endpoints, tasks = load_endpoints(runs, args.device, limits)
+    workers = None if args.workers == 0 else Workers(
+        functools.partial(worker_endpoints, runs, args.device, limits), args.workers,
+        args.threads or 1)
+    return build_app(endpoints, tasks, limits, version=metadata.version("seq2seq"),
+                     batch=args.batch, wait_ms=args.wait_ms, quiet_ms=args.quiet_ms,
+                     workers=workers)
+
+
+def load_endpoints(runs: dict[str, str], device: str, limits: Limits) -> tuple[dict, dict]:
+    """({name: endpoint}, {name: task}) of the runs, each loaded as its task's predictor."""
+    from seq2seq.export.locate import locate
+    from seq2seq.serving.endpoint import endpoint_of
+    from seq2seq.tasks import task_class
+    from seq2seq.training.checkpoint import run_task
     endpoints, tasks = {}, {}
-    for name, run in zip(names(args.runs, args.name), args.runs):
+    for name, run in runs.items():
         task = run_task(locate([run])[0])  # an export, hf://owner/name: as a run
-        predictor = task_class(task).predictor.from_run(run, device=args.device)
+        predictor = task_class(task).predictor.from_run(run, device=device)
         ep = endpoint_of(predictor, limits)
         if ep is None:
             raise ValueError(f"{run}: a {task} run, which seq2seq-serve does not serve yet")
         endpoints[name], tasks[name] = ep, task
-    return build_app(endpoints, tasks, limits, version=metadata.version("seq2seq"),
-                     batch=args.batch)
+    return endpoints, tasks
+
+
+def worker_endpoints(runs: dict[str, str], device: str, limits: Limits) -> dict:
+    """What a worker process loads (seq2seq/serving/workers.py)."""
+    return load_endpoints(runs, device, limits)[0]
 
 
 def main(argv: list[str] | None = None) -> None:

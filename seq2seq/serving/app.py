@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 
 from seq2seq.serving.batcher import Batcher
 from seq2seq.serving.endpoint import BadRequest, Endpoint, Limits
+from seq2seq.serving.workers import Workers
 
 PAGE = Path(__file__).with_name("page")
 
@@ -59,17 +60,25 @@ def option_schema(spec: dict) -> dict:
 
 
 def build_app(endpoints: dict[str, Endpoint], tasks: dict[str, str],
-              limits: Limits = Limits(), version: str = "", batch: int = 64) -> FastAPI:
+              limits: Limits = Limits(), version: str = "", batch: int = 64,
+              wait_ms: float = 20.0, quiet_ms: float = 3.0,
+              workers: Workers | None = None) -> FastAPI:
     """The server of `endpoints` (by run name; `tasks`: each run's task); a search gathers
-    requests up to `batch` items."""
-    batchers = {name: Batcher(ep.run, max_items=batch) for name, ep in
-                endpoints.items()}
+    requests up to `batch` items (seq2seq/serving/batcher.py: `wait_ms`, `quiet_ms`), and
+    runs in this process, or in `workers` (worker processes holding the same runs)."""
+    batchers = {name: Batcher(ep.run if workers is None else workers.runner(name),
+                              max_items=batch, wait_ms=wait_ms, quiet_ms=quiet_ms,
+                              pool=None if workers is None else workers.pool,
+                              concurrency=1 if workers is None else workers.count)
+                for name, ep in endpoints.items()}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         for b in batchers.values():  # after the requests in flight are answered
             b.close()
+        if workers is not None:
+            workers.close()
 
     app = FastAPI(title="seq2seq", version=version, lifespan=lifespan)
 

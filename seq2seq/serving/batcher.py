@@ -16,7 +16,7 @@ what a batch holds: tests/serving), so batching changes speed, never an answer.
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Sequence
 
@@ -29,11 +29,19 @@ class _Request:
 
 
 class Batcher:
+    """`run(items, options)` on gathered batches: in a thread of this process, or, given
+    `pool` (worker processes: workers.py), in up to `concurrency` of them at once."""
+
     def __init__(self, run: Callable[[list, Hashable], list], max_items: int = 64,
-                 wait_ms: float = 20.0, quiet_ms: float = 3.0):
+                 wait_ms: float = 20.0, quiet_ms: float = 3.0, pool: Executor | None = None,
+                 concurrency: int = 1):
         self.run, self.max_items = run, max_items
         self.wait, self.quiet = wait_ms / 1000, quiet_ms / 1000
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
+        self.own_pool = pool is None
+        self.pool = pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
+        self.concurrency = concurrency
+        self.slots: asyncio.Semaphore | None = None  # searches that may run at once
+        self.searching: set[asyncio.Task] = set()
         self.queue: asyncio.Queue[_Request] | None = None
         self.worker: asyncio.Task | None = None
         self.counts = {"requests": 0, "batches": 0, "items": 0}  # searched so far
@@ -41,7 +49,7 @@ class Batcher:
     async def submit(self, items: Sequence[Any], options: Hashable) -> list:
         """The answers to `items` (one each, in order), searched with `options`."""
         if self.worker is None:  # started on first use, on the server's own loop
-            self.queue = asyncio.Queue()
+            self.queue, self.slots = asyncio.Queue(), asyncio.Semaphore(self.concurrency)
             self.worker = asyncio.create_task(self._work())
         request = _Request(items, options)
         await self.queue.put(request)
@@ -49,6 +57,7 @@ class Batcher:
 
     async def _work(self) -> None:
         while True:
+            await self.slots.acquire()  # a free search first: meanwhile requests queue up
             first = await self.queue.get()
             batch, held = [first], []
             clock = asyncio.get_running_loop().time
@@ -62,7 +71,9 @@ class Batcher:
                 (batch if r.options == first.options else held).append(r)
             for r in held:  # other options: the next batch's
                 self.queue.put_nowait(r)
-            await self._answer(batch)
+            task = asyncio.create_task(self._answer(batch))
+            self.searching.add(task)  # kept until done (the loop holds tasks weakly)
+            task.add_done_callback(self.searching.discard)
 
     async def _answer(self, batch: list[_Request]) -> None:
         items = [x for r in batch for x in r.items]
@@ -76,6 +87,8 @@ class Batcher:
                 if not r.done.done():
                     r.done.set_exception(exc)
             return
+        finally:
+            self.slots.release()
         start = 0
         for r in batch:
             if not r.done.done():  # a request that timed out is gone
@@ -85,4 +98,5 @@ class Batcher:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
-        self.pool.shutdown(wait=True)  # the search in flight finishes
+        if self.own_pool:  # a shared pool of worker processes is closed by its owner
+            self.pool.shutdown(wait=True)  # the search in flight finishes

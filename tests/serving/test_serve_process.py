@@ -37,11 +37,14 @@ def wait_up(url: str, server: subprocess.Popen) -> None:
     raise AssertionError("seq2seq-serve did not come up")
 
 
-def test_sigterm_finishes_the_request_in_flight(task_runs):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_sigterm_finishes_the_request_in_flight(task_runs, workers):
+    """In its own thread, or (--workers 2) in worker processes, which ignore the signal
+    and are shut down once the answer is out."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = start(str(task_runs["translation"]), "--port", str(port), "--name", "tr",
-                   "--device", "cpu")
+                   "--device", "cpu", "--workers", str(workers))
     try:
         wait_up(url, server)
         texts = corpus_lines("dev", "es", 64)
@@ -67,6 +70,40 @@ def test_sigterm_finishes_the_request_in_flight(task_runs):
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_worker_processes_answer_what_the_translator_does(task_runs):
+    """--workers 2: 12 concurrent one-sentence requests, searched in two processes, each
+    answered as the Python API answers it alone."""
+    import seq2seq
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start(str(task_runs["translation"]), "--port", str(port), "--name", "tr",
+                   "--device", "cpu", "--workers", "2", "--threads", "1")
+    try:
+        wait_up(url, server)
+        texts = corpus_lines("dev", "es", 12)
+        got = [None] * len(texts)
+
+        def ask(i: int) -> None:
+            got[i] = httpx.post(url + "/runs/tr/translate", timeout=120,
+                                json={"texts": [texts[i]], "beam_size": 3, "nbest": 2}).json()
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(texts))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        want = seq2seq.load(task_runs["translation"], device="cpu").translate_nbest(
+            texts, beam=3, nbest=2)
+        for answer, line in zip(got, want):
+            assert [a["text"] for a in answer["results"][0]] == [t for t, _ in line]
+            assert [a["score"] for a in answer["results"][0]] == pytest.approx(
+                [s for _, s in line], abs=1e-4)
+        searched = httpx.get(url + "/health").json()["searched"]["tr"]
+        assert searched["requests"] == 12 and searched["items"] == 12
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) in (0, -signal.SIGTERM)
 
 
 def test_a_run_it_cannot_serve_is_one_line(task_runs):
