@@ -37,7 +37,8 @@ def load(*runs, device: str = "auto", precision: str | None = None):
     """The predictor of the runs' task: a Translator, Classifier, Captioner, Sampler or Tagger, or a
     plugged-in task's; several runs make an ensemble (the predictor checks that they fit).
     `precision` (fp32 | bf16 | int8 | auto) replaces the run's decode.precision for a
-    predictor that searches (Translator, Captioner)."""
+    predictor that searches (Translator, Captioner); a Classifier or Tagger takes fp32 or
+    int8."""
     from pathlib import Path
 
     from seq2seq.export.locate import locate
@@ -50,7 +51,7 @@ def load(*runs, device: str = "auto", precision: str | None = None):
     if precision is not None:
         if not hasattr(predictor, "use_precision"):
             raise ValueError(f"precision={precision!r}: a {type(predictor).__name__} runs in "
-                             "fp32 (precision is a search's: Translator, Captioner)")
+                             "fp32 only")
         predictor.use_precision(precision)
     return predictor
 

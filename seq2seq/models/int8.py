@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import functools
 import warnings
 from pathlib import Path
@@ -89,6 +90,19 @@ def _prepack(weight: torch.Tensor):
         q = torch.quantize_per_channel(w, scales, torch.zeros_like(scales, dtype=torch.long),
                                        0, torch.qint8)
     return torch.ops.quantized.linear_prepack(q, None)
+
+
+def quantised_copy(model: nn.Module) -> nn.Module:
+    """A copy of `model` whose LSTMs and linear layers run on fbgemm's dynamic int8
+    kernels (torch's quantize_dynamic): for models that read whole sentences at once
+    (classifiers, taggers), whose LSTM layers are not stepped through onednn.py. Weights
+    per output channel, activations per tensor: one scale for a batch's rows, so scores
+    may move with what a batch holds, by about what int8 moves them from fp32."""
+    from torch.ao.quantization import quantize_dynamic
+    with warnings.catch_warnings():  # deprecated for torchao's quantize_, the same kernels
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(copy.deepcopy(model).eval(), {nn.LSTM, nn.Linear},
+                                dtype=torch.qint8)
 
 
 @functools.cache

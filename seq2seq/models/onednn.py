@@ -39,6 +39,8 @@ def linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     """`layer(x)`, on oneDNN with a packed weight where `used_for(x)` (in int8 inside
     int8.products(): seq2seq/models/int8.py)."""
     from seq2seq.models import int8  # it builds on this module
+    if not isinstance(layer.weight, torch.Tensor):  # a quantised layer (int8.quantised_copy)
+        return layer(x)
     if int8.active(x):
         return int8.linear(x, layer)
     if not used_for(x):

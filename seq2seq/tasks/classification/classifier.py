@@ -26,6 +26,7 @@ from seq2seq.data.sources import Source
 from seq2seq.data.tokenizer import Tokenizer
 from seq2seq.decoding.trained import load_run
 from seq2seq.export.locate import locate
+from seq2seq.models import int8
 from seq2seq.tasks.classification.labelled import read_labels
 from seq2seq.tasks.classification.model import build_classifier
 from seq2seq.training.hardware import pick_device
@@ -103,6 +104,20 @@ class Classifier:
         first = members[0]
         return cls([m.model for m in members], first.tokenizer, first.labels, dev,
                    batch_size=first.cfg.decode.batch_size)
+
+    def use_precision(self, precision: str) -> None:
+        """fp32 (the models as trained) or int8 (their LSTMs and linear layers quantised:
+        seq2seq/models/int8.py's quantised_copy; CPUs, lossy)."""
+        if precision not in ("fp32", "int8", "auto"):
+            raise ValueError(f"precision {precision!r}: a {type(self).__name__} runs in fp32 "
+                             "or int8")
+        trained = getattr(self, "trained", self.models)  # the fp32 models, kept
+        if precision == "int8":
+            if self.device.type != "cpu" or not int8.available():
+                raise ValueError("int8 runs on a CPU with fbgemm (x86 builds of torch)")
+            self.trained, self.models = trained, [int8.quantised_copy(m) for m in trained]
+        else:
+            self.models = trained
 
     def endpoint(self, limits):
         """What seq2seq-serve answers with: POST /runs/NAME/classify."""

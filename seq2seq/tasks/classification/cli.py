@@ -50,6 +50,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "probability, in labels.txt order, with 4 decimals")
     p.add_argument("--batch-size", type=int, help="texts scored together "
                                                   "(default: the run's decode.batch_size)")
+    p.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
+                   help="int8: LSTMs and linear layers on int8 kernels (CPUs; lossy)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--stream", action="store_true",
                    help="answer each line as it arrives (the default when stdin is a terminal)")
@@ -94,6 +96,7 @@ def _main(args: argparse.Namespace) -> None:
         raise ValueError(f"--batch-size: at least 1 (got {args.batch_size})")
     check_not_inputs(args.output, [args.input, *inference_files(locate(args.runs))], "--output")
     c = Classifier.from_run(*args.runs, device=args.device)
+    c.use_precision(args.precision)
     c.batch_size = args.batch_size or c.batch_size
     if args.input is None and args.output is None and (args.stream or sys.stdin.isatty()):
         # Interactive: one line in, one line out, flushed; a bad line ends the session.

@@ -50,6 +50,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="text: TAG:p per token, p the tag's probability (4 decimals)")
     p.add_argument("--batch-size", type=int,
                    help="sentences tagged together (default: the run's decode.batch_size)")
+    p.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
+                   help="int8: LSTMs and linear layers on int8 kernels (CPUs; lossy)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--stream", action="store_true",
                    help="answer each line as it arrives (the default when stdin is a terminal)")
@@ -89,6 +91,7 @@ def _main(args: argparse.Namespace) -> None:
         raise ValueError("--probs: with --format text only")
     check_not_inputs(args.output, [args.input, *inference_files(locate(args.runs))], "--output")
     tagger = Tagger.from_run(*args.runs, device=args.device)
+    tagger.use_precision(args.precision)
     tagger.batch_size = args.batch_size or tagger.batch_size
     interactive = args.input is None and args.output is None and (
         args.stream or sys.stdin.isatty())
