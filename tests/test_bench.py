@@ -188,6 +188,7 @@ def test_best_of_alternates_and_keeps_each_sides_fastest(monkeypatch):
     assert best["j"]["peak_rss_mb"] == 104.0 and best["o"]["peak_rss_mb"] == 103.0
 
 
+@pytest.mark.slow  # 30 s: eight processes (make test-all)
 def test_precision_bench_measures_each_precision_and_scores_it(task_runs, tmp_path):
     """bench/precision.py on a tiny run: a row per precision and beam, each with its speed,
     ratio to fp32, peak RSS and BLEU and chrF with their signatures."""
@@ -211,6 +212,7 @@ def test_precision_bench_measures_each_precision_and_scores_it(task_runs, tmp_pa
     assert r["fp32 beam 2"]["ratio_to_fp32"] == 1.0
 
 
+@pytest.mark.slow  # 20 s: a server and two commands (make test-all)
 def test_serve_load_reports_speeds_latencies_and_rss(task_runs, tmp_path):
     """bench/serve_load.py, briefly: 2 clients for 2 seconds after 1 of warm-up."""
     from conftest import corpus_lines, write_lines

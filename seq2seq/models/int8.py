@@ -31,7 +31,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from seq2seq.models import onednn
+from seq2seq.models.packed import derived
 
 _ON: contextvars.ContextVar[bool] = contextvars.ContextVar("int8_products", default=False)
 
@@ -54,7 +54,7 @@ def active(x: torch.Tensor) -> bool:
 
 def linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     """`layer(x)` with int8 weights and x quantised on the fly; x (..., in)."""
-    packed = onednn.derived(layer, "int8", (layer.weight,), _prepack)
+    packed = derived(layer, "int8", (layer.weight,), _prepack)
     out = _run(x, packed)
     return out if layer.bias is None else out + layer.bias
 
@@ -63,7 +63,7 @@ def lstm_gates(x: torch.Tensor, h: torch.Tensor, rnn: nn.LSTM, layer: int) -> to
     """onednn.lstm_gates in int8: [x, h] times [W_ih, W_hh], the biases summed."""
     params = tuple(getattr(rnn, f"{name}_l{layer}")
                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-    packed, bias = onednn.derived(rnn, f"int8_gates_l{layer}", params,
+    packed, bias = derived(rnn, f"int8_gates_l{layer}", params,
                                   lambda w_ih, w_hh, b_ih, b_hh: (
                                       _prepack(torch.cat([w_ih, w_hh], dim=1)),
                                       (b_ih + b_hh).detach()))

@@ -19,13 +19,13 @@ torch's own layers (oneDNN's backward pays conversions).
 from __future__ import annotations
 
 import functools
-import weakref
-from typing import Callable
 
 import torch
 from torch import nn
 
-_PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> {name: entry}
+from seq2seq.models import int8
+from seq2seq.models.packed import derived
+
 
 
 def used_for(x: torch.Tensor) -> bool:
@@ -38,7 +38,6 @@ def used_for(x: torch.Tensor) -> bool:
 def linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     """`layer(x)`, on oneDNN with a packed weight where `used_for(x)` (in int8 inside
     int8.products(): seq2seq/models/int8.py)."""
-    from seq2seq.models import int8  # it builds on this module
     if not isinstance(layer.weight, torch.Tensor):  # a quantised layer (int8.quantised_copy)
         return layer(x)
     if int8.active(x):
@@ -65,19 +64,6 @@ def _pack(weight: torch.Tensor) -> torch.Tensor:
 
 def _pack_gates(w_ih, w_hh, b_ih, b_hh) -> tuple[torch.Tensor, torch.Tensor]:
     return _pack(torch.cat([w_ih, w_hh], dim=1)), (b_ih + b_hh).detach()
-
-
-def derived(module: nn.Module, name: str, params: tuple[torch.Tensor, ...],
-             make: Callable):
-    """`make(*params)`, computed again only when one of `params` has changed. Parameters
-    made under inference mode keep no version counter: for them it is computed each time."""
-    if any(p.is_inference() for p in params):
-        return make(*params)
-    stamp = tuple((id(p), p._version, p.data_ptr()) for p in params)
-    entries = _PACKED.setdefault(module, {})
-    if name not in entries or entries[name][0] != stamp:
-        entries[name] = (stamp, make(*params))
-    return entries[name][1]
 
 
 @functools.cache

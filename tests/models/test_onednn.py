@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seq2seq.models import onednn
+from seq2seq.models import onednn, packed
 from seq2seq.training.optim import build_optimizer
 
 needs_onednn = pytest.mark.skipif(not onednn._available(), reason="no oneDNN inner product")
@@ -95,9 +95,9 @@ def test_packed_weights_do_not_keep_their_module_alive():
     layer = nn.Linear(16, 32)
     with torch.inference_mode():
         onednn.linear(torch.randn(5, 16), layer)
-    assert layer in onednn._PACKED
+    assert layer in packed._PACKED
     gc.collect()  # modules earlier tests left in reference cycles go first, not below
-    count = len(onednn._PACKED)
+    count = len(packed._PACKED)
     del layer
     gc.collect()
-    assert len(onednn._PACKED) == count - 1
+    assert len(packed._PACKED) == count - 1
