@@ -105,6 +105,18 @@ def quantised_copy(model: nn.Module) -> nn.Module:
                                 dtype=torch.qint8)
 
 
+def models_for(precision: str, trained: list, device: torch.device, who: str) -> list:
+    """The models a whole-sentence predictor (`who`: Classifier, Tagger) runs in
+    `precision`: its trained ones (fp32, auto) or their quantised copies (int8)."""
+    if precision not in ("fp32", "int8", "auto"):
+        raise ValueError(f"precision {precision!r}: a {who} runs in fp32 or int8")
+    if precision != "int8":
+        return trained
+    if device.type != "cpu" or not available():
+        raise ValueError("int8 runs on a CPU with fbgemm (x86 builds of torch)")
+    return [quantised_copy(m) for m in trained]
+
+
 @functools.cache
 def vnni() -> bool:
     """This CPU has VNNI (int8 dot products into int32, no 16-bit saturation)."""

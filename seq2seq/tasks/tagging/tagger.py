@@ -101,17 +101,9 @@ class Tagger:
 
     def use_precision(self, precision: str) -> None:
         """fp32 (the models as trained) or int8 (their LSTMs and linear layers quantised:
-        seq2seq/models/int8.py's quantised_copy; CPUs, lossy)."""
-        if precision not in ("fp32", "int8", "auto"):
-            raise ValueError(f"precision {precision!r}: a {type(self).__name__} runs in fp32 "
-                             "or int8")
-        trained = getattr(self, "trained", self.models)  # the fp32 models, kept
-        if precision == "int8":
-            if self.device.type != "cpu" or not int8.available():
-                raise ValueError("int8 runs on a CPU with fbgemm (x86 builds of torch)")
-            self.trained, self.models = trained, [int8.quantised_copy(m) for m in trained]
-        else:
-            self.models = trained
+        seq2seq/models/int8.py; CPUs, lossy)."""
+        self.trained = getattr(self, "trained", self.models)  # the fp32 models, kept
+        self.models = int8.models_for(precision, self.trained, self.device, type(self).__name__)
 
     def endpoint(self, limits):
         """What seq2seq-serve answers with: POST /runs/NAME/tag."""
