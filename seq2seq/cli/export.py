@@ -10,7 +10,8 @@ Hugging Face hub as it is), read by seq2seq.load and every command like the run 
 The weights are safetensors (no optimizer state, no pickle: loading one never runs code),
 beside the config inference needs (the paths of the training machine blanked), the
 tokenizer models, the labels, and README.md, a model card written from what the run
-measured (seq2seq/export/card.py). OUT must not exist; it appears only when complete.
+measured (seq2seq/export/card.py). OUT must not exist; it appears only when complete and
+loaded back as seq2seq.load loads it (an ensemble whose members do not fit is refused).
 """
 from __future__ import annotations
 
@@ -38,8 +39,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
 
     def body() -> None:
+        import seq2seq
         from seq2seq.export.write import export
-        out = export(args.runs, args.out, average=args.average, license_id=args.license_id)
+        out = export(args.runs, args.out, average=args.average, license_id=args.license_id,
+                     check=lambda folder: seq2seq.load(folder, device="cpu"))
         files = [p for p in out.rglob("*") if p.is_file()]
         size = sum(p.stat().st_size for p in files)
         weights = [p for p in files if p.name == "model.safetensors"]

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from omegaconf import OmegaConf
@@ -55,9 +56,11 @@ def read_source(run: Path) -> Source:
 
 
 def export(runs: list[Path], out: Path, average: bool = False,
-           license_id: str | None = None) -> Path:
+           license_id: str | None = None, check: Callable[[Path], object] | None = None
+           ) -> Path:
     """Write the export of `runs` (one model, an ensemble, or with `average` their mean)
-    to `out`, which must not exist; returns `out`."""
+    to `out`, which must not exist; returns `out`. `check(folder)` (seq2seq-export: load
+    it as a user would) runs on the complete folder before it takes the name `out`."""
     out = Path(out)
     if out.exists():
         raise FileExistsError(f"{out}: exists; an export is written to a new directory")
@@ -82,6 +85,8 @@ def export(runs: list[Path], out: Path, average: bool = False,
                           license_id=license_id)
         (tmp / "README.md").write_text(card, encoding="utf-8")
         readable(tmp)
+        if check is not None:
+            check(tmp)  # e.g. an ensemble whose members do not fit together
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -221,3 +221,15 @@ def test_every_command_and_the_server_read_an_export_as_the_run(task_runs, tmp_p
         got = client.post("/runs/classification/classify", json={"texts": TEXTS}).json()
     want = seq2seq.load(task_runs["classification"], device="cpu").predict(TEXTS)
     assert [r["label"] for r in got["results"]] == want
+
+
+def test_an_ensemble_whose_members_do_not_fit_is_refused_and_nothing_is_left(task_runs,
+                                                                            tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(task_runs["classification"], other)
+    (other / "labels.txt").write_text("pos\nneg\n")  # the same ids, other meanings
+    status, _, err = run_main(export_main, [task_runs["classification"], other,
+                                            tmp_path / "ens"])
+    assert status != 0 and "its labels (pos, neg) differ" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other"]  # no OUT, no temporary
