@@ -5,11 +5,11 @@ together, so a server under load decodes as a file does, not a sentence at a tim
     answers = await batcher.submit(items, options)    # this request's answers, in order
 
 A batch gathers requests while they keep coming: it closes when `max_items` items are in,
-when none has arrived for `quiet_ms`, or `wait_ms` after its first (clients answered
-together send again together, a few milliseconds apart: a fixed window would cut them
-into a large batch and a small one, and each search costs as much per step whether it
-holds 5 sentences or 30). The model then runs off the event loop, in one worker thread
-(one model, one search at a time), and each request gets back the answers to its own
+when none has arrived for `quiet_ms`, or `wait_ms` after its first (a lone request waits
+3 ms, not a fixed window; gathering longer than that lost more in waiting than larger
+batches saved: docs/benchmarks.md). The model then runs off the event loop, in one worker
+thread (one model, one search at a time) or in worker processes (seq2seq/serving/
+workers.py, a search each at a time), and each request gets back the answers to its own
 items. Every item is searched as it would be alone (the search's results do not depend on
 what a batch holds: tests/serving), so batching changes speed, never an answer.
 """
