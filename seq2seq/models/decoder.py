@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seq2seq.config.compose import ModelConfig
-from seq2seq.models.onednn import linear
+from seq2seq.models.onednn import linear, tanh_linear
 from seq2seq.models.recurrent import State, rnn_step, stacked_rnn
 
 
@@ -43,7 +43,7 @@ class Attention(nn.Module):
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         weights = scores.softmax(dim=-1)  # exactly 0 where masked
         context = weights @ memory  # (A, T, H)
-        return torch.tanh(linear(torch.cat([context, query], dim=-1), self.combine)), weights
+        return tanh_linear(torch.cat([context, query], dim=-1), self.combine), weights
 
 
 class RecurrentDecoder(nn.Module):

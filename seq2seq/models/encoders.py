@@ -17,7 +17,7 @@ from torch import nn
 
 from seq2seq.config.compose import ModelConfig
 from seq2seq.data.sources import Source
-from seq2seq.models.onednn import linear
+from seq2seq.models.onednn import tanh_linear
 from seq2seq.models.recurrent import State, stacked_rnn
 
 
@@ -59,7 +59,7 @@ class SequenceEncoder(nn.Module):
             return State(h, c)
         mask = torch.arange(x.size(1), device=x.device) < src.lens.unsqueeze(1)  # (B, S)
         if self.bridge is not None:
-            out = torch.tanh(linear(out, self.bridge))  # (B, S, 2He) -> (B, S, H)
+            out = tanh_linear(out, self.bridge)  # (B, S, 2He) -> (B, S, H)
         return State(h, c, memory=out, mask=mask)
 
     def _by_length(self, x: torch.Tensor, lens: torch.Tensor):

@@ -48,6 +48,13 @@ def linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     return torch.ops.mkldnn._linear_pointwise(x, weight, layer.bias, "none", [], "")
 
 
+def tanh_linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    """tanh(linear(x, layer)); inside int8.products() computed another way (int8.py)."""
+    if int8.active(x) and isinstance(layer.weight, torch.Tensor):
+        return int8.tanh_linear(x, layer)
+    return torch.tanh(linear(x, layer))
+
+
 def lstm_gates(x: torch.Tensor, h: torch.Tensor, rnn: nn.LSTM, layer: int) -> torch.Tensor:
     """Layer `layer` of `rnn`'s gate pre-activations, x (B, I), h (B, H) -> (B, 4H):
     W_ih x + b_ih + W_hh h + b_hh as one product. Only where `used_for(x)`."""

@@ -86,7 +86,7 @@ def rnn_step(rnn: nn.RNNBase, x: torch.Tensor, h: torch.Tensor, c: Optional[torc
             x = torch.gru_cell(x, h[layer], *weights)
         else:
             if int8.active(x):  # int8 search (decode.precision=int8)
-                x, c_layer = _lstm_cell(int8.lstm_gates(x, h[layer], rnn, layer), c[layer])
+                x, c_layer = int8.lstm_cell(x, h[layer], c[layer], rnn, layer)
             elif onednn.used_for(x):  # search on a CPU: torch.lstm_cell's function on oneDNN
                 x, c_layer = _lstm_cell(onednn.lstm_gates(x, h[layer], rnn, layer), c[layer])
             else:  # training, and GPUs (a fused kernel)

@@ -10,6 +10,7 @@ import torch
 import seq2seq
 from seq2seq.config.compose import ConfigError
 from seq2seq.models import int8, onednn
+from seq2seq.models.recurrent import _lstm_cell
 from seq2seq.tasks.translation.cli import main as translate_main
 from seq2seq.training.hardware import pick_precision
 
@@ -21,17 +22,34 @@ pytestmark = pytest.mark.skipif(not int8.available(), reason="no fbgemm in this 
 @torch.inference_mode()
 def test_products_are_close_to_fp32_and_each_row_its_own():
     torch.manual_seed(0)
-    layer, rnn = torch.nn.Linear(48, 40), torch.nn.LSTM(48, 40, 2)
-    x, h = torch.randn(9, 48) * 3, torch.randn(9, 40)
+    # widths a multiple of 16 (as the models' are): torch's elementwise kernels run a
+    # row's tail through scalar code where it does not fill an AVX-512 vector
+    layer, rnn = torch.nn.Linear(48, 32), torch.nn.LSTM(48, 32, 2)
+    x, h, c = torch.randn(9, 48) * 3, torch.randn(9, 32), torch.randn(9, 32)
     with int8.products():
-        y, gates = int8.linear(x, layer), int8.lstm_gates(x, h, rnn, 0)
-        alone = [int8.linear(x[i:i + 1], layer) for i in range(9)]
-        gates_alone = [int8.lstm_gates(x[i:i + 1], h[i:i + 1], rnn, 0) for i in range(9)]
+        y, squashed = int8.linear(x, layer), int8.tanh_linear(x, layer)
+        cell = int8.lstm_cell(x, h, c, rnn, 0)
+        alone = [(int8.linear(x[i:i + 1], layer), int8.tanh_linear(x[i:i + 1], layer),
+                  *int8.lstm_cell(x[i:i + 1], h[i:i + 1], c[i:i + 1], rnn, 0))
+                 for i in range(9)]
         zero = int8.linear(torch.zeros(2, 48), layer)
     assert (y - layer(x)).abs().max() < 0.02 * layer(x).abs().max()
-    fp32 = onednn.lstm_gates(x, h, rnn, 0)
-    assert (gates - fp32).abs().max() < 0.02 * fp32.abs().max()
-    assert torch.equal(torch.cat(alone), y) and torch.equal(torch.cat(gates_alone), gates)
+    # tanh(z) as 2 sigmoid(2z) - 1 on the same int8 product (2W quantises as W does)
+    assert (squashed - torch.tanh(y)).abs().max() < 1e-5
+    # the cell: torch's LSTM update on the int8 product of [x, h] and [W_ih, W_hh] (the
+    # doubled cell gate quantises as it would undoubled), and near fp32's cell
+    fused = torch.nn.Linear(80, 128)
+    fused.weight.copy_(torch.cat([rnn.weight_ih_l0, rnn.weight_hh_l0], dim=1))
+    fused.bias.copy_(rnn.bias_ih_l0 + rnn.bias_hh_l0)
+    with int8.products():
+        same = _lstm_cell(int8.linear(torch.cat([x, h], dim=1), fused), c)
+    fp32 = torch.lstm_cell(x, (h, c), rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0,
+                           rnn.bias_hh_l0)
+    for got, exact, near in zip(cell, same, fp32):
+        assert (got - exact).abs().max() < 1e-5
+        assert (got - near).abs().max() < 0.05 * near.abs().max()
+    for i, (whole, rows) in enumerate(zip((y, squashed, *cell), zip(*alone))):
+        assert torch.equal(torch.cat(rows), whole), i  # each row its own
     assert torch.equal(zero, layer.bias.expand(2, -1))  # a zero row stays exact
 
 
