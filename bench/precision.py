@@ -1,14 +1,17 @@
 """Decoding precisions on trained runs: sentences/s, BLEU and chrF (sacrebleu, with
-signatures) and peak RSS of fp32, bf16 and int8 search, greedy and beam 5, each
-measurement in its own process, the precisions alternating so that the machine's drift
-falls on all of them alike.
+signatures) and peak RSS of fp32, bf16 and int8 search, greedy and beam 5.
 
     python bench/precision.py runs/demo runs/attention --src data/bible-es-en/test.es.xz \
-        --ref data/bible-es-en/test.en.xz [--rounds 2] [--out bench/results_precision.json]
+        --ref data/bible-es-en/test.en.xz [--rounds 3] [--out bench/results_precision.json]
 
-Speed is the search's (Translator.hypotheses on the whole file, sorted into batches of 64
-as seq2seq-translate does), the model already loaded; a precision's best round is kept.
-Prints one JSON object (and writes it to --out).
+Speed is the search's, with the model loaded: one worker process per precision, each
+holding the file sorted into batches of 64 as seq2seq-translate sorts it; batch by batch,
+every worker searches it in turn (their order alternating, one at a time), `--rounds`
+times, and a precision's time is the sum over batches of its best round. So the machine's
+drift (this one's speed moves by a third from minute to minute) falls on every precision
+alike, and no precision runs in a process another has warmed (bf16's autocast caches,
+oneDNN's). Peak RSS: each worker's, after its searches. Prints one JSON object (and
+writes it to --out).
 """
 from __future__ import annotations
 
@@ -30,27 +33,61 @@ def lines(path: Path) -> list[str]:
 
 
 def worker(run: str, precision: str, beam: int, src: Path, hyp: Path) -> None:
+    """Loads the run in `precision`, then searches the batch whose index each stdin line
+    names, printing its seconds; at end of input writes the translations to `hyp` and
+    prints its peak RSS."""
     import seq2seq
     import torch
-    start = time.perf_counter()
+    from seq2seq.data.sources import Source
+    from seq2seq.tasks.translation.translator import search_batch
     t = seq2seq.load(run, device="cpu", precision=precision)
-    loaded = time.perf_counter() - start
-    source = lines(src)
+    decode, source = t.settings(beam), lines(src)
+    ids = t.tokenizer.encode_source(source)
+    order = sorted(range(len(ids)), key=lambda j: len(ids[j]))
+    chunks = [order[i:i + 64] for i in range(0, len(order), 64)]
+    out = [""] * len(source)
     with torch.inference_mode():  # packs int8 / oneDNN weights, as the first batch would
-        t.translate(source[:2], beam)
-    start = time.perf_counter()
-    out = t.translate(source, beam)
-    seconds = time.perf_counter() - start
+        search_batch(t.model, Source.of_ids(ids[:2]), decode, t.device, precision)
+        print(len(chunks), flush=True)
+        for line in sys.stdin:
+            chunk = chunks[int(line)]
+            batch = Source.of_ids([ids[j] for j in chunk])
+            start = time.perf_counter()
+            hyps = search_batch(t.model, batch, decode, t.device, precision)
+            print(time.perf_counter() - start, flush=True)
+            for j, text in zip(chunk, t.tokenizer.decode_target([h[0].ids for h in hyps])):
+                out[j] = text
     hyp.write_text("".join(o + "\n" for o in out), encoding="utf-8")
-    print(json.dumps({"sentences_per_s": len(source) / seconds, "load_s": loaded,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
 
 
-def measure(run: str, precision: str, beam: int, src: Path, hyp: Path) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--worker", run, "--precision", precision,
-                           "--beam", str(beam), "--src", str(src), "--hyp", str(hyp)],
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def measure(run: str, precisions: list[str], beam: int, src: Path, rounds: int, tmp: Path
+            ) -> dict:
+    """{precision: (sentences/s, peak RSS MB)}, the workers taking turns batch by batch;
+    each writes its translations to tmp/<precision>.<beam>.hyp."""
+    workers = {p: subprocess.Popen(
+        [sys.executable, __file__, "--worker", run, "--precision", p, "--beam", str(beam),
+         "--src", str(src), "--hyp", str(tmp / f"{p}.{beam}.hyp")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for p in precisions}
+    batches = {int(w.stdout.readline()) for w in workers.values()}.pop()
+    seconds = dict.fromkeys(precisions, 0.0)
+    for b in range(batches):
+        best = dict.fromkeys(precisions, float("inf"))
+        for r in range(rounds):
+            for p in (precisions if (b + r) % 2 == 0 else precisions[::-1]):
+                workers[p].stdin.write(f"{b}\n")
+                workers[p].stdin.flush()
+                best[p] = min(best[p], float(workers[p].stdout.readline()))
+        for p in precisions:
+            seconds[p] += best[p]
+    sentences = len(lines(src))
+    out = {}
+    for p, w in workers.items():
+        w.stdin.close()
+        out[p] = (sentences / seconds[p], float(w.stdout.readline()))
+        if w.wait() != 0:
+            raise SystemExit(f"the {p} worker failed")
+    return out
 
 
 def scores(hyp: Path, ref: Path) -> dict:
@@ -85,7 +122,7 @@ def main() -> None:
     p.add_argument("--ref", type=Path)
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8"])
     p.add_argument("--beams", nargs="+", type=int, default=[1, 5])
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--out", type=Path)
     p.add_argument("--worker", action="store_true")
     p.add_argument("--precision")
@@ -99,18 +136,15 @@ def main() -> None:
         for run in args.runs:
             rows = {}
             for beam in args.beams:
-                for _ in range(args.rounds):
-                    for precision in args.precisions:
-                        hyp = Path(tmp) / f"{precision}.{beam}.hyp"
-                        got = measure(run, precision, beam, args.src, hyp)
-                        key = f"{precision} beam {beam}"
-                        if key not in rows or got["sentences_per_s"] > rows[key]["sentences_per_s"]:
-                            rows[key] = {**got, **(scores(hyp, args.ref) if args.ref else {})}
-                for precision in args.precisions:
-                    rows[f"{precision} beam {beam}"]["ratio_to_fp32"] = round(
-                        rows[f"{precision} beam {beam}"]["sentences_per_s"]
-                        / rows[f"fp32 beam {beam}"]["sentences_per_s"], 3)
-            results[run] = {"weights": weight_sizes(run), **rows}
+                got = measure(run, args.precisions, beam, args.src, args.rounds, Path(tmp))
+                for precision, (speed, rss) in got.items():
+                    hyp = Path(tmp) / f"{precision}.{beam}.hyp"
+                    rows[f"{precision} beam {beam}"] = {
+                        "sentences_per_s": round(speed, 1),
+                        "ratio_to_fp32": round(speed / got["fp32"][0], 3),
+                        "peak_rss_mb": round(rss),
+                        **(scores(hyp, args.ref) if args.ref else {})}
+            results[run] = {"weights": weight_sizes(run), "rounds": args.rounds, **rows}
     text = json.dumps(results, indent=1)
     print(text)
     if args.out:

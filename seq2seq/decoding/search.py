@@ -26,6 +26,7 @@ from typing import Callable, Optional
 import torch
 
 from seq2seq.data.sources import Source
+from seq2seq.decoding import heap
 from seq2seq.data.tokenizer import BOS, EOS, PAD
 
 
@@ -98,6 +99,8 @@ def left_to_right(model, src: Source, max_len: torch.Tensor,
     Returns the tokens (without eos), the sum of their log-probabilities (with eos) and,
     if asked, each token's attention (T, S) (else None)."""
     B, device = src.rows, src.lens.device
+    if device.type == "cpu":
+        heap.keep()  # the step's buffers stay in the heap (heap.py)
     state = model.encode(src)
     if attention:
         lengths, width = memory_lengths(state), state.mask.size(1)
@@ -135,6 +138,8 @@ def beam_search(model, src: Source, max_len: torch.Tensor, *, beam_size: int,
                 attention: bool = False) -> list[list[Hypothesis]]:
     """The `nbest` best hypotheses of each sentence, best first."""
     B, K, device = src.rows, beam_size, src.lens.device
+    if device.type == "cpu":
+        heap.keep()  # the step's buffers stay in the heap (heap.py)
     sent = torch.arange(B, device=device)  # original index of each active sentence
     rows = sent.repeat_interleave(K)
     state = model.encode(src).select(rows)  # (L, B*K, H); memory (B, S, H)

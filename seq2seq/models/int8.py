@@ -79,7 +79,7 @@ def lstm_cell(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, rnn: nn.LSTM, l
     params = tuple(getattr(rnn, f"{name}_l{layer}")
                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
     packed, bias = derived(rnn, f"int8_gates_l{layer}", params, _prepack_gates)
-    gates = torch.sigmoid(_run(torch.cat([x, h], dim=1), packed).add_(bias))  # (B, 4H)
+    gates = torch.sigmoid(_run([x, h], packed).add_(bias))  # (B, 4H)
     i, f, g, o = gates.chunk(4, dim=1)  # torch's order; g holds sigmoid(2g)
     c = torch.addcmul(torch.mul(f, c).sub_(i), i, g, value=2)  # f c + i tanh(g)
     return _tanh_from(torch.sigmoid(2 * c)).mul_(o), c
@@ -100,13 +100,22 @@ def _prepack_gates(w_ih, w_hh, b_ih, b_hh):
     return _prepack(w), b
 
 
-def _run(x: torch.Tensor, packed) -> torch.Tensor:
-    """x (..., in) times the packed weight, each row quantised on its own scale."""
-    rows = x.reshape(-1, x.size(-1))  # (R, in)
+def _run(x: torch.Tensor | list[torch.Tensor], packed) -> torch.Tensor:
+    """x (..., in) times the packed weight, each row quantised on its own scale; x may be
+    a list of tensors (R, in_i) side by side (their concatenation, without making it)."""
+    parts = x if isinstance(x, list) else [x.reshape(-1, x.size(-1))]
+    R, width = parts[0].size(0), sum(t.size(1) for t in parts)
+    unit = parts[0].new_empty(R + 1, width)  # (R + 1, in): the rows, then the span
+    start = 0
+    for t in parts:
+        unit[:R, start:start + t.size(1)].copy_(t)
+        start += t.size(1)
+    rows = unit[:R]
     peak = rows.abs().amax(dim=1, keepdim=True).clamp_(min=1e-30)  # (R, 1)
-    unit = torch.cat([rows / peak, _span(rows.size(1))])  # (R + 1, in), each row's peak 1
-    out = torch.ops.quantized.linear_dynamic(unit, packed, not vnni())[:-1].mul_(peak)
-    return out.view(*x.shape[:-1], out.size(-1))
+    rows.div_(peak)  # each row's peak 1
+    unit[R:].copy_(_span(width))
+    out = torch.ops.quantized.linear_dynamic(unit, packed, not vnni())[:R].mul_(peak)
+    return out if isinstance(x, list) else out.view(*x.shape[:-1], out.size(-1))
 
 
 @functools.lru_cache(maxsize=64)

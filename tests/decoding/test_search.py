@@ -189,3 +189,12 @@ def test_max_lengths_is_a_times_length_plus_b_at_least_one():
     lens = torch.tensor([1, 4, 10])
     assert max_lengths(lens, 1.5, 10).tolist() == [int(1.5 * n + 10) for n in (1, 4, 10)]
     assert max_lengths(lens, 0.0, 0).tolist() == [1, 1, 1]
+
+
+def test_search_keeps_its_buffers_in_glibcs_heap():
+    """heap.keep(): glibc takes both settings, once per process; elsewhere it says no."""
+    import platform
+    from seq2seq.decoding import heap
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc: heap.keep() changes nothing")
+    assert heap.keep() is True and heap.keep() is True
