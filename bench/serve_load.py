@@ -5,9 +5,10 @@ against seq2seq-translate on the same sentences as a file.
         [--seconds 60] [--port 8765]
 
 Starts `seq2seq-serve RUN` (the run's decode settings), waits for /health, then runs the
-clients (httpx, asyncio): requests/s, sentences/s, p50/p95/p99 latency, failed requests,
-the sentences a search held on average, and the server's RSS each second (flat, or
-growing), after --warmup seconds of the same load. Then `seq2seq-translate RUN --input`
+clients (asyncio; aiohttp, or httpx with --client httpx): requests/s, sentences/s,
+p50/p95/p99 latency, failed requests, the sentences a search held on average, the server's
+RSS each second (flat, or growing) and the cores the server and the clients used, after
+--warmup seconds of the same load. Then `seq2seq-translate RUN --input`
 on the sentences the server answered, timed as a file (the whole command, and less its
 time on one sentence: the search alone); the ratios of the speeds are what
 docs/benchmarks.md reports. Prints one JSON object.
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -41,6 +45,22 @@ def rss_mb(pid: int) -> float:
     return total
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User + system CPU seconds so far of `pid`, and of every process under it."""
+    def of(proc: int) -> float:
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return of(pid), sum(of(proc) for proc in descendants(pid))
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def descendants(pid: int) -> list[int]:
     children = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -57,22 +77,44 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-async def load(url: str, sentences: list[str], clients: int, seconds: float, pid: int):
+@contextlib.asynccontextmanager
+async def poster(kind: str):
+    """An HTTP client of `kind` (aiohttp: lighter on the cores the server shares with it;
+    httpx), as `post(url, body) -> whether it answered 200`."""
+    if kind == "aiohttp":
+        import aiohttp
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+            async def post(url: str, body: dict) -> bool:
+                try:
+                    async with http.post(url, json=body) as r:
+                        await r.read()
+                        return r.status == 200
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    return False
+            yield post
+        return
+    async with httpx.AsyncClient(timeout=120) as http:
+        async def post(url: str, body: dict) -> bool:
+            try:
+                return (await http.post(url, json=body)).status_code == 200
+            except httpx.HTTPError:
+                return False
+        yield post
+
+
+async def load(url: str, sentences: list[str], clients: int, seconds: float, pid: int,
+               kind: str):
     latencies, failures, answered, rss = [], 0, [], []
     stop = time.perf_counter() + seconds
 
     async def client(k: int) -> None:
         nonlocal failures
-        async with httpx.AsyncClient(timeout=120) as http:
+        async with poster(kind) as post:
             i = k
             while time.perf_counter() < stop:
                 text = sentences[i % len(sentences)]
                 start = time.perf_counter()
-                try:
-                    r = await http.post(url, json={"texts": [text]})
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                ok = await post(url, {"texts": [text]})
                 latencies.append(time.perf_counter() - start)
                 failures += not ok
                 answered.append(text)
@@ -129,6 +171,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=64, help="seq2seq-serve --batch")
     p.add_argument("--serve-arg", action="append", default=[],
                    help="another seq2seq-serve option, e.g. --serve-arg=--quiet-ms=10")
+    p.add_argument("--client", choices=["aiohttp", "httpx"], default="aiohttp",
+                   help="the clients' HTTP library")
     p.add_argument("--warmup", type=float, default=0,
                    help="seconds of the same load before the measured ones")
     args = p.parse_args()
@@ -139,9 +183,13 @@ def main() -> None:
     try:
         cold = rss_mb(server.pid)
         if args.warmup > 0:  # the same load, not counted: the caches fill with batch shapes
-            asyncio.run(load(url, sentences, args.clients, args.warmup, server.pid))
+            asyncio.run(load(url, sentences, args.clients, args.warmup, server.pid,
+                             args.client))
+        cpu = (*cpu_seconds(server.pid), own_cpu_seconds())
         lat, failures, answered, rss, wall = asyncio.run(load(
-            url, sentences, args.clients, args.seconds, server.pid))
+            url, sentences, args.clients, args.seconds, server.pid, args.client))
+        cpu = [now - then for now, then in zip((*cpu_seconds(server.pid), own_cpu_seconds()),
+                                                cpu)]
         searched = httpx.get(f"http://127.0.0.1:{args.port}/health").json()["searched"]["run"]
     finally:
         server.send_signal(signal.SIGTERM)
@@ -150,7 +198,8 @@ def main() -> None:
     q = statistics.quantiles(lat, n=100)
     server_speed = len(answered) / wall
     print(json.dumps({
-        "clients": args.clients, "server_threads": args.threads or "default",
+        "clients": args.clients, "client_library": args.client,
+        "server_threads": args.threads or "default",
         "server_batch": args.batch, "server_args": args.serve_arg,
         "seconds": round(wall, 1), "requests": len(lat), "failed": failures,
         "requests_per_s": round(len(lat) / wall, 2), "sentences_per_s": round(server_speed, 2),
@@ -160,6 +209,9 @@ def main() -> None:
         "mean_batch": round(searched["items"] / max(searched["batches"], 1), 1),
         "latency_ms": {"p50": round(q[49] * 1000), "p95": round(q[94] * 1000),
                        "p99": round(q[98] * 1000)},
+        # the cores the server's process, its workers and these clients used
+        "cores_used": {"server": round(cpu[0] / wall, 2), "workers": round(cpu[1] / wall, 2),
+                       "clients": round(cpu[2] / wall, 2)},
         "warmup_s": args.warmup, "rss_mb": {"before_any_request": round(cold, 1),
                                             "first": rss[0], "last": rss[-1], "max": max(rss),
                                             "each_second": rss}}, indent=1))

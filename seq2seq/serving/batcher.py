@@ -16,6 +16,7 @@ what a batch holds: tests/serving), so batching changes speed, never an answer.
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Sequence
@@ -60,20 +61,41 @@ class Batcher:
             await self.slots.acquire()  # a free search first: meanwhile requests queue up
             first = await self.queue.get()
             batch, held = [first], []
-            clock = asyncio.get_running_loop().time
-            deadline = clock() + self.wait
+            deadline = time.monotonic() + self.wait
             while sum(len(r.items) for r in batch) < self.max_items:
-                left = min(self.quiet, deadline - clock())  # (quiet, or the window's end)
-                try:
-                    r = await asyncio.wait_for(self.queue.get(), timeout=max(left, 0))
-                except asyncio.TimeoutError:
+                r = await self._next(deadline)
+                if r is None:
                     break
                 (batch if r.options == first.options else held).append(r)
             for r in held:  # other options: the next batch's
                 self.queue.put_nowait(r)
-            task = asyncio.create_task(self._answer(batch))
-            self.searching.add(task)  # kept until done (the loop holds tasks weakly)
-            task.add_done_callback(self.searching.discard)
+            searches = 1
+            while searches < len(batch) and not self.slots.locked():
+                await self.slots.acquire()  # (at once: a slot is free)
+                searches += 1
+            parts = _shares(batch, searches)
+            for _ in range(searches - len(parts)):  # items too uneven to fill them all
+                self.slots.release()
+            for part in parts:
+                task = asyncio.create_task(self._answer(part))
+                self.searching.add(task)  # kept until done (the loop holds tasks weakly)
+                task.add_done_callback(self.searching.discard)
+
+    async def _next(self, deadline: float) -> _Request | None:
+        """The next request: one already queued at once; else one that comes within
+        `quiet` (and before `deadline`), or None. Queued requests are taken without a
+        timer: under uvloop a short `wait_for` can time out before the queue's getter
+        runs (its timers go by the loop iteration's cached clock), which closed batches
+        of 1 with 31 requests waiting."""
+        if not self.queue.empty():
+            return self.queue.get_nowait()
+        left = min(self.quiet, deadline - time.monotonic())
+        if left <= 0:
+            return None
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout=left)
+        except asyncio.TimeoutError:
+            return None
 
     async def _answer(self, batch: list[_Request]) -> None:
         items = [x for r in batch for x in r.items]
@@ -100,3 +122,17 @@ class Batcher:
             self.worker.cancel()
         if self.own_pool:  # a shared pool of worker processes is closed by its owner
             self.pool.shutdown(wait=True)  # the search in flight finishes
+
+
+def _shares(batch: list[_Request], n: int) -> list[list[_Request]]:
+    """`batch` in `n` consecutive parts of about equal items, for `n` free searches: else
+    a server of 2 workers falls into one search of all 32 clients' sentences while the
+    other worker idles (their answers come back together, so they come back together)."""
+    total, parts, part, size = sum(len(r.items) for r in batch), [], [], 0
+    for r in batch:
+        part.append(r)
+        size += len(r.items)
+        if size * n >= total * (len(parts) + 1) and len(parts) < n - 1:
+            parts.append(part)
+            part = []
+    return parts + ([part] if part else [])
