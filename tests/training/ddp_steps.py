@@ -79,8 +79,8 @@ def main(out_path: str, task: str = "translation") -> None:
         opt.step()
     if ranks.main:
         torch.save(net.state_dict(), out_path)
-    distributed.stop()
 
 
 if __name__ == "__main__":
     main(*sys.argv[1:])
+    distributed.stop()  # as seq2seq-train: once main's DDP wrapper is unreachable
