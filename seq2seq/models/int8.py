@@ -24,6 +24,7 @@ import contextlib
 import contextvars
 import copy
 import functools
+import os
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -164,12 +165,20 @@ def models_for(precision: str, trained: list, device: torch.device, who: str) ->
 
 @functools.cache
 def vnni() -> bool:
-    """This CPU has VNNI (int8 dot products into int32, no 16-bit saturation)."""
+    """fbgemm multiplies int8 with AVX512-VNNI here (int32 sums, no 16-bit saturation):
+    the CPU has it, and FBGEMM_ENABLE_INSTRUCTIONS (fbgemm's own override of its kernels)
+    does not rule it out. fbgemm has no kernel for AVX-VNNI, the 256-bit VNNI of client
+    CPUs: there it runs its AVX2 kernels, whose 16-bit partial sums need reduce_range."""
+    if os.environ.get("FBGEMM_ENABLE_INSTRUCTIONS", "").upper() in _NO_VNNI:
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text().split()
     except OSError:
         return False
-    return "avx512_vnni" in flags or "avx_vnni" in flags
+    return "avx512_vnni" in flags
+
+
+_NO_VNNI = {"AVX2", "AVX512", "AVX512_256"}  # fbgemm's names of its kernels without VNNI
 
 
 @functools.cache

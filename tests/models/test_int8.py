@@ -122,3 +122,28 @@ def test_classifiers_and_taggers_in_int8(task_runs, task):
     assert int8_loaded.predict(texts) == out.splitlines()
     with pytest.raises(ValueError, match="runs in fp32 or int8"):
         int8_loaded.use_precision("bf16")
+
+
+def test_fbgemm_without_vnni_keeps_products_close(tmp_path):
+    """fbgemm's AVX2 kernels (CPUs without AVX512-VNNI, or forced by its own
+    FBGEMM_ENABLE_INSTRUCTIONS) sum int8 products in 16 bits: int8 search then quantises
+    activations to 7 bits (reduce_range), else full-scale rows saturate."""
+    script = tmp_path / "avx2.py"
+    script.write_text(
+        "import torch\n"
+        "from seq2seq.models import int8\n"
+        "assert not int8.vnni()\n"
+        "torch.manual_seed(0)\n"
+        "layer = torch.nn.Linear(256, 64)\n"
+        "layer.weight.data = torch.sign(torch.randn(64, 256)) * 0.1\n"  # every weight +-127
+        "x = torch.ones(4, 256) * torch.sign(layer.weight[:4])\n"  # every product 127 * 127
+        "with torch.inference_mode(), int8.products():\n"
+        "    y = int8.linear(x, layer)\n"
+        "exact = layer(x).detach()\n"
+        "print(float((y - exact).abs().max() / exact.abs().max()))\n")
+    import subprocess
+    import sys
+    env = {**__import__("os").environ, "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2"}
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert float(out) < 0.02
