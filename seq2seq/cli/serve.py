@@ -86,7 +86,7 @@ def build(args: argparse.Namespace):
     endpoints, tasks = load_endpoints(runs, args.device, limits)
     workers = None if args.workers == 0 else Workers(
         functools.partial(worker_endpoints, runs, args.device, limits), args.workers,
-        args.threads or 1, max_items=args.batch)
+        args.threads or 1)
     return build_app(endpoints, tasks, limits, version=metadata.version("seq2seq"),
                      batch=args.batch, wait_ms=args.wait_ms, quiet_ms=args.quiet_ms,
                      workers=workers)

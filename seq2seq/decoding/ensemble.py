@@ -24,9 +24,6 @@ class EnsembleState(tuple):
                sentences: Optional[torch.Tensor] = None) -> "EnsembleState":
         return EnsembleState(state.select(rows, sentences) for state in self)
 
-    def join(self, other: "EnsembleState") -> "EnsembleState":
-        return EnsembleState(mine.join(theirs) for mine, theirs in zip(self, other))
-
     @property
     def mask(self) -> Optional[torch.Tensor]:
         """The real memory positions (A, S): the members read the same source."""

@@ -137,119 +137,54 @@ def beam_search(model, src: Source, max_len: torch.Tensor, *, beam_size: int,
                 length_penalty: float = 0.0, nbest: int = 1,
                 attention: bool = False) -> list[list[Hypothesis]]:
     """The `nbest` best hypotheses of each sentence, best first."""
-    beams = Beams(model, beam_size, length_penalty, nbest, attention)
-    tags = beams.add(src, max_len)
-    found: dict[int, list[Hypothesis]] = {}
-    while beams.live:
-        found.update(beams.step())
-    return [found[tag] for tag in tags]
-
-
-class Beams:
-    """Batched beam search that sentences may join between its steps (continuous
-    batching: a server admits requests as they come, seq2seq/serving/workers.py).
-
-    `add(src, max_len)` encodes sentences and returns their tags; each `step()` extends
-    every live sentence by one token and returns (tag, n-best) of those it finished. A
-    sentence's columns of `seqs` start at its own bos (`start`), so sentences that joined
-    at different steps are each searched as they would be alone."""
-
-    def __init__(self, model, beam_size: int, length_penalty: float = 0.0, nbest: int = 1,
-                 attention: bool = False):
-        self.model, self.K, self.penalty, self.nbest = model, beam_size, length_penalty, nbest
-        self.attention, self.paths = attention, None
-        self.state = None
-        self.tags = torch.zeros(0, dtype=torch.long)  # (A,) each live sentence's tag
-        self.added = 0
-        self.finished: dict[int, list[Hypothesis]] = {}
-
-    @property
-    def live(self) -> int:
-        return self.tags.numel()
-
-    @torch.inference_mode()
-    def add(self, src: Source, max_len: torch.Tensor,
-            tags: Optional[list[int]] = None) -> list[int]:
-        """Sentences joining the search (each with its maximum length), under `tags`
-        (distinct from the live ones'; default: numbered in the order added)."""
-        B, K, device = src.rows, self.K, src.lens.device
-        if device.type == "cpu":
-            heap.keep()  # the step's buffers stay in the heap (heap.py)
-        state = self.model.encode(src).select(torch.arange(B, device=device).repeat_interleave(K))
-        scores = torch.full((B, K), float("-inf"), device=device)
-        scores[:, 0] = 0.0  # one live hypothesis per sentence at the start
-        tags = torch.tensor(tags if tags is not None else range(self.added, self.added + B),
-                            dtype=torch.long, device=device)
-        self.added += B
-        self.finished.update((int(tag), []) for tag in tags)
-        if self.state is None:  # (L, B*K, H); memory (B, S, H)
-            self.state, self.scores, self.max_len, self.tags = state, scores, max_len.to(device), tags
-            self.seqs = torch.full((B, K, 1), BOS, dtype=torch.long, device=device)  # (A, K, W)
-            self.start = torch.zeros(B, dtype=torch.long, device=device)  # bos's column
-            self.paths = _Paths(state, K) if self.attention else None
-            return tags.tolist()
-        if self.paths is not None:
-            raise ValueError("sentences join a search that keeps attention only at its start")
-        W = self.seqs.size(2)
-        self.state = self.state.join(state)
-        self.scores, self.tags = torch.cat([self.scores, scores]), torch.cat([self.tags, tags])
-        self.max_len = torch.cat([self.max_len, max_len.to(device)])
-        self.seqs = torch.cat([self.seqs, self.seqs.new_full((B, K, W), BOS)])
-        self.start = torch.cat([self.start, self.start.new_full((B,), W - 1)])
-        return tags.tolist()
-
-    @torch.inference_mode()
-    def step(self) -> list[tuple[int, list[Hypothesis]]]:
-        """One token more for every live sentence; (tag, n-best) of those now done."""
-        A, K, W, device = self.live, self.K, self.seqs.size(2), self.seqs.device
-        log_probs, state = self.model.decode_step(self.seqs[:, :, -1].reshape(-1), self.state)
-        if self.paths is not None:
-            self.paths.see(state)
-        t = W - 1 - self.start  # (A,) tokens each sentence has so far
-        at_max = self.max_len == t
-        log_probs = mask_specials(log_probs, at_max.repeat_interleave(K))  # (A*K, V)
+    B, K, device = src.rows, beam_size, src.lens.device
+    if device.type == "cpu":
+        heap.keep()  # the step's buffers stay in the heap (heap.py)
+    sent = torch.arange(B, device=device)  # original index of each active sentence
+    rows = sent.repeat_interleave(K)
+    state = model.encode(src).select(rows)  # (L, B*K, H); memory (B, S, H)
+    paths = _Paths(state, K) if attention else None
+    scores = torch.full((B, K), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # one live hypothesis per sentence at the start
+    seqs = torch.full((B, K, 1), BOS, dtype=torch.long, device=device)  # (A, K, t+1)
+    max_len = max_len.to(device)
+    finished: list[list[Hypothesis]] = [[] for _ in range(B)]
+    t = 0
+    while sent.numel() > 0:
+        A = sent.numel()
+        log_probs, state = model.decode_step(seqs[:, :, -1].reshape(-1), state)
+        if paths is not None:
+            paths.see(state)
+        at_max = (max_len[sent] == t).repeat_interleave(K)
+        log_probs = mask_specials(log_probs, at_max)  # (A*K, V)
         V = log_probs.size(-1)
-        cand = (self.scores.unsqueeze(-1) + log_probs.view(A, K, V)).view(A, K * V)
+        cand = (scores.unsqueeze(-1) + log_probs.view(A, K, V)).view(A, K * V)
         top_scores, top_idx = cand.topk(min(2 * K, K * V), dim=-1)  # (A, 2K)
         beam, tok = top_idx // V, top_idx % V
-        self._finish(top_scores, beam, tok, t + 1)
+        _finish(finished, sent, seqs, top_scores, beam, tok, K, length_penalty, t + 1, paths)
         # The best K candidates that do not end in eos continue.
         rank = torch.arange(top_idx.size(1), device=device) + (tok == EOS) * top_idx.size(1)
         keep = rank.argsort(dim=-1)[:, :K]  # (A, K)
         scores = top_scores.gather(1, keep)
         beam, tok = beam.gather(1, keep), tok.gather(1, keep)
-        done = _done(self.finished, self.tags, scores, at_max, K, self.penalty, self.nbest)
-        out = [(tag, sorted(self.finished.pop(tag), key=lambda h: -h.score)[:self.nbest])
-               for tag in self.tags[done].tolist()]
+        done = _done(finished, sent, scores, max_len[sent] == t, K, length_penalty, nbest)
         # One index_select: reorder the surviving hypotheses and drop finished sentences
         # (their memory too, but only when some are done).
         live = (~done).nonzero().flatten()
         src_rows = (live * K).unsqueeze(1) + beam[live]  # (A', K) rows of the old grid
-        self.state = state.select(src_rows.flatten(), live if live.numel() < A else None)
-        cut = int(self.start[live].min()) if live.numel() else W  # columns none needs
-        self.seqs = torch.cat([self.seqs[:, :, cut:].reshape(A * K, -1)[src_rows.flatten()]
-                               .view(live.numel(), K, W - cut), tok[live].unsqueeze(-1)], dim=-1)
-        if self.paths is not None:
-            self.paths.extend(src_rows)
-        self.scores, self.tags = scores[live], self.tags[live]
-        self.max_len, self.start = self.max_len[live], self.start[live] - cut
-        return out if self.paths is None else [(tag, self.paths.trim(tag, hyps))
-                                               for tag, hyps in out]
-
-    def _finish(self, top_scores, beam, tok, length: torch.Tensor) -> None:
-        """Move eos candidates that rank in the top K to their sentence's finished list."""
-        K = self.K
-        ends = ((tok[:, :K] == EOS) & (top_scores[:, :K] > float("-inf"))).nonzero().tolist()
-        if not ends:
-            return
-        scores, beams, tags = top_scores.tolist(), beam.tolist(), self.tags.tolist()
-        lengths, starts = length.tolist(), self.start.tolist()
-        for a, j in ends:
-            k = beams[a][j]
-            self.finished[tags[a]].append(Hypothesis(
-                self.seqs[a, k, starts[a] + 1:].tolist(),
-                scores[a][j] / (lengths[a] ** self.penalty),
-                None if self.paths is None else self.paths.ended(a, k)))
+        state = state.select(src_rows.flatten(), live if live.numel() < A else None)
+        seqs = torch.cat([seqs.view(A * K, -1)[src_rows.flatten()].view(live.numel(), K, t + 1),
+                          tok[live].unsqueeze(-1)], dim=-1)
+        if paths is not None:
+            paths.extend(src_rows)
+        scores, sent = scores[live], sent[live]
+        t += 1
+    best = [sorted(f, key=lambda h: -h.score)[:nbest] for f in finished]
+    if paths is not None:
+        for hyps, n in zip(best, paths.lengths):
+            for h in hyps:
+                h.attention = h.attention[:, :n].cpu()
+    return best
 
 
 class _Paths:
@@ -271,12 +206,6 @@ class _Paths:
         A, K, _, S = self.weights.shape
         return torch.cat([self.weights[a, k], self.step.view(A, K, S)[a, k].unsqueeze(0)])
 
-    def trim(self, tag: int, hyps: list[Hypothesis]) -> list[Hypothesis]:
-        """A done sentence's hypotheses with the weights over its own source positions."""
-        for h in hyps:
-            h.attention = h.attention[:, :self.lengths[tag]].cpu()
-        return hyps
-
     def extend(self, src_rows: torch.Tensor) -> None:
         """src_rows (A', K): the old grid's rows the surviving hypotheses extend."""
         A, K, t, S = self.weights.shape
@@ -285,7 +214,21 @@ class _Paths:
                                   self.step[rows].unsqueeze(1)], dim=1).view(-1, K, t + 1, S)
 
 
-def _done(finished: dict, tags, scores, at_max, K, length_penalty, nbest) -> torch.Tensor:
+def _finish(finished, sent, seqs, top_scores, beam, tok, K, length_penalty, length,
+            paths: Optional[_Paths]) -> None:
+    """Move eos candidates that rank in the top K to their sentence's finished list."""
+    ends = ((tok[:, :K] == EOS) & (top_scores[:, :K] > float("-inf"))).nonzero().tolist()
+    if not ends:
+        return
+    scores, beams, sents = top_scores.tolist(), beam.tolist(), sent.tolist()
+    for a, j in ends:
+        k = beams[a][j]
+        finished[sents[a]].append(Hypothesis(seqs[a, k, 1:].tolist(),
+                                             scores[a][j] / (length ** length_penalty),
+                                             None if paths is None else paths.ended(a, k)))
+
+
+def _done(finished, sent, scores, at_max, K, length_penalty, nbest) -> torch.Tensor:
     """Which active sentences need no more steps.
 
     Without length normalisation scores only fall as hypotheses grow, so a sentence is
@@ -295,7 +238,7 @@ def _done(finished: dict, tags, scores, at_max, K, length_penalty, nbest) -> tor
     """
     done = at_max.tolist()
     best_live = scores.max(dim=-1).values.tolist()
-    for a, i in enumerate(tags.tolist()):
+    for a, i in enumerate(sent.tolist()):
         f = finished[i]
         if length_penalty == 0.0:
             done[a] = done[a] or (len(f) >= nbest

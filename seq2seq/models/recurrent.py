@@ -51,25 +51,6 @@ class State(NamedTuple):
                      pick(self.memory, sentences, 0), pick(self.mask, sentences, 0),
                      pick(self.keys, sentences, 0))
 
-    def join(self, other: "State") -> "State":
-        """This state's hypotheses and sentences, then `other`'s (sentences joining a
-        search between its steps: search.Beams); memories padded to the longer source."""
-        S = max(self.mask.size(1), other.mask.size(1)) if self.mask is not None else 0
-
-        def cat(a: Optional[torch.Tensor], b: Optional[torch.Tensor], dim: int,
-                padded: bool = False) -> Optional[torch.Tensor]:
-            if a is None or b is None:
-                if (a is None) != (b is None):
-                    raise ValueError("states of different decoders cannot be joined")
-                return None
-            if padded:  # (A, S, ...): pad positions are masked off, their values unread
-                a, b = (F.pad(t, (0, 0) * (t.dim() - 2) + (0, S - t.size(1))) for t in (a, b))
-            return torch.cat([a, b], dim)
-        return State(cat(self.h, other.h, 1), cat(self.c, other.c, 1),
-                     cat(self.feed, other.feed, 0), cat(self.memory, other.memory, 0, True),
-                     cat(self.mask, other.mask, 0, True), cat(self.keys, other.keys, 0, True),
-                     cat(self.first, other.first, 0))
-
     def by_memory(self, rows: torch.Tensor) -> torch.Tensor:
         """(N, H) values of the hypotheses -> (A, N/A, H): those that read each memory,
         together (the layout search keeps with `select`)."""

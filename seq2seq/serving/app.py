@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException
 
 from seq2seq.serving.batcher import Batcher
 from seq2seq.serving.endpoint import BadRequest, Endpoint, Limits
-from seq2seq.serving.workers import Dispatcher, Workers
+from seq2seq.serving.workers import Workers
 
 PAGE = Path(__file__).with_name("page")
 
@@ -64,11 +64,12 @@ def build_app(endpoints: dict[str, Endpoint], tasks: dict[str, str],
               wait_ms: float = 20.0, quiet_ms: float = 3.0,
               workers: Workers | None = None) -> FastAPI:
     """The server of `endpoints` (by run name; `tasks`: each run's task); a search gathers
-    requests up to `batch` items (seq2seq/serving/batcher.py: `wait_ms`, `quiet_ms`) and
-    runs in this process; or each request goes to one of `workers` (worker processes
-    holding the same runs, which gather for themselves: seq2seq/serving/worker.py)."""
-    batchers = {name: Batcher(ep.run, max_items=batch, wait_ms=wait_ms, quiet_ms=quiet_ms)
-                if workers is None else workers.dispatcher(name)
+    requests up to `batch` items (seq2seq/serving/batcher.py: `wait_ms`, `quiet_ms`), and
+    runs in this process, or in `workers` (worker processes holding the same runs)."""
+    batchers = {name: Batcher(ep.run if workers is None else workers.runner(name),
+                              max_items=batch, wait_ms=wait_ms, quiet_ms=quiet_ms,
+                              pool=None if workers is None else workers.pool,
+                              concurrency=1 if workers is None else workers.count)
                 for name, ep in endpoints.items()}
 
     @asynccontextmanager
@@ -114,7 +115,7 @@ def build_app(endpoints: dict[str, Endpoint], tasks: dict[str, str],
     return app
 
 
-def _route(ep: Endpoint, batcher: Batcher | Dispatcher, limits: Limits):
+def _route(ep: Endpoint, batcher: Batcher, limits: Limits):
     async def answer(request: Request) -> dict:
         raw = await read_body(request, ep.body_limit())
         items, options = ep.request(raw, dict(request.query_params))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Hashable, Mapping, Optional, Protocol
+from typing import Any, Hashable, Mapping, Optional
 
 
 @dataclass(frozen=True)
@@ -62,27 +62,9 @@ class Endpoint:
         """One JSON-ready answer per item (called off the event loop, a batch at a time)."""
         raise NotImplementedError
 
-    def joining(self, options: Hashable) -> Optional["Joining"]:
-        """A search that items of these options may join between its steps (a worker
-        process keeps one running: seq2seq/serving/worker.py), or None: they are searched
-        in batches, through `run`."""
-        return None
-
     def describe(self) -> dict:
         """What /runs says of this endpoint: its verb, input and options."""
         return {"verb": self.verb, "reads": self.reads}
-
-
-class Joining(Protocol):
-    """A search items join between its steps, each answered as `run` answers it."""
-
-    live: int  # items added and not yet answered
-
-    def add(self, items: list) -> list[int]:
-        """Items joining the search: a tag each."""
-
-    def step(self) -> list[tuple[int, Any]]:
-        """One step of the search: (tag, answer) of the items it finished."""
 
 
 def json_body(raw: bytes) -> Any:

@@ -6,7 +6,7 @@ import torch
 
 from seq2seq.data.sources import Source
 from seq2seq.data.tokenizer import BOS, EOS, PAD
-from seq2seq.decoding.search import Beams, beam_search, greedy, max_lengths
+from seq2seq.decoding.search import beam_search, greedy, max_lengths
 
 SOURCES = [[4, 5, 6, EOS], [7, EOS], [8, 9, 10, 4, 5, 6, EOS], [6, 6, EOS], [10, 9, 8, 7, EOS],
            [5, EOS], [4, 4, 9, 9, 10, EOS]]
@@ -139,36 +139,6 @@ def test_a_sentence_decodes_the_same_alone_and_in_a_batch(make_model, search, ki
         [(ids, score)] = run(row, max_len[i:i + 1])
         assert ids == together[i][0]
         assert score == pytest.approx(together[i][1], abs=1e-5)
-
-
-@pytest.mark.parametrize("length_penalty", [0.0, 1.0])
-@pytest.mark.parametrize("kind", ["paper", "attention", "lm"])
-def test_sentences_that_join_a_search_between_its_steps_decode_as_alone(make_model, kind,
-                                                                       length_penalty):
-    """Continuous batching (search.Beams, as seq2seq-serve's workers search): a sentence
-    added while others are mid-search, two at a time or one, gets the n-best it gets
-    searched alone; its memory padded to the longest source changes nothing."""
-    model, _, max_len, rows = case(make_model, kind, seed=4)
-    alone = [beam_search(model, row, max_len[i:i + 1], beam_size=3, nbest=2,
-                         length_penalty=length_penalty)[0] for i, row in enumerate(rows)]
-    beams = Beams(model, 3, length_penalty, nbest=2)
-    found, tags, steps_apart = {}, [], set()
-    joins = [[0, 1], [2], [], [3], [4, 5], [6]]  # sentences added before each step
-    for joining in joins:
-        if joining:
-            src = (Source.empty(len(joining)) if kind == "lm"
-                   else Source.of_ids([SOURCES[i] for i in joining]))
-            tags += beams.add(src, max_len[joining])
-        steps_apart.add(len(set(beams.start.tolist())))
-        found.update(beams.step())
-    while beams.live:
-        found.update(beams.step())
-    assert max(steps_apart) >= 3  # guard: sentences at three different steps at once
-    assert sorted(found) == tags and not beams.finished
-    for tag, want in zip(tags, alone):
-        assert [h.ids for h in found[tag]] == [h.ids for h in want]
-        assert [h.score for h in found[tag]] == pytest.approx([h.score for h in want],
-                                                              abs=1e-5)
 
 
 def test_nbest_is_sorted_distinct_and_starts_with_the_best(make_model):

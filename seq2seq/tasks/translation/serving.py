@@ -12,16 +12,11 @@ each hypothesis's Pharaoh links, and `attention` its words' attention,
 """
 from __future__ import annotations
 
-from typing import Hashable, Optional
-
-from seq2seq.config.compose import DecodeConfig
-from seq2seq.data.sources import Source
-from seq2seq.decoding.search import Beams, Hypothesis, max_lengths
+from typing import Hashable
 
 from seq2seq.serving.endpoint import (BadRequest, Endpoint, Limits, known_keys, number, rounded,
                                       texts_of)
 from seq2seq.tasks.translation.alignment import hard_alignment, line_attention, pharaoh
-from seq2seq.training.hardware import autocast, pick_precision
 
 KEYS = {"texts", "beam_size", "nbest", "length_penalty", "alignment", "attention"}
 
@@ -60,12 +55,6 @@ class TranslateEndpoint(Endpoint):
         beam, nbest, penalty, alignment, attention = options
         decode = self.t.settings(beam, nbest, length_penalty=penalty)
         hyps = self.t.hypotheses(items, decode, attention=alignment or attention)
-        return self.answers(items, hyps, alignment, attention)
-
-    def answers(self, items: list[str], hyps: list[list[Hypothesis]], alignment: bool = False,
-                attention: bool = False) -> list[list[dict]]:
-        """Each text's n-best as JSON: text and score, and if asked its alignment and
-        attention."""
         out = []
         for text, found, scored in zip(items, hyps, self.t.texts(hyps)):
             answers = [{"text": t, "score": s} for t, s in scored]
@@ -79,14 +68,6 @@ class TranslateEndpoint(Endpoint):
             out.append(answers)
         return out
 
-    def joining(self, options: Hashable) -> Optional["JoinedSearch"]:
-        """Beam search, which texts join between its steps; greedy (beam 1) and searches
-        that keep attention run in batches."""
-        beam, nbest, penalty, alignment, attention = options
-        if beam == 1 or alignment or attention:
-            return None
-        return JoinedSearch(self, self.t.settings(beam, nbest, length_penalty=penalty))
-
     def describe(self) -> dict:
         d = self.t.decode
         return {**super().describe(), "options": {
@@ -96,46 +77,3 @@ class TranslateEndpoint(Endpoint):
             "alignment": {"default": False}, "attention": {"default": False}},
             "attention": self.t.has_attention()}
 
-
-
-class JoinedSearch:
-    """Beam search that texts join between its steps (search.Beams), in the translator's
-    precision: each text answered as `TranslateEndpoint.run` answers it alone."""
-
-    def __init__(self, endpoint: TranslateEndpoint, decode: DecodeConfig):
-        self.endpoint, self.decode, self.device = endpoint, decode, endpoint.t.device
-        self.precision = pick_precision(decode.precision, self.device, "decode.precision")
-        self.beams = Beams(endpoint.t.model, decode.beam_size, decode.length_penalty,
-                           decode.nbest)
-        self.texts: dict[int, str] = {}  # tag -> text, of those searching
-        self.empty: list[int] = []  # tags of empty texts: answered at the next step
-        self.added = 0
-
-    @property
-    def live(self) -> int:
-        return self.beams.live + len(self.empty)
-
-    def add(self, items: list[str]) -> list[int]:
-        tags = list(range(self.added, self.added + len(items)))
-        self.added += len(items)
-        texts = {tag: text for tag, text in zip(tags, items) if text.strip()}
-        self.empty += [tag for tag in tags if tag not in texts]
-        if texts:
-            d = self.decode
-            src = Source.of_ids(self.endpoint.t.tokenizer.encode_source(list(texts.values())))
-            max_len = max_lengths(src.lens, d.max_len_a, d.max_len_b, d.max_len)
-            with autocast(self.device, self.precision):
-                self.beams.add(src.to(self.device), max_len, tags=list(texts))
-            self.texts.update(texts)
-        return tags
-
-    def step(self) -> list[tuple[int, list[dict]]]:
-        out = [(tag, []) for tag in self.empty]
-        self.empty = []
-        if self.beams.live:
-            with autocast(self.device, self.precision):
-                found = self.beams.step()
-            texts = [self.texts.pop(tag) for tag, _ in found]
-            out += zip([tag for tag, _ in found],
-                       self.endpoint.answers(texts, [hyps for _, hyps in found]))
-        return out
