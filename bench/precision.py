@@ -2,7 +2,8 @@
 signatures) and peak RSS of fp32, bf16 and int8 search, greedy and beam 5.
 
     python bench/precision.py runs/demo runs/attention --src data/bible-es-en/test.es.xz \
-        --ref data/bible-es-en/test.en.xz [--rounds 3] [--out bench/results_precision.json]
+        --ref data/bible-es-en/test.en.xz [--rounds 3] [--out bench/results_precision.json] \
+        [--isa avx2]
 
 Speed is the search's, with the model loaded: one worker process per precision, each
 holding the file sorted into batches of 64 as seq2seq-translate sorts it; batch by batch,
@@ -12,12 +13,19 @@ drift (this one's speed moves by a third from minute to minute) falls on every p
 alike, and no precision runs in a process another has warmed (bf16's autocast caches,
 oneDNN's). Peak RSS: each worker's, after its searches. Prints one JSON object (and
 writes it to --out).
+
+`--isa avx2`: the workers run as on a CPU with AVX2 only (no AVX-512, no VNNI): each
+library's own switch caps the kernels it picks (fbgemm's FBGEMM_ENABLE_INSTRUCTIONS, oneDNN's
+ONEDNN_MAX_CPU_ISA, MKL's MKL_ENABLE_INSTRUCTIONS, ATen's ATEN_CPU_CAPABILITY), and int8
+search then keeps 7-bit activations as it does on such a CPU (int8.vnni()). The same cores
+and caches: it measures the kernels, not another machine.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import lzma
+import os
 import resource
 import subprocess
 import sys
@@ -61,14 +69,19 @@ def worker(run: str, precision: str, beam: int, src: Path, hyp: Path) -> None:
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
 
 
-def measure(run: str, precisions: list[str], beam: int, src: Path, rounds: int, tmp: Path
-            ) -> dict:
+ISA = {"avx2": {"FBGEMM_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+               "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}}
+
+
+def measure(run: str, precisions: list[str], beam: int, src: Path, rounds: int, tmp: Path,
+            isa: str | None = None) -> dict:
     """{precision: (sentences/s, peak RSS MB)}, the workers taking turns batch by batch;
     each writes its translations to tmp/<precision>.<beam>.hyp."""
     workers = {p: subprocess.Popen(
         [sys.executable, __file__, "--worker", run, "--precision", p, "--beam", str(beam),
          "--src", str(src), "--hyp", str(tmp / f"{p}.{beam}.hyp")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for p in precisions}
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, **ISA.get(isa, {})}) for p in precisions}
     batches = {int(w.stdout.readline()) for w in workers.values()}.pop()
     seconds = dict.fromkeys(precisions, 0.0)
     for b in range(batches):
@@ -124,6 +137,7 @@ def main() -> None:
     p.add_argument("--beams", nargs="+", type=int, default=[1, 5])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--out", type=Path)
+    p.add_argument("--isa", choices=sorted(ISA), help="the workers' kernels capped at this ISA")
     p.add_argument("--worker", action="store_true")
     p.add_argument("--precision")
     p.add_argument("--beam", type=int)
@@ -136,7 +150,8 @@ def main() -> None:
         for run in args.runs:
             rows = {}
             for beam in args.beams:
-                got = measure(run, args.precisions, beam, args.src, args.rounds, Path(tmp))
+                got = measure(run, args.precisions, beam, args.src, args.rounds, Path(tmp),
+                              args.isa)
                 for precision, (speed, rss) in got.items():
                     hyp = Path(tmp) / f"{precision}.{beam}.hyp"
                     rows[f"{precision} beam {beam}"] = {
@@ -144,7 +159,8 @@ def main() -> None:
                         "ratio_to_fp32": round(speed / got["fp32"][0], 3),
                         "peak_rss_mb": round(rss),
                         **(scores(hyp, args.ref) if args.ref else {})}
-            results[run] = {"weights": weight_sizes(run), "rounds": args.rounds, **rows}
+            results[run] = {"weights": weight_sizes(run), "rounds": args.rounds,
+                            "isa": args.isa or "native", **rows}
     text = json.dumps(results, indent=1)
     print(text)
     if args.out:

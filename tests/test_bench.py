@@ -189,21 +189,24 @@ def test_best_of_alternates_and_keeps_each_sides_fastest(monkeypatch):
 
 
 @pytest.mark.slow  # 30 s: eight processes (make test-all)
-def test_precision_bench_measures_each_precision_and_scores_it(task_runs, tmp_path):
+@pytest.mark.parametrize("isa", ["native", "avx2"])
+def test_precision_bench_measures_each_precision_and_scores_it(task_runs, tmp_path, isa):
     """bench/precision.py on a tiny run: a row per precision and beam, each with its speed,
-    ratio to fp32, peak RSS and BLEU and chrF with their signatures."""
+    ratio to fp32, peak RSS and BLEU and chrF with their signatures; natively and with
+    the kernels capped at AVX2."""
     from conftest import corpus_lines, write_lines
     src = write_lines(tmp_path / "test.es", corpus_lines("test", "es", 6))
     ref = write_lines(tmp_path / "test.en", corpus_lines("test", "en", 6))
-    precisions = ["fp32", "int8"] + (["bf16"] if FAST == "bf16" else [])
+    precisions = ["fp32", "int8"] + (["bf16"] if FAST == "bf16" and isa == "native" else [])
     run = str(task_runs["translation"])
     out = subprocess.run([sys.executable, str(BENCH / "precision.py"), run,
                           "--src", str(src), "--ref", str(ref), "--rounds", "1", "--beams", "1",
-                          "2", "--precisions", *precisions, "--out", str(tmp_path / "r.json")],
+                          "2", "--precisions", *precisions, "--out", str(tmp_path / "r.json"),
+                          *(["--isa", isa] if isa != "native" else [])],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads((tmp_path / "r.json").read_text())[run]
-    assert r["weights"]["int8_bytes"] < r["weights"]["fp32_bytes"]
+    assert r["weights"]["int8_bytes"] < r["weights"]["fp32_bytes"] and r["isa"] == isa
     for precision in precisions:
         for beam in (1, 2):
             row = r[f"{precision} beam {beam}"]
