@@ -2,16 +2,19 @@
 against seq2seq-translate on the same sentences as a file.
 
     python bench/serve_load.py runs/demo --input data/prepared/.../test.src [--clients 32]
-        [--seconds 60] [--port 8765]
+        [--seconds 60] [--rounds 3] [--warmup 15] [--port 8765]
 
 Starts `seq2seq-serve RUN` (the run's decode settings), waits for /health, then runs the
 clients (asyncio; aiohttp, or httpx with --client httpx): requests/s, sentences/s,
 p50/p95/p99 latency, failed requests, the sentences a search held on average, the server's
 RSS each second (flat, or growing) and the cores the server and the clients used, after
---warmup seconds of the same load. Then `seq2seq-translate RUN --input`
-on the sentences the server answered, timed as a file (the whole command, and less its
-time on one sentence: the search alone); the ratios of the speeds are what
-docs/benchmarks.md reports. Prints one JSON object.
+--warmup seconds of the same load. Around each window of --seconds of load (--rounds of
+them), `seq2seq-translate RUN --input` on the same sentences as a file, timed (the whole
+command, and less its time on one sentence: the search alone), the server idle meanwhile:
+each window's speed against the mean of the two runs around it, as this machine's speed
+moves by a third from minute to minute (one window and one run after it gave 0.56-0.78 of
+the same code within an hour). The ratios are what docs/benchmarks.md reports. Prints one
+JSON object.
 """
 from __future__ import annotations
 
@@ -143,9 +146,9 @@ def serve(run: str, port: int, extra: list[str]) -> subprocess.Popen:
     raise SystemExit("seq2seq-serve did not come up in 2 minutes")
 
 
-def cli_speeds(run: str, sentences: list) -> tuple[float, float]:
-    """seq2seq-translate's sentences/s on `sentences` as a file: the whole command, and its
-    search alone (less the time the same command takes on one sentence: start and load)."""
+def cli_seconds(run: str, sentences: list) -> tuple[float, float]:
+    """Seconds seq2seq-translate takes on `sentences` as a file (the whole command), and on
+    the first of them alone (its start and load: the search alone is the difference)."""
     seconds = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, lines in (("all", sentences), ("one", sentences[:1])):
@@ -156,8 +159,34 @@ def cli_speeds(run: str, sentences: list) -> tuple[float, float]:
                             "--input", str(src), "--output", str(src) + ".out", "--device",
                             "cpu"], check=True)
             seconds.append(time.perf_counter() - start)
-    search = seconds[0] - seconds[1]  # a few sentences: within the noise, maybe below it
-    return len(sentences) / seconds[0], len(sentences) / search if search > 0 else float("nan")
+    return seconds[0], seconds[1]
+
+
+def measured(server: subprocess.Popen, args, url: str, sentences: list[str]) -> dict:
+    """--rounds windows of --seconds of load, each between two runs of seq2seq-translate
+    on the sentences (the server idle meanwhile): this machine's speed drifts by a third
+    from minute to minute, so each window's speed is set against the mean of the two
+    command runs around it."""
+    cli = [len(sentences) / cli_seconds(args.run, sentences)[0]]
+    out = {"windows": [], "latencies": [], "failed": 0, "rss": [], "cpu": [0.0, 0.0, 0.0],
+           "cli_search": []}
+    for _ in range(args.rounds):
+        before = (*cpu_seconds(server.pid), own_cpu_seconds())
+        lat, failures, answered, rss, wall = asyncio.run(load(
+            url, sentences, args.clients, args.seconds, server.pid, args.client))
+        after = (*cpu_seconds(server.pid), own_cpu_seconds())
+        out["cpu"] = [c + now - then for c, now, then in zip(out["cpu"], after, before)]
+        whole, one = cli_seconds(args.run, sentences)
+        cli.append(len(sentences) / whole)
+        out["cli_search"].append(len(sentences) / (whole - one) if whole > one else float("nan"))
+        speed = len(answered) / wall
+        out["windows"].append({"seconds": round(wall, 1), "sentences_per_s": round(speed, 2),
+                               "cli_sentences_per_s": [round(c, 2) for c in cli[-2:]],
+                               "ratio_to_cli": round(2 * speed / (cli[-2] + cli[-1]), 3)})
+        out["latencies"] += lat
+        out["failed"] += failures
+        out["rss"] += rss
+    return out
 
 
 def main() -> None:
@@ -173,6 +202,8 @@ def main() -> None:
                    help="another seq2seq-serve option, e.g. --serve-arg=--quiet-ms=10")
     p.add_argument("--client", choices=["aiohttp", "httpx"], default="aiohttp",
                    help="the clients' HTTP library")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="windows of --seconds, each between two runs of seq2seq-translate")
     p.add_argument("--warmup", type=float, default=0,
                    help="seconds of the same load before the measured ones")
     args = p.parse_args()
@@ -185,37 +216,34 @@ def main() -> None:
         if args.warmup > 0:  # the same load, not counted: the caches fill with batch shapes
             asyncio.run(load(url, sentences, args.clients, args.warmup, server.pid,
                              args.client))
-        cpu = (*cpu_seconds(server.pid), own_cpu_seconds())
-        lat, failures, answered, rss, wall = asyncio.run(load(
-            url, sentences, args.clients, args.seconds, server.pid, args.client))
-        cpu = [now - then for now, then in zip((*cpu_seconds(server.pid), own_cpu_seconds()),
-                                                cpu)]
+        m = measured(server, args, url, sentences)
         searched = httpx.get(f"http://127.0.0.1:{args.port}/health").json()["searched"]["run"]
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
-    cli, cli_search = cli_speeds(args.run, answered)
+    wall = sum(w["seconds"] for w in m["windows"])
+    lat, rss, cpu = m["latencies"], m["rss"], m["cpu"]
     q = statistics.quantiles(lat, n=100)
-    server_speed = len(answered) / wall
     print(json.dumps({
         "clients": args.clients, "client_library": args.client,
         "server_threads": args.threads or "default",
         "server_batch": args.batch, "server_args": args.serve_arg,
-        "seconds": round(wall, 1), "requests": len(lat), "failed": failures,
-        "requests_per_s": round(len(lat) / wall, 2), "sentences_per_s": round(server_speed, 2),
-        "cli_sentences_per_s": round(cli, 2), "ratio_to_cli": round(server_speed / cli, 3),
-        "cli_search_sentences_per_s": round(cli_search, 2),
-        "ratio_to_cli_search": round(server_speed / cli_search, 3),
+        "rounds": args.rounds, "seconds": round(wall, 1), "requests": len(lat),
+        "failed": m["failed"], "requests_per_s": round(len(lat) / wall, 2),
+        "sentences_per_s": round(len(lat) / wall, 2),
+        # each window's speed against the command's runs around it; the median window's
+        "ratio_to_cli": statistics.median(w["ratio_to_cli"] for w in m["windows"]),
+        "windows": m["windows"],
+        "cli_search_sentences_per_s": [round(c, 2) for c in m["cli_search"]],
         "mean_batch": round(searched["items"] / max(searched["batches"], 1), 1),
         "latency_ms": {"p50": round(q[49] * 1000), "p95": round(q[94] * 1000),
                        "p99": round(q[98] * 1000)},
-        # the cores the server's process, its workers and these clients used
+        # the cores the server's process, its workers and these clients used under load
         "cores_used": {"server": round(cpu[0] / wall, 2), "workers": round(cpu[1] / wall, 2),
                        "clients": round(cpu[2] / wall, 2)},
         "warmup_s": args.warmup, "rss_mb": {"before_any_request": round(cold, 1),
                                             "first": rss[0], "last": rss[-1], "max": max(rss),
                                             "each_second": rss}}, indent=1))
-
 
 if __name__ == "__main__":
     main()

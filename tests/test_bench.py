@@ -217,17 +217,22 @@ def test_precision_bench_measures_each_precision_and_scores_it(task_runs, tmp_pa
 
 @pytest.mark.slow  # 20 s: a server and two commands (make test-all)
 def test_serve_load_reports_speeds_latencies_and_rss(task_runs, tmp_path):
-    """bench/serve_load.py, briefly: 2 clients for 2 seconds after 1 of warm-up."""
+    """bench/serve_load.py, briefly: 2 clients for two windows of 2 seconds after 1 of
+    warm-up, each window between two runs of seq2seq-translate."""
     from conftest import corpus_lines, write_lines
     src = write_lines(tmp_path / "test.es", corpus_lines("test", "es", 8))
     out = subprocess.run([sys.executable, str(BENCH / "serve_load.py"),
                           str(task_runs["translation"]), "--input", str(src), "--clients", "2",
-                          "--seconds", "2", "--warmup", "1", "--port", "18765"],
+                          "--seconds", "2", "--rounds", "2", "--warmup", "1", "--port",
+                          "18765"],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads(out.stdout)
     assert r["failed"] == 0 and r["requests"] > 0 and r["mean_batch"] >= 1
-    assert r["sentences_per_s"] > 0 and r["cli_sentences_per_s"] > 0
-    assert "cli_search_sentences_per_s" in r  # 8 sentences: their search is within the noise
+    assert r["sentences_per_s"] > 0 and len(r["windows"]) == 2
+    first, second = r["windows"]
+    assert first["cli_sentences_per_s"][1] == second["cli_sentences_per_s"][0]  # shared run
+    assert r["ratio_to_cli"] == (first["ratio_to_cli"] + second["ratio_to_cli"]) / 2
+    assert len(r["cli_search_sentences_per_s"]) == 2  # 8 sentences: within the noise
     assert r["latency_ms"]["p50"] <= r["latency_ms"]["p99"]
     assert len(r["rss_mb"]["each_second"]) >= 2
