@@ -167,7 +167,9 @@ def measured(server: subprocess.Popen, args, url: str, sentences: list[str]) -> 
     on the sentences (the server idle meanwhile): this machine's speed drifts by a third
     from minute to minute, so each window's speed is set against the mean of the two
     command runs around it."""
-    cli = [len(sentences) / cli_seconds(args.run, sentences)[0]]
+    # the clients' sentences in the order they send them, as many as a window answers
+    lines = sentences * max(1, round(args.cli_sentences / len(sentences)))
+    cli = [len(lines) / cli_seconds(args.run, lines)[0]]
     out = {"windows": [], "latencies": [], "failed": 0, "rss": [], "cpu": [0.0, 0.0, 0.0],
            "cli_search": []}
     for _ in range(args.rounds):
@@ -176,9 +178,9 @@ def measured(server: subprocess.Popen, args, url: str, sentences: list[str]) -> 
             url, sentences, args.clients, args.seconds, server.pid, args.client))
         after = (*cpu_seconds(server.pid), own_cpu_seconds())
         out["cpu"] = [c + now - then for c, now, then in zip(out["cpu"], after, before)]
-        whole, one = cli_seconds(args.run, sentences)
-        cli.append(len(sentences) / whole)
-        out["cli_search"].append(len(sentences) / (whole - one) if whole > one else float("nan"))
+        whole, one = cli_seconds(args.run, lines)
+        cli.append(len(lines) / whole)
+        out["cli_search"].append(len(lines) / (whole - one) if whole > one else float("nan"))
         speed = len(answered) / wall
         out["windows"].append({"seconds": round(wall, 1), "sentences_per_s": round(speed, 2),
                                "cli_sentences_per_s": [round(c, 2) for c in cli[-2:]],
@@ -202,6 +204,10 @@ def main() -> None:
                    help="another seq2seq-serve option, e.g. --serve-arg=--quiet-ms=10")
     p.add_argument("--client", choices=["aiohttp", "httpx"], default="aiohttp",
                    help="the clients' HTTP library")
+    p.add_argument("--cli-sentences", type=int, default=12000,
+                   help="about how many sentences seq2seq-translate searches each time (the "
+                        "input repeated): about what a window answers, so that the "
+                        "command's start weighs as little")
     p.add_argument("--rounds", type=int, default=1,
                    help="windows of --seconds, each between two runs of seq2seq-translate")
     p.add_argument("--warmup", type=float, default=0,

@@ -223,8 +223,8 @@ def test_serve_load_reports_speeds_latencies_and_rss(task_runs, tmp_path):
     src = write_lines(tmp_path / "test.es", corpus_lines("test", "es", 8))
     out = subprocess.run([sys.executable, str(BENCH / "serve_load.py"),
                           str(task_runs["translation"]), "--input", str(src), "--clients", "2",
-                          "--seconds", "2", "--rounds", "2", "--warmup", "1", "--port",
-                          "18765"],
+                          "--seconds", "2", "--rounds", "2", "--warmup", "1",
+                          "--cli-sentences", "16", "--port", "18765"],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads(out.stdout)
