@@ -87,6 +87,21 @@ def test_torchrun_trains_with_one_log_and_one_checkpoint_and_resumes(smoke_run, 
     assert result.returncode == 1 and "saved by 2 processes, resumed with 1" in result.stderr
 
 
+def test_two_ranks_stop_early_together(smoke_run, tmp_path):
+    """trainer.patience under torchrun: rank 0 judges the dev score and every rank learns
+    its count at the next exchange, so both stop at the same evaluation (one waiting for
+    the other would hang the run: the helper's timeout fails it)."""
+    run_dir = tmp_path / "ddp"
+    result = torchrun("-m", "seq2seq.cli.train", "debug=smoke", f"trainer.run_dir={run_dir}",
+                      f"data.prepared_dir={smoke_run['prepared_dir']}", "trainer.eval_every=1",
+                      "trainer.patience=1", "trainer.min_delta=1000", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (run_dir / "train.log").read_text()
+    # the first evaluation sets the mark; nothing beats it by 1000: the second is stale
+    assert log.count("early stopping at epoch") == 1 and " step 2: " in log, log[-2000:]
+    assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["step"] == 2
+
+
 def test_a_sweep_trains_one_run_per_value(smoke_run, tmp_path):
     result = run_cli("seq2seq-sweep", "-m", "debug=smoke", "trainer.seed=1,2",
                      f"data.prepared_dir={smoke_run['prepared_dir']}",
