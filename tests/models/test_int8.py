@@ -4,6 +4,10 @@ own (a sentence's search does not depend on its batch, as in fp32), only inside
 predictor that has no int8 search says so in one line."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -141,9 +145,7 @@ def test_fbgemm_without_vnni_keeps_products_close(tmp_path):
         "    y = int8.linear(x, layer)\n"
         "exact = layer(x).detach()\n"
         "print(float((y - exact).abs().max() / exact.abs().max()))\n")
-    import subprocess
-    import sys
-    env = {**__import__("os").environ, "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2"}
+    env = {**os.environ, "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2"}
     out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
                          text=True, check=True).stdout
     assert float(out) < 0.02
