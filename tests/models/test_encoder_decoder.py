@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import assert_forced_equals_stepwise
+from conftest import assert_forced_equals_stepwise, model_config
 from seq2seq.config.compose import ModelConfig
 from seq2seq.data.corpus import collate
 from seq2seq.data.sources import Source
@@ -98,19 +98,23 @@ def test_one_call_and_per_length_encoding_agree(make_model):
     torch.testing.assert_close(plain.c, split.c, atol=1e-6, rtol=0)
 
 
-def test_mixed_lengths_encode_as_each_sentence_alone(make_model):
-    """A bidirectional encoder on a padded batch of several lengths: every sentence's final
-    states and memory are those it gets alone; padded positions are masked."""
-    model = make_model(init_range=0.3, attention=True)
-    b = collate(SRC, [[4]] * len(SRC))
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("encoder", ["rnn", "birnn"])
+def test_mixed_lengths_encode_as_each_sentence_alone(make_model, cell, encoder):
+    """An encoder on a padded batch of several lengths (one way: time cut where each
+    sentence ends; both ways: a call per length): every sentence's final states and memory
+    are those it gets alone; padded positions are masked."""
+    model = build_model(model_config(init_range=0.3, cell=cell, encoder=encoder), 11, 9).eval()
+    b = collate(SRC + SRC[:2], [[4]] * (len(SRC) + 2))  # two lengths twice, three once
     with torch.no_grad():
         batch = model.encoder(b.src, memory=True)
-        for i, src in enumerate(SRC):
+        for i, src in enumerate(SRC + SRC[:2]):
             one = collate([src], [[4]])
             alone = model.encoder(one.src, memory=True)
             n = len(src)
             torch.testing.assert_close(batch.h[:, i], alone.h[:, 0], atol=1e-6, rtol=0)
-            torch.testing.assert_close(batch.c[:, i], alone.c[:, 0], atol=1e-6, rtol=0)
+            if cell == "lstm":
+                torch.testing.assert_close(batch.c[:, i], alone.c[:, 0], atol=1e-6, rtol=0)
             torch.testing.assert_close(batch.memory[i, :n], alone.memory[0], atol=1e-6, rtol=0)
             # padded positions are masked out of attention (their memory is never read)
             assert batch.mask[i, :n].all() and not batch.mask[i, n:].any()
@@ -139,12 +143,14 @@ def test_mixed_lengths_encode_under_bf16_autocast(make_model, bf16_kernels, atte
 
 def test_per_length_encoding_keeps_a_lower_precision_the_rnn_returns(make_model, monkeypatch):
     """On any CPU: an encoder RNN that returns bf16 for fp32 input, as oneDNN's and cuDNN's
-    do under autocast; states and memory come back in bf16, each sentence's its own."""
+    do under autocast (and takes bf16 states back, as autocast casts them); states and
+    memory come back in bf16, each sentence's its own up to the rounding of the states
+    carried to bf16 where a shorter sentence ends."""
     model = make_model(init_range=0.3)
     rnn = model.encoder.rnn
 
-    def bf16_out(x: torch.Tensor):
-        out, (h, c) = nn.LSTM.forward(rnn, x)
+    def bf16_out(x: torch.Tensor, hx=None):
+        out, (h, c) = nn.LSTM.forward(rnn, x, None if hx is None else tuple(t.float() for t in hx))
         return out.bfloat16(), (h.bfloat16(), c.bfloat16())
     monkeypatch.setattr(rnn, "forward", bf16_out)
     b = collate(SRC, [[4]] * len(SRC))
@@ -154,8 +160,10 @@ def test_per_length_encoding_keeps_a_lower_precision_the_rnn_returns(make_model,
         for i, src in enumerate(SRC):
             one = collate([src], [[4]])
             alone = model.encoder(one.src, memory=True)
-            assert torch.equal(batch.h[:, i], alone.h[:, 0])
-            assert torch.equal(batch.memory[i, :len(src)], alone.memory[0, :len(src)])
+            torch.testing.assert_close(batch.h[:, i], alone.h[:, 0], atol=1e-2, rtol=0)
+            n = len(src)
+            torch.testing.assert_close(batch.memory[i, :n], alone.memory[0, :n], atol=1e-2,
+                                       rtol=0)
 
 
 def test_encoder_state_shapes(make_model):
