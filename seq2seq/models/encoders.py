@@ -66,8 +66,9 @@ class SequenceEncoder(nn.Module):
 
     def _by_length(self, x: torch.Tensor, lens: torch.Tensor):
         """Mixed lengths, both directions (the backward one starts at each row's own end): one
-        RNN call per length, each without padding, so the states are exact. Faster than a PackedSequence, which steps through time with
-        per-step products where an unpacked call runs oneDNN's whole-sequence kernel.
+        RNN call per length, each without padding, so the states are exact. Faster than a
+        PackedSequence, which steps through time with per-step products where an unpacked
+        call runs oneDNN's whole-sequence kernel.
 
         x (B, S, E) -> memory (B, S, D*H), h and c (L*D, B, H), in the dtype the RNN
         returns: under bf16 autocast oneDNN's LSTM returns bf16, torch's own kernels fp32
@@ -94,7 +95,7 @@ class SequenceEncoder(nn.Module):
         call over the rows still going, from the states the last piece left them in. Each
         row's states are those of its own unpadded sequence, and the RNN steps through the
         longest source once rather than through every length from its start (a server's
-        batches, one sentence per length: 1.5x faster than `_by_length`).
+        batches of ~12 sentences of 9 lengths: 1.25x faster than `_by_length`).
 
         x (B, S, E) -> memory (B, S, H), h and c (L, B, H), as `_by_length`.
         """
