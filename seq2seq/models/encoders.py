@@ -12,6 +12,8 @@ vocabulary size) -> encoder`, so a new encoder is a module and a seq2seq/conf/mo
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
@@ -81,9 +83,7 @@ class SequenceEncoder(nn.Module):
             out, final = self.rnn(x[rows, :length])  # (b, length, D*H)
             part_h, part_c = final if isinstance(final, tuple) else (final, None)  # (L*D, b, H)
             if memory is None:
-                memory = out.new_zeros(B, S, out.size(2))
-                h = part_h.new_zeros(part_h.size(0), B, part_h.size(2))
-                c = None if part_c is None else part_c.new_zeros(h.shape)
+                memory, h, c = _zeros_like_outputs(out, part_h, part_c, B, S)
             memory[rows, :length] = out
             h[:, rows] = part_h
             if c is not None:
@@ -107,9 +107,7 @@ class SequenceEncoder(nn.Module):
             out, final = self.rnn(x[going, start:length], carried)  # (g, length - start, H)
             part_h, part_c = final if isinstance(final, tuple) else (final, None)  # (L, g, H)
             if memory is None:
-                memory = out.new_zeros(B, S, out.size(2))
-                h = part_h.new_zeros(part_h.size(0), B, part_h.size(2))
-                c = None if part_c is None else part_c.new_zeros(h.shape)
+                memory, h, c = _zeros_like_outputs(out, part_h, part_c, B, S)
             memory[going, start:length] = out
             ends = lens[going] == length
             h[:, going[ends]] = part_h[:, ends]
@@ -126,6 +124,15 @@ class SequenceEncoder(nn.Module):
         both = state.view(L2 // 2, 2, B, H).permute(0, 2, 1, 3).reshape(L2 // 2, B, 2 * H)
         out = bridge(both)
         return torch.tanh(out) if squash else out
+
+
+def _zeros_like_outputs(out: torch.Tensor, h: torch.Tensor, c: Optional[torch.Tensor],
+                        rows: int, width: int):
+    """Zero memory (rows, width, D*H) and states (L*D, rows, H) in the dtypes of one RNN
+    call's outputs, for a batch's pieces to be written into."""
+    zero_h = h.new_zeros(h.size(0), rows, h.size(2))
+    return (out.new_zeros(rows, width, out.size(2)), zero_h,
+            None if c is None else c.new_zeros(zero_h.shape))
 
 
 class NoEncoder(nn.Module):
